@@ -1,0 +1,47 @@
+import {type Site} from '../config/site.js'
+import {header} from './header.js'
+
+const q = (s: string) => JSON.stringify(s)
+
+/** The site file `pxeroot init` writes: every setting with a comment, ready for hand edits. */
+export function renderSiteFile(site: Site): string {
+  const lines = [
+    header('#', 'pxeroot init', 'Edit freely, then run "pxeroot apply".'),
+    '# This server\'s address on the boot network: DHCP next-server, TFTP and NFS server.',
+    `server: ${site.server}`,
+    '# The boot network.',
+    `subnet: ${site.subnet}`,
+    site.router ? `router: ${site.router}` : '# router: 192.168.0.1',
+    `dns: [${site.dns.join(', ')}]`,
+    site.domain ? `domain: ${q(site.domain)}` : '# domain: example.com',
+    '# Addresses for nodes, handed out in order by "nodes add" and "nodes clone". A node without a',
+    '# MAC is bound by address: this range is DHCP\'s dynamic range, and whichever machine leases a',
+    '# node\'s address boots that node\'s root (pxelinux per-IP file). Nodes with a MAC get a fixed',
+    '# address, taken out of the dynamic range.',
+    'nodes:',
+    `  range: ${site.nodes.range}`,
+    `  prefix: ${site.nodes.prefix}      # node names: prefix + number, zero-padded to width`,
+    `  width: ${site.nodes.width}`,
+    '# Optional dynamic pool for unknown machines; they boot pxelinux.cfg/default.',
+    site.pool ? `pool: ${site.pool}` : '# pool: 192.168.0.220-192.168.0.240',
+    'lease:',
+    `  default: ${site.lease.default}   # seconds`,
+    `  max: ${site.lease.max}`,
+    'paths:',
+    `  images: ${site.paths.images}   # golden image revisions`,
+    `  nodes: ${site.paths.nodes}     # one writable root per node, exported over NFS`,
+    `  tftp: ${site.paths.tftp}     # tftpd-hpa root: pxelinux.0, pxelinux.cfg/, kernels`,
+    'backends:',
+    `  dhcp: ${site.backends.dhcp}        # isc (ISC dhcpd)`,
+    `  nfs: ${site.backends.nfs}       # kernel (nfs-kernel-server) or ganesha (NFS-Ganesha)`,
+    'boot:',
+    `  image: ${site.boot.image}   # image a node boots until it is cloned from a revision`,
+    `  kernelArgs: ${q(site.boot.kernelArgs)}   # added to every node's kernel command line`,
+    `  unknown: ${site.boot.unknown}      # pxelinux.cfg/default: local (boot the local disk) or none`,
+    '# Extra shared exports, e.g. a data area for every node:',
+    '#   - {path: /data, clients: 192.168.0.0/24, options: "rw,sync,no_root_squash,no_subtree_check"}',
+    site.exports.length === 0 ? 'exports: []' : 'exports:',
+    ...site.exports.map((e) => `  - {path: ${e.path}, clients: ${e.clients}, options: ${q(e.options)}}`),
+  ]
+  return lines.join('\n') + '\n'
+}

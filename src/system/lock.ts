@@ -1,0 +1,60 @@
+import {promises as fs} from 'node:fs'
+import path from 'node:path'
+
+import {BusyError} from '../errors.js'
+
+export interface Lock {
+  release(): Promise<void>
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/**
+ * A non-blocking lock file holding the owner's PID. A lock whose owner is gone (killed with
+ * SIGKILL, power loss) is stale and taken over; a live owner makes the caller exit "busy".
+ */
+export async function acquireLock(file: string, what = 'pxeroot'): Promise<Lock> {
+  await fs.mkdir(path.dirname(file), {recursive: true})
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const handle = await fs.open(file, 'wx', 0o644)
+      await handle.writeFile(`${process.pid}\n`)
+      await handle.close()
+      let released = false
+      return {
+        async release() {
+          if (released) return
+          released = true
+          const owner = await fs.readFile(file, 'utf8').catch(() => '')
+          if (Number.parseInt(owner, 10) === process.pid) await fs.rm(file, {force: true})
+        },
+      }
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+      const owner = Number.parseInt(await fs.readFile(file, 'utf8').catch(() => ''), 10)
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && alive(owner)) {
+        throw new BusyError(`${what} is busy: another pxeroot run (pid ${owner}) holds ${file}`, 'wait for it to finish and run the command again')
+      }
+      if (owner === process.pid) throw new BusyError(`${what} is already locked by this process`)
+      // Stale: its owner is gone. Remove it and try again.
+      await fs.rm(file, {force: true})
+    }
+  }
+  throw new BusyError(`${what} is busy: could not take ${file}`)
+}
+
+export async function withLock<T>(file: string, what: string, fn: () => Promise<T>): Promise<T> {
+  const lock = await acquireLock(file, what)
+  try {
+    return await fn()
+  } finally {
+    await lock.release()
+  }
+}
