@@ -1,0 +1,84 @@
+import {Command, Flags, type Interfaces} from '@oclif/core'
+
+import {EXIT, EXIT_TABLE, InterruptedError, PxerootError} from './errors.js'
+import {makeRoot, type Root} from './system/paths.js'
+import {execaRunner, type Runner} from './system/runner.js'
+
+export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<typeof BaseCommand['baseFlags'] & T['flags']>
+
+/** What every service gets: where to work, how to run processes, how to report progress, and when to stop. */
+export interface Context {
+  root: Root
+  runner: Runner
+  /** Progress and log lines; always stderr, never mixed with --json results on stdout. */
+  log: (line: string) => void
+  signal: AbortSignal
+  json: boolean
+}
+
+/**
+ * Global flags, the exit-code table, --json handling and signal ownership for every command.
+ * SIGINT/SIGTERM abort one AbortController that reaches every process pxeroot started, so
+ * cleanup in `finally` blocks runs and the command exits 130.
+ */
+export abstract class BaseCommand extends Command {
+  static enableJsonFlag = true
+
+  static baseFlags = {
+    root: Flags.directory({
+      description: 'resolve every path pxeroot reads or writes under this directory (tests, demos)',
+      env: 'PXEROOT_ROOT',
+      default: '/',
+      helpGroup: 'GLOBAL',
+    }),
+  }
+
+  protected abort = new AbortController()
+  private onSignal = (signal: NodeJS.Signals) => {
+    if (!this.abort.signal.aborted) this.abort.abort(new InterruptedError(`interrupted by ${signal}`))
+  }
+
+  protected makeContext(rootPrefix: string, runner: Runner = execaRunner()): Context {
+    return {
+      root: makeRoot(rootPrefix),
+      runner,
+      log: (line) => {
+        process.stderr.write(`${line}\n`)
+      },
+      signal: this.abort.signal,
+      json: this.jsonEnabled(),
+    }
+  }
+
+  public async init(): Promise<void> {
+    await super.init()
+    process.on('SIGINT', this.onSignal)
+    process.on('SIGTERM', this.onSignal)
+  }
+
+  protected async finally(error: Error | undefined): Promise<void> {
+    process.off('SIGINT', this.onSignal)
+    process.off('SIGTERM', this.onSignal)
+    return super.finally(error)
+  }
+
+  protected async catch(error: Error & {exitCode?: number}): Promise<unknown> {
+    if (this.abort.signal.aborted && !(error instanceof PxerootError)) {
+      error = this.abort.signal.reason as InterruptedError
+    }
+    if (error instanceof PxerootError) {
+      const message = error.suggestion ? `${error.message} (${error.suggestion})` : error.message
+      if (this.jsonEnabled()) {
+        this.logJson({error: {code: error.exitCode, kind: error.name, message: error.message, suggestion: error.suggestion}})
+      } else {
+        process.stderr.write(`pxeroot: ${message}\n`)
+      }
+      process.exitCode = error.exitCode
+      this.exit(error.exitCode)
+    }
+    return super.catch(error)
+  }
+}
+
+export const EXIT_CODES_HELP = EXIT_TABLE
+export {EXIT}
