@@ -26,6 +26,35 @@ const range = z.string().refine((s) => {
 const hostDir = z.string().regex(/^\/[^\s\0]*$/, {message: 'must be an absolute path without spaces or control characters'})
 const imageName = z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, {message: 'must be lowercase letters, digits, ".", "_" or "-"'})
 
+/** Node-local state by default: identity, logs and home directories; what a rebase must keep. */
+export const DEFAULT_NODE_LOCAL = [
+  '/etc/hostname',
+  '/etc/hosts',
+  '/etc/machine-id',
+  '/var/lib/dbus/machine-id',
+  '/etc/ssh/ssh_host_*',
+  '/root',
+  '/home',
+  '/var/log',
+  '/var/lib/systemd/random-seed',
+] as const
+
+/** The built-in recipes a custom recipe can extend; their definitions live in src/images/recipes.ts. */
+export const BUILTIN_RECIPES = ['debian-bookworm', 'debian-trixie', 'ubuntu-jammy', 'ubuntu-noble'] as const
+const debPackage = z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, {message: 'must be a Debian package name such as vim'})
+const mirrorUrl = z.string().regex(/^(https?|file):\/\/[^\s]+$/, {message: 'must be an http(s):// or file:// URL such as http://deb.debian.org/debian'})
+
+/** A site recipe: a built-in plus additions. postInstall commands are argv arrays run in the image's chroot. */
+export const RecipeSchema = z.object({
+  extends: z.enum(BUILTIN_RECIPES, {errorMap: () => ({message: `must be one of ${BUILTIN_RECIPES.join(', ')}`})}),
+  packages: z.array(debPackage).default([]),
+  components: z.array(z.string().regex(/^[a-z0-9-]+$/, {message: 'must be an archive component such as contrib'})).default([]),
+  mirror: mirrorUrl.optional(),
+  postInstall: z.array(z.array(z.string().regex(/^[^\0]*$/)).min(1, {message: 'must be a non-empty argv array such as ["systemctl", "enable", "foo"]'})).default([]),
+  /** MODULES=list with these modules instead of MODULES=netboot: a much smaller, faster initrd for known NICs. */
+  initramfsModules: z.array(z.string().regex(/^[a-z0-9_-]+$/, {message: 'must be a kernel module name such as e1000'})).min(1).optional(),
+}).strict()
+
 export const SiteSchema = z.object({
   server: ipv4.describe('this server\'s address on the boot network'),
   subnet: cidr,
@@ -55,6 +84,25 @@ export const SiteSchema = z.object({
     image: imageName.default('debian-bookworm'),
     kernelArgs: z.string().regex(/^[^\n\r]*$/, {message: 'must be on one line'}).default(''),
     unknown: z.enum(['local', 'none']).default('local'),
+  }).strict().default({}),
+  /** How node roots are cloned from image revisions; see src/clone/. */
+  clone: z.object({
+    /** Host key types generated per node. RSA costs far more than a snapshot, so it is opt-in. */
+    hostKeyTypes: z.array(z.enum(['ed25519', 'ecdsa', 'rsa'])).min(1).default(['ed25519', 'ecdsa']),
+    /** Paths (absolute inside a node root; "*" allowed in the last component) that belong to the
+     * node rather than the image: carried across `nodes rebase`, never taken from the new revision. */
+    nodeLocal: z.array(z.string().regex(/^\/[^\s\0]*$/, {message: 'must be an absolute path inside the node root without spaces'})
+      .refine((p) => !p.split('/').includes('..'), {message: 'must not contain ".."'})).default([...DEFAULT_NODE_LOCAL]),
+    /** Clones (and key generations) run at once. */
+    concurrency: z.number().int().min(1).max(64).default(4),
+  }).strict().default({}),
+  recipes: z.record(imageName, RecipeSchema).default({}),
+  images: z.object({
+    /** debootstrap --cache-dir: downloaded .debs kept between builds (a host path). */
+    debCache: hostDir.optional(),
+    /** Free space the images filesystem must have before a build or update starts. */
+    minFreeMiB: z.number().int().positive().default(2048),
+    minFreeInodes: z.number().int().positive().default(100_000),
   }).strict().default({}),
   exports: z.array(z.object({
     path: hostDir,
@@ -96,3 +144,7 @@ export function siteProblems(site: SiteModel): string[] {
   if (site.lease.max < site.lease.default) problems.push('lease.max: must not be shorter than lease.default')
   return problems
 }
+
+export type NfsBackend = Site['backends']['nfs']
+
+export type SiteRecipe = z.output<typeof RecipeSchema>

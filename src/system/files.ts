@@ -27,8 +27,10 @@ export function tempNameFor(file: string): string {
 }
 
 export interface WriteOptions {
-  /** Mode for a new file; an existing file keeps its mode and owner. */
+  /** Mode for a new file; an existing file keeps its mode and owner unless forceMode. */
   mode?: number
+  /** Apply `mode` even over an existing file's mode (files that must stay world-readable). */
+  forceMode?: boolean
 }
 
 /**
@@ -38,11 +40,12 @@ export interface WriteOptions {
 export async function writeFileAtomic(file: string, data: string | Buffer, options: WriteOptions = {}): Promise<void> {
   await fs.mkdir(path.dirname(file), {recursive: true})
   const previous = await fs.stat(file).catch(() => undefined)
+  const mode = ((options.forceMode ? undefined : previous?.mode) ?? options.mode ?? 0o644) & 0o7777
   const temp = tempNameFor(file)
-  const handle = await fs.open(temp, 'wx', previous?.mode ?? options.mode ?? 0o644)
+  const handle = await fs.open(temp, 'wx', mode)
   try {
     await handle.writeFile(data)
-    await handle.chmod((previous?.mode ?? options.mode ?? 0o644) & 0o7777)
+    await handle.chmod(mode)
     if (previous) await handle.chown(previous.uid, previous.gid).catch(() => undefined)
     await handle.sync()
   } catch (error) {

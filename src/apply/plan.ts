@@ -1,0 +1,88 @@
+import {promises as fs} from 'node:fs'
+import {createTwoFilesPatch} from 'diff'
+
+import {readIfExists} from '../system/files.js'
+import {STATE, type Root} from '../system/paths.js'
+import {type DesiredFile, type Service} from './owned.js'
+
+export type Action = 'create' | 'update' | 'delete' | 'unchanged'
+
+export interface FileChange {
+  path: string
+  action: Action
+  before?: Buffer
+  after?: Buffer
+  mode: number
+  service?: Service
+  edited?: boolean
+}
+
+export interface Plan {
+  changes: FileChange[]
+  /** Every owned path after the plan is applied (the next manifest). */
+  owned: string[]
+}
+
+export interface OwnedManifest {
+  files: string[]
+}
+
+export async function readOwned(root: Root): Promise<OwnedManifest> {
+  const text = await readIfExists(root.resolve(STATE.ownedManifest))
+  if (!text) return {files: []}
+  const data = JSON.parse(text.toString('utf8')) as Partial<OwnedManifest>
+  return {files: Array.isArray(data.files) ? data.files.filter((f): f is string => typeof f === 'string') : []}
+}
+
+/** Compares the desired files with the disk: what to create, update and remove. Reads only. */
+export async function planFiles(root: Root, desired: readonly DesiredFile[], previouslyOwned: OwnedManifest): Promise<Plan> {
+  const changes: FileChange[] = []
+  for (const file of desired) {
+    const after = Buffer.isBuffer(file.content) ? file.content : Buffer.from(file.content)
+    const disk = root.resolve(file.path)
+    const before = await readIfExists(disk)
+    const stat = before ? await fs.stat(disk) : undefined
+    const modeOk = !stat || file.edited || (stat.mode & 0o777) === file.mode
+    const action: Action = before === undefined ? 'create' : before.equals(after) && modeOk ? 'unchanged' : 'update'
+    changes.push({path: file.path, action, before, after, mode: file.mode, service: file.service, edited: file.edited})
+  }
+  const wanted = new Set(desired.map((f) => f.path))
+  for (const stale of previouslyOwned.files) {
+    if (wanted.has(stale)) continue
+    const before = await readIfExists(root.resolve(stale))
+    if (before !== undefined) changes.push({path: stale, action: 'delete', before, mode: 0o644, service: serviceOf(stale)})
+  }
+  const owned = desired.filter((f) => !f.edited).map((f) => f.path).sort()
+  return {changes, owned}
+}
+
+function serviceOf(file: string): Service | undefined {
+  if (file.startsWith('/etc/dhcp/')) return 'dhcp'
+  if (file.startsWith('/etc/exports.d/') || file.startsWith('/etc/ganesha/')) return 'nfs'
+  if (file === '/etc/default/tftpd-hpa') return 'tftp'
+  return undefined
+}
+
+function isText(data: Buffer | undefined): boolean {
+  return data === undefined || !data.subarray(0, 8000).includes(0)
+}
+
+/** A unified diff of one change, as `apply --dry-run` prints it. */
+export function changeDiff(change: FileChange): string {
+  if (change.action === 'unchanged') return ''
+  if (!isText(change.before) || !isText(change.after)) {
+    const size = (b?: Buffer) => (b ? `${b.length} bytes` : 'absent')
+    return `Binary file ${change.path}: ${size(change.before)} -> ${size(change.after)}\n`
+  }
+  const from = change.action === 'create' ? '/dev/null' : `a${change.path}`
+  const to = change.action === 'delete' ? '/dev/null' : `b${change.path}`
+  return unifiedDiff(from, to, change.before?.toString('utf8') ?? '', change.after?.toString('utf8') ?? '')
+}
+
+/** diff -u style text; empty when nothing differs. */
+export function unifiedDiff(from: string, to: string, before: string, after: string): string {
+  if (before === after) return ''
+  const patch = createTwoFilesPatch(from, to, before, after, undefined, undefined, {context: 3})
+  // Drop the "Index"/"====" preamble: the ---/+++ header is what diff(1) users read.
+  return patch.split('\n').filter((l) => !l.startsWith('Index:') && !/^=+$/.test(l)).join('\n')
+}

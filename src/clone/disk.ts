@@ -1,0 +1,87 @@
+import {promises as fs} from 'node:fs'
+import path from 'node:path'
+
+import {type Runner} from '../system/runner.js'
+import {fsTypeOf} from './fs-info.js'
+import {type CloneMethod} from './method.js'
+
+export interface TreeUsage {
+  /** Directory entries (inodes a full or reflink copy creates). */
+  entries: number
+  /** Allocated bytes, hard links counted once. */
+  bytes: number
+}
+
+/** Walks a tree with lstat (no links followed). About 0.1 s for a 12,000-entry root. */
+export async function treeUsage(dir: string): Promise<TreeUsage> {
+  const seen = new Set<string>()
+  let entries = 0
+  let bytes = 0
+  const stack = [dir]
+  while (stack.length > 0) {
+    const d = stack.pop()!
+    const names = await fs.readdir(d)
+    await Promise.all(names.map(async (name) => {
+      const p = path.join(d, name)
+      const st = await fs.lstat(p)
+      entries++
+      if (st.isDirectory()) {
+        stack.push(p)
+        bytes += st.blocks * 512
+      } else if (st.nlink > 1) {
+        const key = `${st.dev}:${st.ino}`
+        if (!seen.has(key)) bytes += st.blocks * 512
+        seen.add(key)
+      } else {
+        bytes += st.blocks * 512
+      }
+    }))
+  }
+  return {entries, bytes}
+}
+
+export interface FreeSpace {
+  bytes: number
+  /** Free inodes, or undefined where the filesystem allocates them on demand (btrfs, xfs report huge or 0). */
+  inodes?: number
+}
+
+export async function freeSpace(dir: string): Promise<FreeSpace> {
+  const s = await fs.statfs(dir)
+  return {bytes: s.bavail * s.bsize, inodes: s.files > 0 ? s.ffree : undefined}
+}
+
+/** Space one clone needs, by method. Snapshots and reflinks cost metadata only; ~1 KiB an entry
+ * is a safe ceiling measured on xfs and btrfs (the note measured 32 KiB per btrfs snapshot). */
+export function cloneCost(method: CloneMethod, usage: TreeUsage): TreeUsage {
+  switch (method) {
+    case 'btrfs': return {entries: 0, bytes: 1 << 20}
+    case 'reflink': return {entries: usage.entries, bytes: usage.entries * 1024}
+    case 'rsync': return usage
+  }
+}
+
+export interface RootSize {
+  /** Bytes only this root holds: what removing it would free. */
+  exclusive: number
+  /** How the number was obtained; "allocated" counts extents shared with other roots too. */
+  kind: 'exclusive' | 'allocated'
+  fsType: string
+}
+
+/**
+ * The disk a root really costs. btrfs can tell extents shared with the image and other roots
+ * (`btrfs filesystem du`, which needs no quotas); elsewhere `du` counts allocated blocks, which
+ * on xfs reflink clones overcounts the shared extents (xfs has no cheap per-tree answer).
+ */
+export async function rootSize(runner: Runner, dir: string): Promise<RootSize> {
+  const fsType = await fsTypeOf(dir)
+  if (fsType === 'btrfs') {
+    const r = await runner.run('btrfs', ['filesystem', 'du', '-s', '--raw', dir], {timeout: 10 * 60 * 1000})
+    // "     Total   Exclusive  Set shared  Filename" then one line of numbers.
+    const fields = r.stdout.trim().split('\n').pop()!.trim().split(/\s+/)
+    return {exclusive: Number(fields[1]), kind: 'exclusive', fsType}
+  }
+  const r = await runner.run('du', ['-s', '-B1', '-x', dir], {timeout: 10 * 60 * 1000})
+  return {exclusive: Number(r.stdout.split(/\s+/)[0]), kind: 'allocated', fsType}
+}

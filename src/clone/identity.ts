@@ -1,0 +1,109 @@
+import {randomBytes} from 'node:crypto'
+import {promises as fs} from 'node:fs'
+import path from 'node:path'
+
+import {type Runner} from '../system/runner.js'
+import {readInRoot, rootPath, safeParent, symlinkInRoot, writeInRoot} from './safe-path.js'
+
+export type HostKeyType = 'ed25519' | 'ecdsa' | 'rsa'
+
+export interface NodeIdentity {
+  name: string
+  domain?: string
+  /** The server's address on the boot network, listed in the node's /etc/hosts. */
+  server: string
+  machineId: string
+  hostKeyTypes: readonly HostKeyType[]
+  /** "keep": host keys already in the root (carried by a rebase) stay when every wanted type is
+   * there. "fresh": whatever the root has (a copy of the image's) is replaced. */
+  hostKeys: 'fresh' | 'keep'
+}
+
+export const MACHINE_ID = /^[0-9a-f]{32}$/
+
+/** A random machine-id shaped as systemd makes them (a v4 UUID without dashes). */
+export function newMachineId(): string {
+  const b = randomBytes(16)
+  b[6] = (b[6] & 0x0f) | 0x40
+  b[8] = (b[8] & 0x3f) | 0x80
+  return b.toString('hex')
+}
+
+export function renderHosts(id: Pick<NodeIdentity, 'name' | 'domain' | 'server'>): string {
+  const fqdn = id.domain ? `${id.name}.${id.domain} ` : ''
+  return [
+    '# Written by pxeroot for this node.',
+    '127.0.0.1\tlocalhost',
+    `127.0.1.1\t${fqdn}${id.name}`,
+    `${id.server}\tpxeroot-server`,
+    '',
+    '::1\tlocalhost ip6-localhost ip6-loopback',
+    'ff02::1\tip6-allnodes',
+    'ff02::2\tip6-allrouters',
+    '',
+  ].join('\n')
+}
+
+const KEYGEN_ARGS: Record<HostKeyType, string[]> = {
+  ed25519: ['-t', 'ed25519'],
+  ecdsa: ['-t', 'ecdsa', '-b', '256'],
+  rsa: ['-t', 'rsa', '-b', '3072'],
+}
+
+export function hostKeyFile(type: HostKeyType): string {
+  return `/etc/ssh/ssh_host_${type}_key`
+}
+
+/** Host keys a root already has (carried over from a previous root), by type. */
+export async function existingHostKeys(nodeRoot: string): Promise<HostKeyType[]> {
+  const found: HostKeyType[] = []
+  for (const type of ['ed25519', 'ecdsa', 'rsa'] as const) {
+    const pub = await readInRoot(nodeRoot, `${hostKeyFile(type)}.pub`)
+    const st = await fs.lstat(rootPath(nodeRoot, hostKeyFile(type))).catch(() => undefined)
+    if (pub && st?.isFile()) found.push(type)
+  }
+  return found
+}
+
+/** Removes every ssh_host_* file (keys an image should not carry, or stale ones). */
+export async function removeHostKeys(nodeRoot: string): Promise<void> {
+  const dir = path.dirname(await safeParent(nodeRoot, '/etc/ssh/x', true))
+  for (const name of await fs.readdir(dir)) {
+    if (name.startsWith('ssh_host_')) await fs.rm(path.join(dir, name), {force: true, recursive: true})
+  }
+}
+
+/** ssh-keygen -A would add RSA (slow) and cannot be told the comment; one call per type runs in parallel. */
+export async function generateHostKeys(runner: Runner, nodeRoot: string, name: string, types: readonly HostKeyType[], signal?: AbortSignal): Promise<void> {
+  await safeParent(nodeRoot, hostKeyFile('ed25519'), true)
+  await Promise.all(types.map(async (type) => {
+    const file = rootPath(nodeRoot, hostKeyFile(type))
+    await runner.run('ssh-keygen', ['-q', ...KEYGEN_ARGS[type], '-N', '', '-C', `root@${name}`, '-f', file], {timeout: 120_000, cancelSignal: signal})
+    await fs.chmod(file, 0o600)
+    await fs.chmod(`${file}.pub`, 0o644)
+  }))
+}
+
+/**
+ * Makes a cloned root a distinct machine: hostname, hosts, machine-id (dbus's copy a link to it)
+ * and SSH host keys. Keys the root already has of every wanted type are kept (a rebase carries
+ * them), so known_hosts entries stay valid; otherwise all are replaced by fresh ones.
+ */
+export async function writeIdentity(runner: Runner, nodeRoot: string, id: NodeIdentity, signal?: AbortSignal): Promise<void> {
+  await writeInRoot(nodeRoot, '/etc/hostname', `${id.name}\n`)
+  await writeInRoot(nodeRoot, '/etc/hosts', renderHosts(id))
+  await writeInRoot(nodeRoot, '/etc/machine-id', `${id.machineId}\n`, 0o444)
+  await symlinkInRoot(nodeRoot, '/var/lib/dbus/machine-id', '/etc/machine-id')
+  if (id.hostKeys === 'keep') {
+    const have = await existingHostKeys(nodeRoot)
+    if (id.hostKeyTypes.every((t) => have.includes(t))) return
+  }
+  await removeHostKeys(nodeRoot)
+  await generateHostKeys(runner, nodeRoot, id.name, id.hostKeyTypes, signal)
+}
+
+/** The machine-id a root carries, when it is a valid one. */
+export async function readMachineId(nodeRoot: string): Promise<string | undefined> {
+  const text = (await readInRoot(nodeRoot, '/etc/machine-id'))?.trim()
+  return text && MACHINE_ID.test(text) ? text : undefined
+}

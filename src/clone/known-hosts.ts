@@ -1,0 +1,53 @@
+import {promises as fs} from 'node:fs'
+
+import {type SiteModel} from '../config/site.js'
+import {nodeRootDir} from '../images/layout.js'
+import {type Inventory} from '../nodes/inventory.js'
+import {writeFileAtomic} from '../system/files.js'
+import {type Root} from '../system/paths.js'
+import {hostKeyFile, type HostKeyType} from './identity.js'
+import {readInRoot, writeInRoot} from './safe-path.js'
+
+/** The cluster's known_hosts, published by the server (host path). */
+export const KNOWN_HOSTS_FILE = '/etc/pxeroot/known_hosts'
+/** Where each node root gets a copy, so nodes trust each other's keys. */
+export const NODE_KNOWN_HOSTS = '/etc/ssh/ssh_known_hosts'
+
+/** A public key line as ssh-keygen writes it; anything else (a node may have planted it) is skipped. */
+const PUBLIC_KEY = /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+=*(\s.*)?$/
+
+export function knownHostsLine(names: readonly string[], publicKey: string): string | undefined {
+  const line = publicKey.trim().split('\n')[0]
+  if (!PUBLIC_KEY.test(line)) return undefined
+  const [type, key] = line.split(/\s+/)
+  return `${names.join(',')} ${type} ${key}`
+}
+
+/** Lines for every node that has a root with host keys, in inventory order. */
+export async function knownHostsLines(root: Root, site: SiteModel, inventory: Inventory): Promise<string[]> {
+  const lines: string[] = []
+  for (const node of inventory.nodes) {
+    const nodeRoot = root.resolve(nodeRootDir(site, node.name))
+    const names = [node.name, ...(site.domain ? [`${node.name}.${site.domain}`] : []), node.ip]
+    for (const type of ['ed25519', 'ecdsa', 'rsa'] as HostKeyType[]) {
+      const pub = await readInRoot(nodeRoot, `${hostKeyFile(type)}.pub`)
+      const line = pub && knownHostsLine(names, pub)
+      if (line) lines.push(line)
+    }
+  }
+  return lines
+}
+
+/** Writes the cluster known_hosts on the server and into every node root that exists. */
+export async function publishKnownHosts(root: Root, site: SiteModel, inventory: Inventory): Promise<number> {
+  const lines = await knownHostsLines(root, site, inventory)
+  const text = `# Host keys of the pxeroot nodes; written by pxeroot after clone, rebase and rm.\n${lines.join('\n')}${lines.length > 0 ? '\n' : ''}`
+  await writeFileAtomic(root.resolve(KNOWN_HOSTS_FILE), text, {mode: 0o644})
+  for (const node of inventory.nodes) {
+    const nodeRoot = root.resolve(nodeRootDir(site, node.name))
+    const st = await fs.lstat(nodeRoot).catch(() => undefined)
+    // A root whose /etc/ssh is not a plain directory does not get the copy; the rest still do.
+    if (st?.isDirectory()) await writeInRoot(nodeRoot, NODE_KNOWN_HOSTS, text).catch(() => undefined)
+  }
+  return lines.length
+}

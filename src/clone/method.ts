@@ -1,0 +1,79 @@
+import {constants, promises as fs} from 'node:fs'
+import path from 'node:path'
+
+import {PreconditionError, UserError} from '../errors.js'
+import {fsTypeOf, isBtrfsSubvolume, sameFilesystem} from './fs-info.js'
+
+export const CLONE_METHODS = ['btrfs', 'reflink', 'rsync'] as const
+export type CloneMethod = typeof CLONE_METHODS[number]
+
+export interface MethodChoice {
+  method: CloneMethod
+  /** Why this method, in the admin's words (printed with the result). */
+  reason: string
+}
+
+/** A regular, non-empty file of the tree to probe FICLONE with (the tree itself may be read-only). */
+async function sampleFile(dir: string, depth = 0): Promise<string | undefined> {
+  const entries = await fs.readdir(dir, {withFileTypes: true}).catch(() => [])
+  for (const e of entries) {
+    if (e.isFile()) {
+      const p = path.join(dir, e.name)
+      const st = await fs.lstat(p)
+      if (st.size > 0) return p
+    }
+  }
+  if (depth >= 3) return undefined
+  for (const e of entries) {
+    if (e.isDirectory()) {
+      const found = await sampleFile(path.join(dir, e.name), depth + 1)
+      if (found) return found
+    }
+  }
+  return undefined
+}
+
+/** Whether files of `source` can be reflinked into `destDir` (same xfs/btrfs filesystem with reflink). */
+export async function canReflink(source: string, destDir: string): Promise<boolean> {
+  const sample = await sampleFile(source)
+  if (!sample) return false
+  const probe = path.join(destDir, `.pxeroot-reflink-probe-${process.pid}`)
+  try {
+    await fs.copyFile(sample, probe, constants.COPYFILE_FICLONE_FORCE)
+    return true
+  } catch {
+    return false
+  } finally {
+    await fs.rm(probe, {force: true})
+  }
+}
+
+/**
+ * Picks the cheapest clone that keeps everything: a writable btrfs snapshot when the revision is
+ * a subvolume on the same filesystem (O(1) in image size), per-file reflinks when the
+ * filesystem shares extents (xfs reflink=1, btrfs), and a full rsync copy elsewhere.
+ */
+export async function chooseMethod(source: string, destDir: string, forced?: CloneMethod): Promise<MethodChoice> {
+  const snapshotable = forced === undefined || forced === 'btrfs'
+    ? await isBtrfsSubvolume(source) && await sameFilesystem(source, destDir)
+    : false
+  if (forced === 'btrfs') {
+    if (!snapshotable) {
+      throw new UserError(`--method btrfs: ${source} is not a btrfs subvolume on the same filesystem as ${destDir}`, 'use --method reflink or rsync, or keep images and nodes on one btrfs filesystem')
+    }
+    return {method: 'btrfs', reason: 'forced'}
+  }
+  if (forced === 'rsync') return {method: 'rsync', reason: 'forced'}
+  const reflink = await canReflink(source, destDir)
+  if (forced === 'reflink') {
+    if (!reflink) throw new UserError(`--method reflink: ${destDir} cannot share extents with ${source} (${await fsTypeOf(destDir)})`, 'use --method rsync, or keep images and nodes on one xfs (reflink=1) or btrfs filesystem')
+    return {method: 'reflink', reason: 'forced'}
+  }
+  if (snapshotable) return {method: 'btrfs', reason: 'revision is a btrfs subvolume on the nodes filesystem'}
+  if (reflink) return {method: 'reflink', reason: `${await fsTypeOf(destDir)} shares extents with the revision`}
+  return {method: 'rsync', reason: `${await fsTypeOf(destDir)} cannot share extents with the revision`}
+}
+
+export function assertTool(found: boolean, tool: string, pkg: string): void {
+  if (!found) throw new PreconditionError(`${tool} is not installed`, `apt-get install ${pkg}`)
+}

@@ -1,0 +1,52 @@
+import {promises as fs} from 'node:fs'
+import path from 'node:path'
+
+import {type Runner} from '../system/runner.js'
+import {rootPath, safeParent} from './safe-path.js'
+
+function globToRegExp(glob: string): RegExp {
+  return new RegExp(`^${glob.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')}$`)
+}
+
+/** The node-local paths that exist in a root (patterns may use "*" in the last component).
+ * Paths under a symlinked directory are skipped: they would lead out of the root. */
+export async function expandNodeLocal(nodeRoot: string, patterns: readonly string[]): Promise<string[]> {
+  const found = new Set<string>()
+  for (const pattern of patterns) {
+    const clean = path.posix.normalize(pattern)
+    const base = path.posix.basename(clean)
+    let parent: string
+    try {
+      parent = path.dirname(await safeParent(nodeRoot, clean))
+    } catch {
+      continue
+    }
+    const candidates = base.includes('*')
+      ? (await fs.readdir(parent).catch(() => [] as string[])).filter((n) => globToRegExp(base).test(n))
+      : [base]
+    for (const name of candidates) {
+      const inside = path.posix.join(path.posix.dirname(clean), name)
+      if (await fs.lstat(rootPath(nodeRoot, inside)).catch(() => undefined)) found.add(inside)
+    }
+  }
+  // A path inside another carried path is carried with it.
+  const all = [...found].sort()
+  return all.filter((p) => !all.some((q) => q !== p && p.startsWith(`${q}/`)))
+}
+
+/**
+ * Copies node-local paths from the old root into a fresh clone of the new revision: each
+ * replaces what the image has there (a path absent from the old root keeps the image's copy).
+ * One `cp -a --reflink=auto` keeps owners, modes, links, xattrs and, on xfs/btrfs, shares extents
+ * with the old root, so the cost is in proportion to the node-local files, not the image.
+ */
+export async function carryNodeLocal(runner: Runner, oldRoot: string, newRoot: string, patterns: readonly string[], signal?: AbortSignal): Promise<string[]> {
+  const paths = await expandNodeLocal(oldRoot, patterns)
+  if (paths.length === 0) return []
+  for (const inside of paths) {
+    const target = await safeParent(newRoot, inside, true)
+    await fs.rm(target, {recursive: true, force: true})
+  }
+  await runner.run('cp', ['-a', '--reflink=auto', '--parents', '--no-dereference', '-t', newRoot, '--', ...paths.map((p) => p.replace(/^\/+/, ''))], {cwd: oldRoot, timeout: 60 * 60 * 1000, cancelSignal: signal})
+  return paths
+}

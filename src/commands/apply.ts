@@ -1,0 +1,21 @@
+import {applyBootConfig, withSiteLock, type ApplyResult} from '../apply/apply.js'
+import {BaseCommand} from '../base-command.js'
+import {EXIT_TABLE} from '../errors.js'
+import {applyReport} from '../ui/apply-report.js'
+import {applyFlags} from '../ui/flags.js'
+
+export default class Apply extends BaseCommand {
+  static summary = 'Write the boot configuration (DHCP, NFS exports, TFTP, pxelinux) from the site and inventory'
+  static description = `Renders every boot file, shows or checks what changes, validates (pxeroot's own rules, then dhcpd -t and exportfs), writes each file atomically and reloads only the services whose files changed.\n\n${EXIT_TABLE}`
+  static examples = ['<%= config.bin %> apply --dry-run', '<%= config.bin %> apply']
+  static flags = {...applyFlags}
+
+  public async run(): Promise<ApplyResult> {
+    const {flags} = await this.parse(Apply)
+    const ctx = this.makeContext(flags.root)
+    const options = {dryRun: flags['dry-run'], reload: flags.reload}
+    const result = flags['dry-run'] ? await applyBootConfig(ctx, options) : await withSiteLock(ctx, () => applyBootConfig(ctx, options))
+    if (!this.jsonEnabled()) process.stdout.write(applyReport(result))
+    return result
+  }
+}

@@ -1,0 +1,45 @@
+import {Flags} from '@oclif/core'
+
+import {BaseCommand} from '../base-command.js'
+import {initSite, type InitResult} from '../config/init.js'
+import {EXIT_TABLE} from '../errors.js'
+
+export default class Init extends BaseCommand {
+  static summary = 'Describe the boot network once: writes /etc/pxeroot/pxeroot.yaml'
+  static description = `Writes the site file with a comment on every setting. Nothing else is changed until "pxeroot apply".\n\n${EXIT_TABLE}`
+  static examples = ['<%= config.bin %> init --server 192.168.0.10 --subnet 192.168.0.0/24 --router 192.168.0.10 --dns 8.8.8.8 --domain exemplo.com --nodes 192.168.0.200-192.168.0.210']
+  static flags = {
+    server: Flags.string({description: "this server's address on the boot network", required: true}),
+    subnet: Flags.string({description: 'the boot network, e.g. 192.168.0.0/24', required: true}),
+    nodes: Flags.string({description: 'address range for nodes, FIRST-LAST', required: true}),
+    router: Flags.string({description: 'default gateway handed to nodes'}),
+    dns: Flags.string({description: 'DNS server(s), comma-separated'}),
+    domain: Flags.string({description: 'DNS domain handed to nodes'}),
+    pool: Flags.string({description: 'dynamic pool for unknown machines, FIRST-LAST'}),
+    nfs: Flags.string({description: 'NFS server', options: ['kernel', 'ganesha'], default: 'kernel'}),
+    image: Flags.string({description: 'image nodes boot until cloned from a revision', default: 'debian-bookworm'}),
+    force: Flags.boolean({description: 'replace an existing site file'}),
+    'install-packages': Flags.boolean({description: 'apt-get install the servers the chosen backends need'}),
+  }
+
+  public async run(): Promise<InitResult> {
+    const {flags} = await this.parse(Init)
+    const result = await initSite(this.makeContext(flags.root), {
+      site: {
+        server: flags.server,
+        subnet: flags.subnet,
+        router: flags.router,
+        dns: flags.dns ? flags.dns.split(',').map((s) => s.trim()).filter(Boolean) : [],
+        domain: flags.domain,
+        nodes: {range: flags.nodes},
+        pool: flags.pool,
+        backends: {nfs: flags.nfs as 'kernel' | 'ganesha'},
+        boot: {image: flags.image},
+      },
+      force: flags.force,
+      installPackages: flags['install-packages'],
+    })
+    if (!this.jsonEnabled()) this.log(`Wrote ${result.siteFile}. Next: "pxeroot nodes add NAME" or "pxeroot nodes clone N", then "pxeroot apply".`)
+    return result
+  }
+}

@@ -1,0 +1,34 @@
+import {Args, Flags} from '@oclif/core'
+
+import {BaseCommand} from '../../base-command.js'
+import {EXIT_TABLE} from '../../errors.js'
+import {changeInventory, type ChangeResult} from '../../nodes/change.js'
+import {setNode} from '../../nodes/edit.js'
+import {applyReport} from '../../ui/apply-report.js'
+import {applyFlags} from '../../ui/flags.js'
+
+export default class NodesSet extends BaseCommand {
+  static summary = "Change a node's address, MAC binding, image revision or kernel arguments"
+  static description = `Rewrites the node's boot entries to match.\n\n${EXIT_TABLE}`
+  static aliases = ['node:set']
+  static examples = ['<%= config.bin %> nodes set node03 --mac 52:54:00:12:34:56', '<%= config.bin %> nodes set node03 --no-mac']
+  static args = {name: Args.string({description: 'node name', required: true})}
+  static flags = {
+    ip: Flags.string({description: 'new address'}),
+    mac: Flags.string({description: 'bind the node to this MAC', exclusive: ['no-mac']}),
+    'no-mac': Flags.boolean({description: 'drop the MAC binding: the node is bound by address again'}),
+    image: Flags.string({description: 'image revision NAME@N'}),
+    'kernel-args': Flags.string({description: 'extra kernel command line ("" to clear)'}),
+    ...applyFlags,
+  }
+
+  public async run(): Promise<ChangeResult> {
+    const {args, flags} = await this.parse(NodesSet)
+    const mac = flags['no-mac'] ? null : flags.mac
+    const result = await changeInventory(this.makeContext(flags.root),
+      (_site, inventory) => setNode(inventory, args.name, {ip: flags.ip, mac, image: flags.image, kernelArgs: flags['kernel-args']}),
+      {dryRun: flags['dry-run'], reload: flags.reload})
+    if (!this.jsonEnabled()) process.stdout.write(applyReport(result))
+    return result
+  }
+}

@@ -1,0 +1,33 @@
+import {Args} from '@oclif/core'
+
+import {BaseCommand} from '../../base-command.js'
+import {thisProgram} from '../../schedule/program.js'
+import {setSchedule, type ScheduleState} from '../../schedule/schedule.js'
+import {formatSchedule} from '../../schedule/format.js'
+
+export default class ScheduleSet extends BaseCommand {
+  static description = `Run a pxeroot command from cron (writes /etc/cron.d/pxeroot)
+
+The job runs as root with a PATH that includes /usr/sbin and appends its output to
+/var/log/pxeroot/cron.log. Setting a command that is already scheduled moves it to the new time.`
+
+  static examples = [
+    '<%= config.bin %> schedule set "0 3 * * 0" -- image update --all',
+    '<%= config.bin %> schedule set @daily -- apply',
+  ]
+
+  static strict = false
+
+  static args = {
+    when: Args.string({description: 'five cron fields "MIN HOUR DOM MON DOW", or @daily, @weekly, ...', required: true}),
+    command: Args.string({description: 'after "--": the pxeroot command and its arguments'}),
+  }
+
+  public async run(): Promise<ScheduleState> {
+    const {args, argv, flags} = await this.parse(ScheduleSet)
+    const ctx = this.makeContext(flags.root)
+    const result = await setSchedule(ctx, args.when, (argv as string[]).slice(1), thisProgram(this.config))
+    if (!ctx.json) process.stdout.write(formatSchedule(result))
+    return result
+  }
+}

@@ -1,0 +1,30 @@
+import {promises as fs} from 'node:fs'
+
+import {type SiteModel} from '../config/site.js'
+import {UserError} from '../errors.js'
+import {type Root} from '../system/paths.js'
+import {currentRevision, formatRevisionRef, parseRevisionRef, revisionManifest, revisionRootfs, type RevisionRef} from './layout.js'
+import {parseManifestText, type ManifestView} from './manifest-view.js'
+
+const IMAGE_NAME = /^[a-z0-9][a-z0-9._-]*$/
+
+/** "lab@3" as written, or "lab" for lab's current revision; the revision must exist. */
+export async function resolveRevision(root: Root, site: SiteModel, text: string, what = 'revision'): Promise<RevisionRef> {
+  let ref = parseRevisionRef(text)
+  if (!ref) {
+    if (!IMAGE_NAME.test(text)) throw new UserError(`${what}: "${text}" is not a revision; write NAME@N (e.g. lab@3) or NAME for its current revision`)
+    ref = await currentRevision(root, site, text)
+    if (!ref) throw new UserError(`${what}: image "${text}" has no revisions`, 'see "pxeroot image list"')
+  }
+  const rootfs = await fs.lstat(root.resolve(revisionRootfs(site, ref))).catch(() => undefined)
+  if (!rootfs?.isDirectory()) throw new UserError(`${what}: there is no revision ${formatRevisionRef(ref)}`, 'see "pxeroot image list"')
+  return ref
+}
+
+export async function readRevisionManifest(root: Root, site: SiteModel, ref: RevisionRef): Promise<ManifestView> {
+  const file = revisionManifest(site, ref)
+  const text = await fs.readFile(root.resolve(file), 'utf8').catch(() => {
+    throw new UserError(`${formatRevisionRef(ref)} has no readable manifest at ${file}`)
+  })
+  return parseManifestText(text, file)
+}

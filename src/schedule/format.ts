@@ -1,0 +1,12 @@
+import {type ScheduleState} from './schedule.js'
+
+/** The schedule for a terminal. Pure. */
+export function formatSchedule(state: ScheduleState): string {
+  const head = {created: 'scheduled', updated: 'schedule updated', unchanged: 'schedule unchanged', removed: 'schedule updated', none: ''}[state.change]
+  const lines: string[] = []
+  if (head) lines.push(`${head}: ${state.file}`)
+  if (state.jobs.length === 0) lines.push('nothing scheduled')
+  for (const job of state.jobs) lines.push(`${job.schedule.padEnd(14)} pxeroot ${job.args.join(' ')}`)
+  if (state.jobs.length > 0) lines.push(`output: ${state.logFile}`)
+  return lines.join('\n') + '\n'
+}
