@@ -31,8 +31,10 @@ export interface ApplyResult {
   reloadSkipped?: string
 }
 
-/** Runs fn holding the site-wide lock: one pxeroot change at a time; a second run exits busy. */
-export function withSiteLock<T>(ctx: Context, fn: () => Promise<T>): Promise<T> {
+/** Runs fn holding the site-wide lock: one pxeroot change at a time; a second run exits busy.
+ * An unconfigured root is refused before the lock's directory is created, so it stays untouched. */
+export async function withSiteLock<T>(ctx: Context, fn: () => Promise<T>): Promise<T> {
+  await loadSite(ctx.root)
   return withLock(ctx.root.resolve(STATE.lockFile), 'the site', fn)
 }
 

@@ -26,7 +26,11 @@ export function nodeExportId(ip: string): number {
  * exist; doctor says so).
  */
 export async function bootNodes(root: Root, site: SiteModel, inventory: Inventory): Promise<BootNode[]> {
-  const fallback: RevisionRef | undefined = await currentRevision(root, site, site.boot.image)
+  return bootNodesFor(site, inventory, await currentRevision(root, site, site.boot.image))
+}
+
+/** Pure: the boot model of every node, given the default image's current revision (if any). */
+export function bootNodesFor(site: SiteModel, inventory: Inventory, fallback?: RevisionRef): BootNode[] {
   return [...inventory.nodes].sort(byName).map((node) => {
     const ref = (node.image ? parseRevisionRef(node.image) : undefined) ?? fallback
     const files = ref ? bootFiles(ref) : {kernel: `pxeroot/${site.boot.image}/current/vmlinuz`, initrd: `pxeroot/${site.boot.image}/current/initrd.img`}

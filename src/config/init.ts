@@ -28,7 +28,7 @@ function flagProblems(problems: string[]): string {
 /** The Debian packages each backend needs on the server. */
 export function packagesFor(site: Site): string[] {
   return [
-    'isc-dhcp-server', 'tftpd-hpa', 'pxelinux', 'syslinux-common', 'initramfs-tools', 'debootstrap', 'rsync',
+    'isc-dhcp-server', 'tftpd-hpa', 'pxelinux', 'syslinux-common', 'debootstrap', 'rsync',
     ...(site.backends.nfs === 'kernel' ? ['nfs-kernel-server'] : ['nfs-ganesha', 'nfs-ganesha-vfs', 'rpcbind']),
   ]
 }

@@ -1,0 +1,21 @@
+import {BaseCommand} from '../base-command.js'
+import {runDoctor, type Check} from '../doctor/checks.js'
+import {EXIT, EXIT_TABLE} from '../errors.js'
+
+export default class Doctor extends BaseCommand {
+  static summary = 'Check that everything is installed, configured, readable and served'
+  static description = `Exits 1 when a check fails (warnings do not fail).\n\n${EXIT_TABLE}`
+
+  public async run(): Promise<{checks: Check[], ok: boolean}> {
+    const {flags} = await this.parse(Doctor)
+    const checks = await runDoctor(this.makeContext(flags.root))
+    const failed = checks.some((c) => c.status === 'fail')
+    if (!this.jsonEnabled()) {
+      for (const c of checks) {
+        this.log(`${c.status.toUpperCase().padEnd(4)}  ${c.check}: ${c.message}${c.fix ? `\n      fix: ${c.fix}` : ''}`)
+      }
+    }
+    if (failed) process.exitCode = EXIT.failed
+    return {checks, ok: !failed}
+  }
+}

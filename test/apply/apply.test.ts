@@ -1,0 +1,123 @@
+import {promises as fs} from 'node:fs'
+import path from 'node:path'
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+
+import {applyBootConfig} from '../../src/apply/apply.js'
+import {checkExports} from '../../src/apply/validate.js'
+import {execaRunner} from '../../src/system/runner.js'
+import {UserError, ValidationError} from '../../src/errors.js'
+import {seedSite, snapshotTree, testContext, tmpRoot} from '../support/tmp-root.js'
+
+let dir: string
+let cleanup: () => Promise<void>
+
+beforeEach(async () => {
+  ({dir, cleanup} = await tmpRoot())
+})
+afterEach(async () => {
+  await cleanup()
+})
+
+const read = (p: string) => fs.readFile(path.join(dir, p), 'utf8')
+
+describe('apply under a temporary root, with the real dhcpd -t and exportfs', () => {
+  it('writes every boot file, world-readable, and a second apply changes nothing', async () => {
+    await seedSite(dir, {nodes: true})
+    const first = await applyBootConfig(testContext(dir))
+    expect(first.changes.map((c) => c.path).sort()).toEqual([
+      '/etc/default/tftpd-hpa', '/etc/dhcp/dhcpd.conf', '/etc/dhcp/pxeroot.conf', '/etc/exports.d/pxeroot.exports',
+      '/var/lib/tftpboot/ldlinux.c32', '/var/lib/tftpboot/pxelinux.0',
+      '/var/lib/tftpboot/pxelinux.cfg/01-52-54-00-ab-cd-ef', '/var/lib/tftpboot/pxelinux.cfg/C0A800C9',
+      '/var/lib/tftpboot/pxelinux.cfg/C0A800CA', '/var/lib/tftpboot/pxelinux.cfg/default',
+    ])
+    expect(first.reloadSkipped).toMatch(/not the host's root/)
+    expect(await read('etc/dhcp/dhcpd.conf')).toContain('include "/etc/dhcp/pxeroot.conf";')
+    const pxelinux0 = await fs.stat(path.join(dir, 'var/lib/tftpboot/pxelinux.0'))
+    expect(pxelinux0.mode & 0o777).toBe(0o644)
+    expect((await fs.readFile(path.join(dir, 'var/lib/tftpboot/pxelinux.0'))).equals(await fs.readFile('/usr/lib/PXELINUX/pxelinux.0'))).toBe(true)
+    const second = await applyBootConfig(testContext(dir))
+    expect(second.changes).toEqual([])
+  })
+
+  it('keeps the admin\'s own dhcpd.conf and adds the include line once', async () => {
+    await seedSite(dir, {nodes: true})
+    await fs.mkdir(path.join(dir, 'etc/dhcp'), {recursive: true})
+    const own = 'ddns-update-style none;\noption domain-name "lab.example";\nauthoritative;\n'
+    await fs.writeFile(path.join(dir, 'etc/dhcp/dhcpd.conf'), own, {mode: 0o640})
+    await applyBootConfig(testContext(dir))
+    await applyBootConfig(testContext(dir))
+    expect(await read('etc/dhcp/dhcpd.conf')).toBe(`${own}include "/etc/dhcp/pxeroot.conf";\n`)
+    expect((await fs.stat(path.join(dir, 'etc/dhcp/dhcpd.conf'))).mode & 0o777).toBe(0o640)
+  })
+
+  it('--dry-run prints a diff and touches nothing', async () => {
+    await seedSite(dir, {nodes: true})
+    const before = await snapshotTree(dir)
+    const result = await applyBootConfig(testContext(dir), {dryRun: true})
+    expect(result.diff).toContain('+++ b/etc/dhcp/pxeroot.conf')
+    expect(result.diff).toContain('+host node03 { hardware ethernet 52:54:00:ab:cd:ef; fixed-address 192.168.0.203;')
+    expect(await snapshotTree(dir)).toEqual(before)
+  })
+
+  it('removes the boot files of a node that is gone, and never writes a shortened hex file', async () => {
+    await seedSite(dir, {nodes: true})
+    await applyBootConfig(testContext(dir))
+    const inventory = path.join(dir, 'etc/pxeroot/nodes.yaml')
+    await fs.writeFile(inventory, (await fs.readFile(inventory, 'utf8')).replace(/  - name: node01\n    ip: 192.168.0.201\n/, ''))
+    const result = await applyBootConfig(testContext(dir))
+    expect(result.changes).toContainEqual({path: '/var/lib/tftpboot/pxelinux.cfg/C0A800C9', action: 'delete'})
+    const files = await fs.readdir(path.join(dir, 'var/lib/tftpboot/pxelinux.cfg'))
+    expect(files.sort()).toEqual(['01-52-54-00-ab-cd-ef', 'C0A800CA', 'default'])
+    expect(await read('etc/exports.d/pxeroot.exports')).not.toContain('node01')
+  })
+
+  it('a candidate dhcpd rejects changes nothing: the live files stay byte-identical', async () => {
+    await seedSite(dir, {nodes: true})
+    await applyBootConfig(testContext(dir))
+    // The admin's part of dhcpd.conf is broken by hand (a missing ";").
+    const main = path.join(dir, 'etc/dhcp/dhcpd.conf')
+    await fs.writeFile(main, (await fs.readFile(main, 'utf8')).replace('authoritative;', 'authoritative'))
+    const inventory = path.join(dir, 'etc/pxeroot/nodes.yaml')
+    await fs.appendFile(inventory, '  - name: node04\n    ip: 192.168.0.204\n    mac: 52:54:00:00:00:04\n')
+    const before = await snapshotTree(dir)
+    await expect(applyBootConfig(testContext(dir))).rejects.toThrow(ValidationError)
+    await expect(applyBootConfig(testContext(dir))).rejects.toThrow(/dhcpd rejects the generated configuration/)
+    expect(await snapshotTree(dir)).toEqual(before)
+  })
+})
+
+describe('bad input is refused before anything is written', () => {
+  const cases: [string, string, RegExp][] = [
+    ['duplicate MAC differing only in case', '  - {name: a1, ip: 192.168.0.201, mac: "52:54:00:AA:BB:01"}\n  - {name: a2, ip: 192.168.0.202, mac: "52:54:00:aa:bb:01"}\n', /mac 52:54:00:aa:bb:01 is already used by node "a1"/],
+    ['duplicate IP', '  - {name: a1, ip: 192.168.0.201}\n  - {name: a2, ip: 192.168.0.201}\n', /ip 192.168.0.201 is already used/],
+    ['IP outside the subnet', '  - {name: a1, ip: 10.0.0.5}\n', /ip 10.0.0.5 is outside subnet 192.168.0.0\/24/],
+    ['fixed address in the dynamic pool', '  - {name: a1, ip: 192.168.0.230, mac: "52:54:00:00:00:01"}\n', /lies in the dynamic pool/],
+    ['node name with ../', '  - {name: "../etc", ip: 192.168.0.201}\n', /name must be a hostname/],
+    ['node name with a space', '  - {name: "node 1", ip: 192.168.0.201}\n', /name must be a hostname/],
+  ]
+  for (const [what, nodes, message] of cases) {
+    it(what, async () => {
+      await seedSite(dir, {site: 'server: 192.168.0.10\nsubnet: 192.168.0.0/24\nnodes: {range: 192.168.0.200-192.168.0.210}\npool: 192.168.0.220-192.168.0.240\n'})
+      await fs.writeFile(path.join(dir, 'etc/pxeroot/nodes.yaml'), `nodes:\n${nodes}`)
+      const before = await snapshotTree(dir)
+      const error = await applyBootConfig(testContext(dir)).catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(UserError)
+      expect((error as Error).message).toMatch(message)
+      expect(await snapshotTree(dir)).toEqual(before)
+    })
+  }
+
+  it('an export path with a space', async () => {
+    await seedSite(dir, {site: 'server: 192.168.0.10\nsubnet: 192.168.0.0/24\nnodes: {range: 192.168.0.200-192.168.0.210}\nexports:\n  - {path: "/srv/my data", clients: 192.168.0.0/24}\n'})
+    const before = await snapshotTree(dir)
+    await expect(applyBootConfig(testContext(dir))).rejects.toThrow(/exports\.0\.path: must be an absolute path without spaces/)
+    expect(await snapshotTree(dir)).toEqual(before)
+  })
+
+  it('exportfs itself catches what would export to the world or stop at a bad line', async () => {
+    const runner = execaRunner()
+    await expect(checkExports(runner, '/srv/nodes/node01 192.168.0.201(rw,sync,no_subtree_check)\n')).resolves.toBeUndefined()
+    await expect(checkExports(runner, '/srv/nodes/node01 192.168.0.201 (rw,sync,no_subtree_check)\n')).rejects.toThrow(/world/)
+    await expect(checkExports(runner, '/srv/nodes/node01 192.168.0.201(rw,bogus)\n')).rejects.toThrow(/unknown keyword "bogus"/)
+  })
+})
