@@ -9,7 +9,8 @@ import {writeFileAtomic} from '../system/files.js'
 import {STATE} from '../system/paths.js'
 import {bootNodes, desiredFiles} from './desired.js'
 import {OWNED_PATHS, type Service} from './owned.js'
-import {changeDiff, planFiles, readOwned, type Action} from './plan.js'
+import {changeDiff, IO_CONCURRENCY, planFiles, readOwned, type Action} from './plan.js'
+import {mapBounded, settled} from '../system/pool.js'
 import {reloadServices, type ReloadResult} from './reload.js'
 import {checkDhcpd, checkExports} from './validate.js'
 
@@ -69,14 +70,14 @@ export async function applyBootConfig(ctx: Context, options: ApplyOptions = {}):
   const writeManifest = (files: string[]) => writeFileAtomic(manifestFile, JSON.stringify({files: [...new Set(files)].sort()}, null, 2) + '\n', {mode: 0o644})
   // Until the stale files are gone, the manifest lists old and new, so an interrupted run still knows them.
   if (changed.length > 0) await writeManifest([...previous.files, ...plan.owned])
-  const touched = new Set<Service>()
-  for (const change of changed) {
+  const touched = new Set(changed.map((c) => c.service).filter((s): s is Service => s !== undefined))
+  // Each file is atomic on its own; any failure is reported after all were tried.
+  settled(await mapBounded(changed, IO_CONCURRENCY, async (change) => {
     ctx.signal.throwIfAborted()
     const disk = ctx.root.resolve(change.path)
     if (change.action === 'delete') await fs.rm(disk, {force: true})
     else await writeFileAtomic(disk, change.after!, {mode: change.mode, forceMode: !change.edited})
-    if (change.service) touched.add(change.service)
-  }
+  }))
   if (changed.length > 0 || previous.files.join() !== plan.owned.join()) await writeManifest(plan.owned)
 
   if (touched.size === 0) return {dryRun: false, changes: summary, diff, reloads: []}

@@ -1,9 +1,13 @@
 import {promises as fs} from 'node:fs'
 import {createTwoFilesPatch} from 'diff'
 
+import {mapBounded, settled} from '../system/pool.js'
 import {readIfExists} from '../system/files.js'
 import {STATE, type Root} from '../system/paths.js'
 import {type DesiredFile, type Service} from './owned.js'
+
+/** Files read or written at once: enough to hide fsync latency, few enough for any fd limit. */
+export const IO_CONCURRENCY = 32
 
 export type Action = 'create' | 'update' | 'delete' | 'unchanged'
 
@@ -36,16 +40,16 @@ export async function readOwned(root: Root): Promise<OwnedManifest> {
 
 /** Compares the desired files with the disk: what to create, update and remove. Reads only. */
 export async function planFiles(root: Root, desired: readonly DesiredFile[], previouslyOwned: OwnedManifest): Promise<Plan> {
-  const changes: FileChange[] = []
-  for (const file of desired) {
+  const compared = await mapBounded(desired, IO_CONCURRENCY, async (file): Promise<FileChange> => {
     const after = Buffer.isBuffer(file.content) ? file.content : Buffer.from(file.content)
     const disk = root.resolve(file.path)
     const before = await readIfExists(disk)
     const stat = before ? await fs.stat(disk) : undefined
     const modeOk = !stat || file.edited || (stat.mode & 0o777) === file.mode
     const action: Action = before === undefined ? 'create' : before.equals(after) && modeOk ? 'unchanged' : 'update'
-    changes.push({path: file.path, action, before, after, mode: file.mode, service: file.service, edited: file.edited})
-  }
+    return {path: file.path, action, before, after, mode: file.mode, service: file.service, edited: file.edited}
+  })
+  const changes = settled(compared)
   const wanted = new Set(desired.map((f) => f.path))
   for (const stale of previouslyOwned.files) {
     if (wanted.has(stale)) continue
