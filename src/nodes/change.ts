@@ -9,6 +9,8 @@ import {assertValidInventory, loadInventory, saveInventory, serializeInventory, 
 export interface ChangeOptions {
   dryRun?: boolean
   reload?: boolean
+  /** Runs under the same lock once the boot files and inventory are written (not on a dry run). */
+  afterSave?: (site: SiteModel, before: Inventory, after: Inventory) => Promise<void>
 }
 
 export interface ChangeResult extends ApplyResult {
@@ -28,7 +30,10 @@ export async function changeInventory(ctx: Context, edit: (site: SiteModel, inve
     assertValidInventory(site, after)
     const result = await applyBootConfig(ctx, {site, inventory: after, dryRun: options.dryRun, reload: options.reload})
     const inventoryDiff = unifiedDiff(`a${STATE.inventoryFile}`, `b${STATE.inventoryFile}`, serializeInventory(before), serializeInventory(after))
-    if (!options.dryRun) await saveInventory(ctx.root, after)
+    if (!options.dryRun) {
+      await saveInventory(ctx.root, after)
+      await options.afterSave?.(site, before, after)
+    }
     return {...result, diff: inventoryDiff + result.diff, inventory: after}
   }
   return options.dryRun ? run() : withSiteLock(ctx, run)

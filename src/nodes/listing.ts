@@ -1,8 +1,9 @@
 import {bootNodes} from '../apply/desired.js'
 import {type Context} from '../base-command.js'
+import {nodeRootInfo} from '../clone/node-info.js'
 import {loadSite} from '../config/site-file.js'
 import {pxelinuxFileName} from '../render/pxelinux.js'
-import {exists} from '../system/files.js'
+import {mapBounded, settled} from '../system/pool.js'
 import {loadInventory} from './inventory.js'
 
 export interface NodeRow {
@@ -13,25 +14,42 @@ export interface NodeRow {
   image: string | null
   root: string
   rootExists: boolean
+  /** How the root was cloned: btrfs, reflink or rsync. */
+  method: string | null
+  /** Revisions behind its image's current one. */
+  behind: number | null
+  /** Bytes only this root holds (btrfs: exclusive extents; elsewhere allocated blocks). */
+  size: number | null
+  sizeKind: 'exclusive' | 'allocated' | null
+  previousRoot: string | null
   pxelinux: string
   kernel: string
   initrd: string
 }
 
-export async function listNodes(ctx: Context): Promise<NodeRow[]> {
+export async function listNodes(ctx: Context, options: {size?: boolean} = {}): Promise<NodeRow[]> {
   const site = await loadSite(ctx.root)
   const inventory = await loadInventory(ctx.root)
   const nodes = await bootNodes(ctx.root, site, inventory)
-  return Promise.all(nodes.map(async (node) => ({
-    name: node.name,
-    ip: node.ip,
-    mac: node.mac ?? null,
-    binding: node.mac ? 'mac' as const : 'ip' as const,
-    image: inventory.nodes.find((n) => n.name === node.name)?.image ?? null,
-    root: node.rootPath,
-    rootExists: await exists(ctx.root.resolve(node.rootPath)),
-    pxelinux: `pxelinux.cfg/${pxelinuxFileName(node)}`,
-    kernel: node.kernel,
-    initrd: node.initrd,
-  })))
+  return settled(await mapBounded(nodes, 4, async (node): Promise<NodeRow> => {
+    const entry = inventory.nodes.find((n) => n.name === node.name)!
+    const info = await nodeRootInfo(ctx, site, entry, {size: options.size})
+    return {
+      name: node.name,
+      ip: node.ip,
+      mac: node.mac ?? null,
+      binding: node.mac ? 'mac' : 'ip',
+      image: entry.image ?? null,
+      root: node.rootPath,
+      rootExists: info.exists,
+      method: info.method ?? null,
+      behind: info.behind ?? null,
+      size: info.size?.exclusive ?? null,
+      sizeKind: info.size?.kind ?? null,
+      previousRoot: info.previous?.exists ? `${node.rootPath}.previous (${info.previous.image ?? '?'})` : null,
+      pxelinux: `pxelinux.cfg/${pxelinuxFileName(node)}`,
+      kernel: node.kernel,
+      initrd: node.initrd,
+    }
+  }))
 }

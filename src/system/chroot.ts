@@ -2,7 +2,7 @@ import {spawn} from 'node:child_process'
 import {promises as fs} from 'node:fs'
 import path from 'node:path'
 
-import {InterruptedError} from '../errors.js'
+import {ExternalCommandError, InterruptedError} from '../errors.js'
 import {type RunOptions, type RunResult, type Runner} from './runner.js'
 
 /**
@@ -104,7 +104,16 @@ export async function withChrootSession<T>(runner: Runner, rootfs: string, fn: (
     await fs.rm(resolv, {force: true})
     await fs.writeFile(resolv, hostResolv, {mode: 0o644})
     return await fn({
-      run: (argv, runOptions = {}) => runner.run('unshare', chrootArgs(rootfs, argv), {...runOptions, env: {...CHROOT_ENV, ...runOptions.env}}),
+      async run(argv, runOptions = {}) {
+        try {
+          return await runner.run('unshare', chrootArgs(rootfs, argv), {...runOptions, env: {...CHROOT_ENV, ...runOptions.env}})
+        } catch (error) {
+          // Name the command the user knows, not the namespace wrapper around it.
+          if (!(error instanceof ExternalCommandError)) throw error
+          const code = error.code === undefined ? '' : ` (exit ${error.code})`
+          throw new ExternalCommandError(argv[0], argv.slice(1), error.code, error.stderrTail, `in the image: ${argv.join(' ')} failed${code}${error.stderrTail ? `: ${error.stderrTail}` : ''}`)
+        }
+      },
       interactive: (argv) => interactive(rootfs, argv),
     })
   } finally {

@@ -1,18 +1,26 @@
+import {Flags} from '@oclif/core'
+
 import {BaseCommand} from '../../base-command.js'
+import {mib} from '../../clone/clone-nodes.js'
 import {listNodes, type NodeRow} from '../../nodes/listing.js'
 import {table} from '../../ui/table.js'
 
 export default class NodesList extends BaseCommand {
-  static summary = 'List the nodes: address, binding, image revision, root, pxelinux file'
+  static summary = 'List the nodes: address, binding, image revision, clone method, root size, drift'
+  static description = 'SIZE is what each root holds on its own: exclusive extents on btrfs, allocated blocks elsewhere (which counts extents an xfs reflink clone shares with its image). A * marks allocated blocks. BEHIND is how many revisions the node is behind its image\'s current one.'
   static aliases = ['node:list', 'nodes:ls']
+  static flags = {
+    size: Flags.boolean({description: 'measure each root\'s disk use (walks every root)', default: true, allowNo: true}),
+  }
 
   public async run(): Promise<{nodes: NodeRow[]}> {
     const {flags} = await this.parse(NodesList)
-    const nodes = await listNodes(this.makeContext(flags.root))
+    const nodes = await listNodes(this.makeContext(flags.root), {size: flags.size})
     if (!this.jsonEnabled()) {
       if (nodes.length === 0) this.log('No nodes yet: add one with "pxeroot nodes add NAME" or "pxeroot nodes clone N".')
-      else process.stdout.write(table(['NAME', 'IP', 'MAC', 'IMAGE', 'ROOT', 'PXELINUX'],
-        nodes.map((n) => [n.name, n.ip, n.mac ?? '-', n.image ?? '-', n.rootExists ? n.root : `${n.root} (missing)`, n.pxelinux])))
+      else process.stdout.write(table(['NAME', 'IP', 'MAC', 'IMAGE', 'METHOD', 'SIZE', 'BEHIND', 'ROOT', 'PXELINUX'],
+        nodes.map((n) => [n.name, n.ip, n.mac ?? '-', n.image ?? '-', n.method ?? '-', n.size === null ? '-' : `${mib(n.size)}${n.sizeKind === 'allocated' ? '*' : ''}`,
+          n.behind === null ? '-' : String(n.behind), n.rootExists ? n.root : `${n.root} (missing)`, n.pxelinux])))
     }
     return {nodes}
   }

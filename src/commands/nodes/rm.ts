@@ -2,14 +2,13 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../base-command.js'
 import {EXIT_TABLE} from '../../errors.js'
-import {changeInventory, type ChangeResult} from '../../nodes/change.js'
-import {removeNode} from '../../nodes/edit.js'
+import {removeNodeAndRoot, type RemoveResult} from '../../nodes/remove.js'
 import {applyReport} from '../../ui/apply-report.js'
 import {applyFlags} from '../../ui/flags.js'
 
 export default class NodesRm extends BaseCommand {
   static summary = 'Remove a node and its boot entries'
-  static description = `Its export, DHCP host entry and pxelinux file are removed.\n\n${EXIT_TABLE}`
+  static description = `Its export, DHCP host entry and pxelinux file are removed first, then its root (and any previous root kept by rebase) unless --keep-root.\n\n${EXIT_TABLE}`
   static aliases = ['node:rm', 'nodes:remove']
   static args = {name: Args.string({description: 'node name', required: true})}
   static flags = {
@@ -17,11 +16,14 @@ export default class NodesRm extends BaseCommand {
     ...applyFlags,
   }
 
-  public async run(): Promise<ChangeResult> {
+  public async run(): Promise<RemoveResult> {
     const {args, flags} = await this.parse(NodesRm)
-    const result = await changeInventory(this.makeContext(flags.root), (_site, inventory) => removeNode(inventory, args.name),
-      {dryRun: flags['dry-run'], reload: flags.reload})
-    if (!this.jsonEnabled()) process.stdout.write(applyReport(result))
+    const result = await removeNodeAndRoot(this.makeContext(flags.root), args.name, {dryRun: flags['dry-run'], reload: flags.reload, keepRoot: flags['keep-root']})
+    if (!this.jsonEnabled()) {
+      process.stdout.write(applyReport(result))
+      for (const root of result.removedRoots) this.log(`removed ${root}`)
+      if (flags['dry-run'] && !flags['keep-root']) this.log(`would remove the root of ${args.name} (keep it with --keep-root)`)
+    }
     return result
   }
 }

@@ -1,0 +1,94 @@
+import {promises as fs} from 'node:fs'
+import path from 'node:path'
+
+import {type Inventory, type InventoryNode} from '../nodes/inventory.js'
+import {writeFileAtomic} from '../system/files.js'
+
+/**
+ * A root switch (clone into place, rebase, rollback) is a few renames inside the nodes directory
+ * plus one inventory change. They cannot be one atomic step, so each switch first writes a
+ * journal beside the roots listing the renames and the inventory entry it ends with, and records
+ * every rename as it completes. A run killed half-way is finished by the next run (always
+ * forwards: the new tree was complete before the journal was written).
+ */
+export interface Journal {
+  node: string
+  /** Renames inside the nodes directory, by entry name, in order. */
+  renames: {from: string, to: string}[]
+  done: number
+  /** The node's inventory entry once the switch is complete. */
+  entry: InventoryNode
+}
+
+export function journalFile(nodesDir: string, node: string): string {
+  return path.join(nodesDir, `.${node}.pxeroot-journal.json`)
+}
+
+const JOURNAL_NAME = /^\.[a-z0-9-]+\.pxeroot-journal\.json$/
+
+async function present(p: string): Promise<boolean> {
+  return fs.lstat(p).then(() => true, () => false)
+}
+
+/** Performs the renames not yet done, recording each; a rename found already done is skipped. */
+async function runRenames(nodesDir: string, journal: Journal): Promise<void> {
+  const file = journalFile(nodesDir, journal.node)
+  for (let i = journal.done; i < journal.renames.length; i++) {
+    const from = path.join(nodesDir, journal.renames[i].from)
+    const to = path.join(nodesDir, journal.renames[i].to)
+    if (await present(from)) {
+      if (await present(to)) throw new Error(`internal: ${to} is in the way of the switch of ${journal.node}`)
+      await fs.rename(from, to)
+    } else if (!await present(to)) {
+      throw new Error(`the switch of ${journal.node} cannot finish: neither ${from} nor ${to} exists`)
+    }
+    journal.done = i + 1
+    await writeFileAtomic(file, JSON.stringify(journal))
+  }
+}
+
+/** Starts and completes a switch; `commit` saves the inventory with the journal's entry. */
+export async function switchRoots(nodesDir: string, journal: Omit<Journal, 'done'>, commit: (entry: InventoryNode) => Promise<void>): Promise<void> {
+  const j: Journal = {...journal, done: 0}
+  const file = journalFile(nodesDir, j.node)
+  await writeFileAtomic(file, JSON.stringify(j))
+  await runRenames(nodesDir, j)
+  await commit(j.entry)
+  await fs.rm(file, {force: true})
+}
+
+export function upsertNode(inventory: Inventory, entry: InventoryNode): Inventory {
+  return {nodes: [...inventory.nodes.filter((n) => n.name !== entry.name), entry]}
+}
+
+/** Finishes the renames of every switch a killed run left and returns the inventory with their
+ * entries applied; `save` must store that inventory before the journals are removed. */
+export async function resumeSwitches(nodesDir: string, inventory: Inventory, log: (line: string) => void, save: (inventory: Inventory) => Promise<void>): Promise<{inventory: Inventory, resumed: string[]}> {
+  const resumed: string[] = []
+  const finished: string[] = []
+  let inv = inventory
+  for (const name of await fs.readdir(nodesDir).catch(() => [] as string[])) {
+    if (!JOURNAL_NAME.test(name)) continue
+    const file = path.join(nodesDir, name)
+    let j: Journal
+    try {
+      j = JSON.parse(await fs.readFile(file, 'utf8')) as Journal
+    } catch {
+      log(`removing unreadable journal ${file}`)
+      await fs.rm(file, {force: true})
+      continue
+    }
+    try {
+      await runRenames(nodesDir, j)
+      inv = upsertNode(inv, j.entry)
+      resumed.push(j.node)
+      log(`finished the interrupted switch of ${j.node}`)
+    } catch (error) {
+      log(`abandoning the interrupted switch of ${j.node}: ${(error as Error).message}`)
+    }
+    finished.push(file)
+  }
+  if (resumed.length > 0) await save(inv)
+  for (const file of finished) await fs.rm(file, {force: true})
+  return {inventory: inv, resumed}
+}

@@ -1,0 +1,25 @@
+import {Args} from '@oclif/core'
+
+import {BaseCommand} from '../../base-command.js'
+import {showRevision} from '../../images/revisions.js'
+
+export default class ImageShow extends BaseCommand {
+  static description = 'Show a revision\'s manifest: recipe, mirror, kernel, sizes, packages and the nodes using it'
+  static args = {revision: Args.string({description: 'NAME@N, or NAME for its current revision', required: true})}
+
+  public async run(): Promise<unknown> {
+    const {args, flags} = await this.parse(ImageShow)
+    const m = await showRevision(this.makeContext(flags.root), args.revision)
+    if (!this.jsonEnabled()) {
+      this.log(`${m.image}@${m.revision}${m.current ? ' (current)' : ''}`)
+      this.log(`  origin:   ${m.origin}${m.parent ? ` of ${m.image}@${m.parent}` : ''}${m.command ? ` (${m.command.join(' ')})` : ''}`)
+      this.log(`  recipe:   ${m.recipe.name} (${m.suite}, ${m.mirror})`)
+      this.log(`  kernel:   ${m.kernel}`)
+      this.log(`  packages: ${m.packages.length}`)
+      this.log(`  size:     ${Math.round(m.sizes.rootfsBytes / 1024 / 1024)} MiB root, kernel ${m.sizes.kernelBytes} B, initrd ${m.sizes.initrdBytes} B`)
+      this.log(`  built:    ${m.builtAt} in ${m.buildSeconds} s by pxeroot ${m.pxerootVersion}`)
+      this.log(`  nodes:    ${m.nodes.length > 0 ? m.nodes.join(', ') : 'none'}`)
+    }
+    return m
+  }
+}

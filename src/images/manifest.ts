@@ -1,0 +1,82 @@
+import {promises as fs} from 'node:fs'
+import path from 'node:path'
+
+import {type SiteModel} from '../config/site.js'
+import {PreconditionError} from '../errors.js'
+import {writeFileAtomic} from '../system/files.js'
+import {type Root} from '../system/paths.js'
+import {type Runner} from '../system/runner.js'
+import {formatRevisionRef, revisionManifest, type RevisionRef} from './layout.js'
+import {type Recipe} from './recipes.js'
+
+export interface ManifestPackage {
+  name: string
+  version: string
+  arch: string
+}
+
+/** <images>/<name>/<N>/manifest.json: what a revision is. Read by image list/show/diff/export. */
+export interface Manifest {
+  format: 1
+  image: string
+  revision: number
+  /** The revision this one was made from (update, exec, shell); absent for a fresh build. */
+  parent?: number
+  origin: 'build' | 'update' | 'exec' | 'shell'
+  /** The argv of image exec/shell. */
+  command?: string[]
+  recipe: Recipe
+  suite: string
+  mirror: string
+  kernel: string
+  /** Installed packages (dpkg status "ii"), sorted by name. */
+  packages: ManifestPackage[]
+  sizes: {rootfsBytes: number, kernelBytes: number, initrdBytes: number}
+  /** 'btrfs' when rootfs is a read-only subvolume, 'directory' otherwise. */
+  storage: 'btrfs' | 'directory'
+  builtAt: string
+  buildSeconds: number
+  pxerootVersion: string
+}
+
+/** dpkg-query -W output (Package\tVersion\tArch\tStatus) to installed packages; pure. */
+export function parseDpkgQuery(text: string): ManifestPackage[] {
+  return text.split('\n').map((l) => l.split('\t')).filter((f) => f.length >= 4 && f[3].startsWith('ii'))
+    .map(([name, version, arch]) => ({name, version, arch}))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+}
+
+/** The installed packages of a tree, read from its dpkg database by the host's dpkg-query (no chroot needed). */
+export async function installedPackages(runner: Runner, rootfs: string): Promise<ManifestPackage[]> {
+  const r = await runner.run('dpkg-query', [`--admindir=${path.join(rootfs, 'var/lib/dpkg')}`, '-W', '-f', '${Package}\t${Version}\t${Architecture}\t${db:Status-Abbrev}\n'], {timeout: 120_000})
+  return parseDpkgQuery(r.stdout)
+}
+
+export function samePackages(a: readonly ManifestPackage[], b: readonly ManifestPackage[]): boolean {
+  return a.length === b.length && a.every((p, i) => p.name === b[i].name && p.version === b[i].version && p.arch === b[i].arch)
+}
+
+/** Names of packages added, removed or changed in version between two lists. */
+export function changedPackages(a: readonly ManifestPackage[], b: readonly ManifestPackage[]): string[] {
+  const va = new Map(a.map((p) => [p.name, p.version]))
+  const vb = new Map(b.map((p) => [p.name, p.version]))
+  return [...new Set([...va.keys(), ...vb.keys()])].filter((n) => va.get(n) !== vb.get(n)).sort()
+}
+
+export async function readManifest(root: Root, site: SiteModel, ref: RevisionRef): Promise<Manifest> {
+  const file = root.resolve(revisionManifest(site, ref))
+  const text = await fs.readFile(file, 'utf8').catch(() => {
+    throw new PreconditionError(`revision ${formatRevisionRef(ref)} does not exist (no ${revisionManifest(site, ref)})`, 'see "pxeroot image list"')
+  })
+  return JSON.parse(text) as Manifest
+}
+
+export async function writeManifest(file: string, manifest: Manifest): Promise<void> {
+  await writeFileAtomic(file, JSON.stringify(manifest, null, 2) + '\n', {mode: 0o644})
+}
+
+/** Bytes used by a tree, not crossing into other filesystems. */
+export async function treeBytes(runner: Runner, dir: string): Promise<number> {
+  const r = await runner.run('du', ['-s', '-B1', '--one-file-system', dir], {timeout: 10 * 60_000})
+  return Number.parseInt(r.stdout, 10) || 0
+}

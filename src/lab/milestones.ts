@@ -1,0 +1,174 @@
+import {type TftpTracker} from './tftp.js'
+
+/** The steps of a network boot, in order, as the lab proves them. */
+export const MILESTONES = [
+  {id: 'lease', label: 'DHCP lease'},
+  {id: 'loader', label: 'TFTP pxelinux.0'},
+  {id: 'config', label: 'pxelinux file'},
+  {id: 'kernel', label: 'kernel'},
+  {id: 'initrd', label: 'initrd'},
+  {id: 'nfsroot', label: 'NFS root mounted'},
+  {id: 'login', label: 'login prompt'},
+] as const
+
+export type MilestoneId = typeof MILESTONES[number]['id']
+
+/** What the lab knows about a node, so that each milestone can be checked against it. */
+export interface BootTarget {
+  name: string
+  ip: string
+  /** The MAC the VM uses (the inventory's, or the lab's for a node bound by address). */
+  mac: string
+  /** Host path the node mounts as its root. */
+  rootPath: string
+  /** Paths relative to the tftp root. */
+  loader: string
+  config: string
+  kernel: string
+  initrd: string
+}
+
+/** A DHCPACK from dhcpd's log (`-d`): which address went to which MAC. */
+export interface Lease {
+  ip: string
+  mac: string
+}
+
+export function leasesIn(dhcpdLog: string): Lease[] {
+  const out: Lease[] = []
+  for (const m of dhcpdLog.matchAll(/^DHCPACK on (\d+\.\d+\.\d+\.\d+) to ([0-9a-f:]{17})/gim)) out.push({ip: m[1], mac: m[2].toLowerCase()})
+  return out
+}
+
+/** A MOUNT request as NFS-Ganesha logs it (NFSPROTO at DEBUG): the path, the client, and how it ended. */
+export interface NfsMount {
+  path: string
+  client: string
+  ok: boolean
+  why?: string
+}
+
+/**
+ * Ganesha logs "Calling MNT_MNT path=P" and then, on the same service thread, either the
+ * granted handle "for client C" or the reason it refused.
+ */
+export function mountsIn(ganeshaLog: string): NfsMount[] {
+  const out: NfsMount[] = []
+  const pending = new Map<string, string>()
+  for (const line of ganeshaLog.split('\n')) {
+    const thread = /\[([^\]]+)\]/.exec(line)?.[1] ?? ''
+    const call = /Calling MNT_MNT path=(\S+)/.exec(line)
+    if (call) {
+      pending.set(thread, call[1])
+      continue
+    }
+    const client = (s: string) => s.replace(/^::ffff:/, '')
+    const granted = /MOUNT: Entry supports .* for client (\S+)/.exec(line)
+    const refused = /MOUNT: Export entry (?:for )?(\S+) (does not .*?) (?:for )?client (\S+)/.exec(line)
+    const missing = /MOUNT: Export entry for (\S+) not found/.exec(line)
+    if (granted) out.push({path: pending.get(thread) ?? '', client: client(granted[1]), ok: true})
+    else if (refused) out.push({path: refused[1], client: client(refused[3]), ok: false, why: refused[2]})
+    else if (missing) out.push({path: missing[1], client: '', ok: false, why: 'no such export'})
+    else continue
+    pending.delete(thread)
+  }
+  return out
+}
+
+/** Lines on the serial console that mean this boot will not get anywhere. */
+const FATAL = [
+  // pxelinux could not fetch the kernel or initrd its entry names.
+  /Loading \S+\s*\.\.\.\s*failed[^\n]*/,
+  /Kernel panic[^\n]*/,
+  /No bootable device[^\n]*/,
+  /Nothing to boot[^\n]*/,
+  /nfsmount: [^\n]*/,
+  /Failed to load ldlinux\.c32[^\n]*/,
+  /Boot failed[^\n]*/,
+  /Could not find kernel image[^\n]*/,
+  /Unable to locate configuration file[^\n]*/,
+  // pxelinux fell back to its prompt: the entry it was given did not boot.
+  /^boot: *$/m,
+  /Gave up waiting for root[^\n]*/,
+  /You are now being dropped into an emergency shell[^\n]*/,
+  /\(initramfs\) *$/m,
+]
+
+/** Terminal escapes and carriage returns the firmware and systemd write to the console. */
+export function plainConsole(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\x1bc/g, '').replace(/\r/g, '')
+}
+
+export function fatalLine(console: string): string | undefined {
+  for (const pattern of FATAL) {
+    const m = pattern.exec(console)
+    if (m) return m[0].trim()
+  }
+  return undefined
+}
+
+/** What the node says about itself on the console (printed by the lab's systemd.run= marker). */
+export interface Identity {
+  hostname?: string
+  machineId?: string
+  /** The hostname on the login prompt. */
+  prompt?: string
+}
+
+export function identityIn(console: string): Identity {
+  return {
+    hostname: /\/etc\/hostname:([a-z0-9.-]+)/.exec(console)?.[1] ?? /Hostname set to <([^>]+)>/.exec(console)?.[1],
+    machineId: /\/etc\/machine-id:([0-9a-f]{32})\b/.exec(console)?.[1],
+    prompt: /^([A-Za-z0-9.-]+) login: */m.exec(console)?.[1],
+  }
+}
+
+export interface Evidence {
+  leases: readonly Lease[]
+  tftp: TftpTracker
+  mounts: readonly NfsMount[]
+  /** The serial console so far, escapes removed. */
+  console: string
+}
+
+/** Which milestones the evidence shows for this node; pure. The login prompt must carry the node's own name. */
+export function reachedMilestones(target: BootTarget, e: Evidence): Set<MilestoneId> {
+  const got = new Set<MilestoneId>()
+  if (e.leases.some((l) => l.ip === target.ip && l.mac === target.mac)) got.add('lease')
+  const done = (file: string) => e.tftp.read(file)?.state === 'done'
+  if (done(target.loader)) got.add('loader')
+  if (done(target.config)) got.add('config')
+  if (done(target.kernel)) got.add('kernel')
+  if (done(target.initrd)) got.add('initrd')
+  if (e.mounts.some((m) => m.ok && m.client === target.ip && m.path === target.rootPath)) got.add('nfsroot')
+  if (identityIn(e.console).prompt === target.name) got.add('login')
+  return got
+}
+
+/** Why a milestone is missing, in the words of the evidence, for the FAIL line. */
+export function whyMissing(id: MilestoneId, target: BootTarget, e: Evidence): string | undefined {
+  const tftpWhy = (file: string) => {
+    const t = e.tftp.read(file)
+    if (!t) return `${file} was never requested`
+    return t.state === 'error' ? `${file}: ${t.error ?? 'TFTP error'}` : `${file} did not arrive completely`
+  }
+  switch (id) {
+    case 'lease': {
+      const other = e.leases.find((l) => l.mac === target.mac)
+      return other ? `got ${other.ip} instead of ${target.ip}` : `no DHCPACK for ${target.mac}`
+    }
+    case 'loader': return tftpWhy(target.loader)
+    case 'config': return tftpWhy(target.config)
+    case 'kernel': return tftpWhy(target.kernel)
+    case 'initrd': return tftpWhy(target.initrd)
+    case 'nfsroot': {
+      const refused = e.mounts.find((m) => !m.ok && (m.client === target.ip || m.client === ''))
+      return refused ? `the NFS server refused ${refused.path}: ${refused.why}` : `no NFS mount of ${target.rootPath} from ${target.ip}`
+    }
+    case 'login': {
+      const prompt = identityIn(e.console).prompt
+      return prompt ? `the login prompt says ${prompt}, not ${target.name}` : undefined
+    }
+  }
+}

@@ -1,0 +1,68 @@
+import {constants, promises as fs} from 'node:fs'
+
+export type Accel = 'auto' | 'kvm' | 'tcg'
+
+export interface VmSpec {
+  name: string
+  mac: string
+  tap: string
+  serialLog: string
+  capture: string
+  memoryMiB: number
+  accel: 'kvm' | 'tcg'
+}
+
+/** KVM when /dev/kvm can be opened, else qemu's emulator (TCG): the lab works without KVM, only slower. */
+export async function pickAccel(wanted: Accel): Promise<'kvm' | 'tcg'> {
+  if (wanted !== 'auto') return wanted
+  try {
+    await fs.access('/dev/kvm', constants.R_OK | constants.W_OK)
+    const handle = await fs.open('/dev/kvm', 'r+')
+    await handle.close()
+    return 'kvm'
+  } catch {
+    return 'tcg'
+  }
+}
+
+/** qemu option values are comma-separated lists; a comma in a path would split it. */
+function optionPath(p: string): string {
+  if (p.includes(',')) throw new Error(`internal: qemu option path contains a comma: ${p}`)
+  return p
+}
+
+/**
+ * A BIOS machine that PXE-boots from an e1000 NIC (its iPXE option ROM comes with ipxe-qemu)
+ * on the lab's tap. -nographic sends the firmware, iPXE and pxelinux output to the serial port
+ * too; the serial port goes to a file. qemu's filter-dump captures the NIC's traffic (the first
+ * 192 bytes of each frame: enough for TFTP requests, replies and lengths). -no-reboot turns
+ * "Boot failed, rebooting" into an exit.
+ */
+export function qemuArgs(vm: VmSpec): string[] {
+  return [
+    '-name', `pxeroot-lab-${vm.name}`,
+    '-machine', 'pc',
+    '-accel', vm.accel,
+    ...(vm.accel === 'kvm' ? ['-cpu', 'host'] : []),
+    '-m', String(vm.memoryMiB),
+    '-smp', '1',
+    '-boot', 'n',
+    '-nographic',
+    '-serial', `file:${optionPath(vm.serialLog)}`,
+    '-monitor', 'none',
+    '-no-reboot',
+    '-netdev', `tap,id=net0,ifname=${vm.tap},script=no,downscript=no`,
+    '-device', `e1000,netdev=net0,mac=${vm.mac}`,
+    '-object', `filter-dump,id=dump0,netdev=net0,file=${optionPath(vm.capture)},maxlen=192`,
+  ]
+}
+
+/** A locally administered MAC in qemu's 52:54:00 block for a node bound by address, from its IP. */
+export function labMac(ip: string, taken: ReadonlySet<string>): string {
+  const [, b, c, d] = ip.split('.').map(Number)
+  for (let salt = 0; salt < 256; salt++) {
+    const mac = ['52', '54', '00', (b + salt) % 256, c, d].map((n) => (typeof n === 'number' ? n.toString(16).padStart(2, '0') : n)).join(':')
+    if (!taken.has(mac)) return mac
+  }
+  throw new Error(`internal: no free lab MAC for ${ip}`)
+}

@@ -1,0 +1,22 @@
+import {type LabBootResult} from './boot.js'
+
+/** The human report: each node's milestones with their times, then PASS or FAIL and why. */
+export function labReport(result: LabBootResult): string {
+  const out: string[] = []
+  for (const node of result.nodes) {
+    const binding = node.boundBy === 'mac' ? `bound by MAC ${node.mac}` : `bound by address (lab MAC ${node.mac})`
+    out.push(`${node.name}  ${node.ip}  ${binding}  ${node.config}`)
+    for (const m of node.milestones) {
+      out.push(`  ${m.seconds === undefined ? '      -' : `${m.seconds.toFixed(1).padStart(5)} s`}  ${m.label}${m.id === 'login' && m.seconds !== undefined ? ` (${node.name})` : ''}`)
+    }
+    if (node.passed) {
+      out.push(`  PASS  hostname ${node.hostname ?? '?'}, machine-id ${node.machineId ?? '?'}`)
+    } else {
+      out.push(`  FAIL  missed: ${node.missed ?? '?'}${node.reason ? ` (${node.reason})` : ''}`)
+      if (node.serialLog) out.push(`        serial console: ${node.serialLog}`)
+    }
+  }
+  const passed = result.nodes.filter((n) => n.passed).length
+  out.push(`${passed} of ${result.nodes.length} node(s) booted in ${result.seconds.toFixed(0)} s (${result.accel.toUpperCase()})${result.logs ? `; logs in ${result.logs}` : ''}`)
+  return out.join('\n') + '\n'
+}

@@ -1,0 +1,57 @@
+import {constants, promises as fs} from 'node:fs'
+import path from 'node:path'
+
+import {PreconditionError} from '../errors.js'
+
+/** Every program a lab run starts, with the Debian package that has it. */
+export const LAB_TOOLS = {
+  ip: 'iproute2',
+  nsenter: 'util-linux',
+  unshare: 'util-linux',
+  mount: 'mount',
+  dhcpd: 'isc-dhcp-server',
+  'in.tftpd': 'tftpd-hpa',
+  rpcbind: 'rpcbind',
+  rpcinfo: 'rpcbind',
+  'ganesha.nfsd': 'nfs-ganesha nfs-ganesha-vfs',
+  'qemu-system-x86_64': 'qemu-system-x86 ipxe-qemu',
+} as const
+
+/** The e1000's PXE option ROM qemu loads; without it the VM has nothing to network-boot with. */
+export const E1000_ROM = '/usr/lib/ipxe/qemu/pxe-e1000.rom'
+
+async function onPath(name: string): Promise<string | undefined> {
+  const dirs = (process.env.PATH ?? '').split(':').filter(Boolean).concat(['/usr/sbin', '/usr/bin', '/sbin', '/bin'])
+  for (const dir of dirs) {
+    try {
+      await fs.access(path.join(dir, name), constants.X_OK)
+      return path.join(dir, name)
+    } catch {}
+  }
+  return undefined
+}
+
+export type LabTools = Record<keyof typeof LAB_TOOLS, string>
+
+/**
+ * Checked before anything is started (nsenter would report a missing server only as exit 127);
+ * returns absolute paths, so what runs inside the namespaces does not depend on PATH.
+ */
+export async function requireLabTools(): Promise<LabTools> {
+  const missing = new Set<string>()
+  const found: Record<string, string> = {}
+  for (const [tool, pkg] of Object.entries(LAB_TOOLS)) {
+    const at = await onPath(tool)
+    if (at) found[tool] = at
+    else missing.add(pkg)
+  }
+  try {
+    await fs.access(E1000_ROM, constants.R_OK)
+  } catch {
+    missing.add('ipxe-qemu')
+  }
+  if (missing.size > 0) {
+    throw new PreconditionError('pxeroot lab needs programs that are not installed', `apt-get install ${[...missing].join(' ')}`)
+  }
+  return found as LabTools
+}
