@@ -1,6 +1,7 @@
 import {promises as fs} from 'node:fs'
 import path from 'node:path'
 
+import {refreshAfterCurrentMoved} from '../apply/refresh.js'
 import {type Context} from '../base-command.js'
 import {loadSite} from '../config/site-file.js'
 import {type SiteModel} from '../config/site.js'
@@ -142,7 +143,9 @@ export async function importArchive(ctx: Context, archiveArg: string, options: {
   const name = options.name ?? manifest.image
   if (!IMAGE_NAME.test(name)) throw new UserError(`--name: "${name}" must be lowercase letters, digits, ".", "_" or "-"`)
   const from: RevisionRef = {image: manifest.image, revision: manifest.revision}
-  return withLock(ctx.root.resolve(imageLockFile(name)), `image ${name}`, () => importLocked(ctx, site, archive, name, from, manifest.raw, manifest.kernel))
+  const result = await withLock(ctx.root.resolve(imageLockFile(name)), `image ${name}`, () => importLocked(ctx, site, archive, name, from, manifest.raw, manifest.kernel))
+  await refreshAfterCurrentMoved(ctx, name)
+  return result
 }
 
 async function importLocked(ctx: Context, site: SiteModel, archive: string, name: string, from: RevisionRef, raw: Record<string, unknown>, kernel: string): Promise<ImportResult> {
@@ -162,8 +165,6 @@ async function importLocked(ctx: Context, site: SiteModel, archive: string, name
     ctx.signal.throwIfAborted()
     await promote(ctx, site, staging, importedManifest(raw, ref, from, archive, staging.btrfs))
     promoted = true
-    // Nodes boot the revision recorded for them, so no boot file changes here; the site's default
-    // image moving to a new current is picked up by the next "pxeroot apply".
     return {revision: formatRevisionRef(ref), from: formatRevisionRef(from), archive, kernel, bootFiles: bootFiles(ref), cleaned}
   } catch (error) {
     if (!promoted) {

@@ -1,6 +1,7 @@
 import {promises as fs} from 'node:fs'
 import path from 'node:path'
 
+import {refreshAfterCurrentMoved} from '../apply/refresh.js'
 import {type Context} from '../base-command.js'
 import {loadSite} from '../config/site-file.js'
 import {UserError} from '../errors.js'
@@ -144,5 +145,6 @@ export async function buildImage(ctx: Context, request: BuildRequest): Promise<B
     if (staging && !process.env.PXEROOT_KEEP_FAILED) await discardStaging(ctx, staging).catch((error: Error) => ctx.log(`cleanup of ${staging!.dir} failed: ${error.message}`))
     await lock.release()
   }
+  await refreshAfterCurrentMoved(ctx, name)
   return {ref: {image: name, revision: manifest!.revision}, manifest: manifest!}
 }

@@ -1,5 +1,6 @@
 import {promises as fs} from 'node:fs'
 
+import {refreshAfterCurrentMoved} from '../apply/refresh.js'
 import {type Context} from '../base-command.js'
 import {loadSite} from '../config/site-file.js'
 import {type SiteModel} from '../config/site.js'
@@ -49,6 +50,12 @@ async function filesChanged(ctx: Context, work: string, original: string): Promi
  * interruption or no change. The published revision is never touched.
  */
 export async function changeImage(ctx: Context, image: string, options: ChangeOptions, work: (session: ChrootSession, staging: Staging, site: SiteModel) => Promise<void>): Promise<ChangeResult> {
+  const result = await changeImageLocked(ctx, image, options, work)
+  if (result.revision !== undefined) await refreshAfterCurrentMoved(ctx, image)
+  return result
+}
+
+async function changeImageLocked(ctx: Context, image: string, options: ChangeOptions, work: (session: ChrootSession, staging: Staging, site: SiteModel) => Promise<void>): Promise<ChangeResult> {
   checkImageName(image)
   const site = await loadSite(ctx.root)
   const lock = await acquireLock(ctx.root.resolve(imageLockFile(image)), `image ${image}`)

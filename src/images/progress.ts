@@ -18,6 +18,7 @@ export async function runSteps(ctx: Context, steps: Step[]): Promise<void> {
   const tty = Boolean(process.stderr.isTTY) && !process.env.CI && !ctx.json
   try {
     if (tty) {
+      const logger = new ListrLogger({processOutput: new ProcessOutput(process.stderr, process.stderr)})
       await new Listr(steps.map((step) => ({
         title: step.title,
         task: async (_: unknown, task: {output: string, title: string}) => {
@@ -30,7 +31,10 @@ export async function runSteps(ctx: Context, steps: Step[]): Promise<void> {
         concurrent: false,
         exitOnError: true,
         registerSignalListeners: false,
-        rendererOptions: {logger: new ListrLogger({processOutput: new ProcessOutput(process.stderr, process.stderr)})},
+        // listr2 decides by stdout, which may be a pipe or --json's; progress belongs to the stderr terminal.
+        fallbackRendererCondition: false,
+        rendererOptions: {logger},
+        fallbackRendererOptions: {logger},
       }).run()
       return
     }

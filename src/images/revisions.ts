@@ -1,3 +1,4 @@
+import {refreshAfterCurrentMoved} from '../apply/refresh.js'
 import {type Context} from '../base-command.js'
 import {loadSite} from '../config/site-file.js'
 import {type SiteModel} from '../config/site.js'
@@ -109,7 +110,7 @@ export async function rollbackImage(ctx: Context, image: string): Promise<{from:
     if (older.length === 0) throw new PreconditionError(`${formatRevisionRef(current)} is the oldest revision; there is nothing to roll back to`)
     const to = older.at(-1)!
     await setCurrent(ctx.root, site, {image, revision: to})
-    // LEAD: re-render boot config here (applyBootConfig) once src/apply exists; `current` moved.
+    await refreshAfterCurrentMoved(ctx, image, {locked: true})
     return {from: current.revision, to}
   })
 }

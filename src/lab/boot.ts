@@ -151,12 +151,18 @@ export async function labBoot(ctx: Context, options: LabBootOptions): Promise<La
   const runDir = await fs.mkdtemp(path.join(os.tmpdir(), 'pxeroot-lab-'))
   const lab = new LabRun(ctx, site, tools, runDir, accel, options)
   let result: LabBootResult | undefined
+  let failure: unknown
   try {
     result = await lab.run(vms, dhcpdConf)
-    return result
-  } finally {
-    await lab.teardown(vms, result)
+  } catch (error) {
+    failure = error
   }
+  await lab.teardown(vms, result)
+  // Ctrl-C reaches the servers and VMs too (one process group), so what failed first may be a
+  // server that died of the same SIGINT: the interruption is the news.
+  if (ctx.signal.aborted) throw ctx.signal.reason
+  if (failure !== undefined) throw failure
+  return result!
 }
 
 class LabRun {

@@ -52,7 +52,13 @@ export function qemuArgs(vm: VmSpec): string[] {
     '-monitor', 'none',
     '-no-reboot',
     '-netdev', `tap,id=net0,ifname=${vm.tap},script=no,downscript=no`,
-    '-device', `e1000,netdev=net0,mac=${vm.mac}`,
+    ...(process.env.LAB_RA ? [
+      '-netdev', 'user,id=ra0,ipv4=off,ipv6=on,restrict=on',
+      '-netdev', 'hubport,id=hp0,hubid=0,netdev=net0',
+      '-netdev', 'hubport,id=hp1,hubid=0,netdev=ra0',
+      '-netdev', 'hubport,id=hp2,hubid=0',
+      '-device', `e1000,netdev=hp2,mac=${vm.mac}`,
+    ] : ['-device', `e1000,netdev=net0,mac=${vm.mac}`]),
     '-object', `filter-dump,id=dump0,netdev=net0,file=${optionPath(vm.capture)},maxlen=192`,
   ]
 }

@@ -22,11 +22,18 @@ export async function mountsUnder(dir: string): Promise<string[]> {
 /** Unmounts everything at or below `dir`: recursive first, lazy as the fallback; throws if anything stays. */
 export async function unmountUnder(runner: Runner, dir: string): Promise<string[]> {
   const found = await mountsUnder(dir)
-  for (const mp of found) {
-    const r = await runner.run('umount', ['-R', mp], {reject: false, timeout: 60_000})
-    if (r.exitCode !== 0 && (await mountsUnder(mp)).length > 0) await runner.run('umount', ['-R', '-l', mp], {reject: false, timeout: 60_000})
+  let left = found
+  // Mounts can be stacked on one mount point: repeat (bounded) until nothing is left or nothing moves.
+  for (let round = 0; round < 8 && left.length > 0; round++) {
+    for (const mp of left) {
+      const r = await runner.run('umount', ['-R', mp], {reject: false, timeout: 60_000})
+      if (r.exitCode !== 0 && (await mountsUnder(mp)).length > 0) await runner.run('umount', ['-R', '-l', mp], {reject: false, timeout: 60_000})
+    }
+    const now = await mountsUnder(dir)
+    if (now.length === left.length && now.every((m, i) => m === left[i]) && round > 0) break
+    left = now
   }
-  const left = await mountsUnder(dir)
+  left = await mountsUnder(dir)
   if (left.length > 0) {
     throw new PreconditionError(`${left.join(', ')} still mounted under ${dir}; refusing to delete through a mount point`, `unmount ${left[0]} by hand and run the command again`)
   }

@@ -1,0 +1,153 @@
+/**
+ * The proof of boot, end to end and for real: the shared golden image, two clones (node01 bound
+ * by MAC, node02 by address), the boot configuration `apply` rendered, and qemu VMs that
+ * PXE-boot from it inside a sealed network namespace. Then two broken setups that must fail at
+ * the right milestone, and Ctrl-C. Needs root, qemu, dhcpd, tftpd-hpa and NFS-Ganesha.
+ */
+import {execa} from 'execa'
+import {promises as fs} from 'node:fs'
+import path from 'node:path'
+import {setTimeout as sleep} from 'node:timers/promises'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {type Context} from '../../src/base-command.js'
+import NodesClone from '../../src/commands/nodes/clone.js'
+import NodesSet from '../../src/commands/nodes/set.js'
+import LabBootCommand from '../../src/commands/lab/boot.js'
+import {InterruptedError} from '../../src/errors.js'
+import {labBoot, type LabBootOptions, type LabBootResult} from '../../src/lab/boot.js'
+import {NETNS_PREFIX} from '../../src/lab/namespace.js'
+import {type Accel} from '../../src/lab/qemu.js'
+import {execaRunner} from '../../src/system/runner.js'
+import {type Golden, goldenImage, removeGoldenRoot, runCommand} from '../support/golden.js'
+import {snapshotTree} from '../support/tmp-root.js'
+
+const isRoot = process.getuid?.() === 0
+/** CI has no KVM; set PXEROOT_LAB_ACCEL=tcg to time the lab as CI will see it on a KVM machine. */
+const ACCEL = (process.env.PXEROOT_LAB_ACCEL ?? 'auto') as Accel
+const MAC01 = '52:54:00:aa:00:01'
+
+function context(signal = new AbortController().signal): Context & {lines: string[]} {
+  const lines: string[] = []
+  return {root: golden.root, runner: execaRunner(), log: (l) => lines.push(l), signal, json: false, lines}
+}
+
+let golden: Golden
+
+async function leftovers(): Promise<{namespaces: string[], mounts: string[], processes: string[]}> {
+  const ns = await execa('ip', ['netns', 'list'])
+  const mounts = await fs.readFile('/proc/self/mountinfo', 'utf8')
+  const ps = await execa('ps', ['-eo', 'pid,args'])
+  return {
+    namespaces: ns.stdout.split('\n').filter((l) => l.startsWith(`${NETNS_PREFIX}${process.pid}-`)),
+    mounts: mounts.split('\n').filter((l) => l.includes('pxeroot-lab-')),
+    processes: ps.stdout.split('\n').filter((l) => /pxeroot-lab-|qemu-system|dhcpd -f|in\.tftpd|ganesha\.nfsd|rpcbind -f/.test(l) && !l.includes('ps -eo')),
+  }
+}
+
+async function boot(nodes: string[], extra: Partial<LabBootOptions> = {}): Promise<LabBootResult> {
+  return labBoot(context(), {nodes, timeout: 420, accel: ACCEL, ...extra})
+}
+
+describe.skipIf(!isRoot)('pxeroot lab boot', () => {
+  beforeAll(async () => {
+    golden = await goldenImage()
+    const root = ['--root', golden.rootPrefix]
+    const clone = await runCommand(NodesClone, ['2', ...root])
+    if (clone.code !== 0) throw clone.error
+    const bind = await runCommand(NodesSet, ['node01', '--mac', MAC01, ...root])
+    if (bind.code !== 0) throw bind.error
+  }, 1_800_000)
+
+  afterAll(async () => {
+    if (golden) await removeGoldenRoot(golden)
+  })
+
+  it('boots node01 (bound by MAC) and node02 (bound by address) into their own roots, and leaves nothing behind', async () => {
+    const tftp = golden.root.resolve(golden.site.paths.tftp)
+    const before = await snapshotTree(tftp)
+    const machineIds = await Promise.all(['node01', 'node02'].map(async (n) =>
+      (await fs.readFile(golden.root.resolve(`${golden.site.paths.nodes}/${n}/etc/machine-id`), 'utf8')).trim()))
+
+    const r = await runCommand(LabBootCommand, ['node01', 'node02', '--root', golden.rootPrefix, '--timeout', '420', '--accel', ACCEL])
+    expect(r.error?.message, 'lab boot failed').toBeUndefined()
+    expect(r.code).toBe(0)
+    const result = r.result as LabBootResult
+    const [n1, n2] = result.nodes
+    expect(n1).toMatchObject({name: 'node01', passed: true, boundBy: 'mac', mac: MAC01, config: 'pxelinux.cfg/01-52-54-00-aa-00-01', hostname: 'node01'})
+    expect(n2).toMatchObject({name: 'node02', passed: true, boundBy: 'ip', config: 'pxelinux.cfg/0A4D0065', hostname: 'node02'})
+    // Each console shows the machine-id its clone was given: two distinct machines.
+    expect([n1.machineId, n2.machineId]).toEqual(machineIds)
+    expect(n1.machineId).not.toBe(n2.machineId)
+    for (const node of result.nodes) {
+      const times = node.milestones.map((m) => m.seconds)
+      expect(times.every((t) => t !== undefined), `${node.name}: ${JSON.stringify(node.milestones)}`).toBe(true)
+      // In boot order: a later milestone is never seen before an earlier one.
+      expect([...times].sort((a, b) => a! - b!)).toEqual(times)
+    }
+    expect(result.logs).toBeUndefined()
+
+    expect(await snapshotTree(tftp)).toEqual(before)
+    expect(await leftovers()).toEqual({namespaces: [], mounts: [], processes: []})
+  }, 900_000)
+
+  it('fails at the pxelinux file when ldlinux.c32 is missing from the tftp root, and keeps the consoles', async () => {
+    const ldlinux = golden.root.resolve(`${golden.site.paths.tftp}/ldlinux.c32`)
+    await fs.rename(ldlinux, `${ldlinux}.away`)
+    let result: LabBootResult
+    try {
+      result = await boot(['node01', 'node02'])
+    } finally {
+      await fs.rename(`${ldlinux}.away`, ldlinux)
+    }
+    expect(result.passed).toBe(false)
+    for (const node of result.nodes) {
+      expect(node).toMatchObject({passed: false, missed: 'pxelinux file'})
+      expect(node.milestones.find((m) => m.id === 'loader')?.seconds).toBeDefined()
+      expect(node.reason).toContain('ldlinux.c32')
+      expect(await fs.readFile(node.serialLog!, 'utf8')).toContain('Failed to load ldlinux.c32')
+    }
+    expect(result.logs).toBeDefined()
+    await fs.rm(result.logs!, {recursive: true, force: true})
+    expect(await leftovers()).toEqual({namespaces: [], mounts: [], processes: []})
+  }, 600_000)
+
+  it('fails at the initrd when a node\'s pxelinux entry names one that does not exist', async () => {
+    const entry = golden.root.resolve(`${golden.site.paths.tftp}/pxelinux.cfg/0A4D0065`)
+    const good = await fs.readFile(entry, 'utf8')
+    await fs.writeFile(entry, good.replace(/initrd=(\S+)\/initrd\.img/, 'initrd=$1/initrd-missing.img'))
+    const keep = `${golden.rootPrefix}-lab-logs`
+    let result: LabBootResult
+    try {
+      result = await boot(['node02'], {keepLogs: keep})
+    } finally {
+      await fs.writeFile(entry, good)
+    }
+    const [node] = result.nodes
+    expect(node).toMatchObject({name: 'node02', passed: false, missed: 'initrd'})
+    expect(node.milestones.find((m) => m.id === 'kernel')?.seconds).toBeDefined()
+    expect(node.reason).toMatch(/initrd-missing\.img: File not found/)
+    // --keep-logs: the consoles, server logs and the lab's configs of the run.
+    expect((await fs.readdir(keep)).sort()).toEqual(expect.arrayContaining(['dhcpd.conf', 'dhcpd.log', 'ganesha.conf', 'ganesha.log', 'node02.serial.log', 'node02.pxelinux.cfg']))
+    expect(await fs.readFile(path.join(keep, 'node02.pxelinux.cfg'), 'utf8')).toContain('console=ttyS0')
+    await fs.rm(keep, {recursive: true, force: true})
+  }, 600_000)
+
+  it('on Ctrl-C stops the VMs and servers, deletes the namespace and says it was interrupted', async () => {
+    const abort = new AbortController()
+    const ctx = context(abort.signal)
+    const run = labBoot(ctx, {nodes: ['node01'], timeout: 420, accel: ACCEL})
+    const outcome = run.then(() => undefined, (error: Error) => error)
+    for (let i = 0; i < 600 && !ctx.lines.some((l) => l.includes('booting')); i++) await sleep(100)
+    await sleep(3000)
+    abort.abort(new InterruptedError('interrupted by SIGINT'))
+    expect(await outcome).toBeInstanceOf(InterruptedError)
+    expect(await leftovers()).toEqual({namespaces: [], mounts: [], processes: []})
+  }, 300_000)
+
+  it('refuses nodes that are not in the inventory before starting anything', async () => {
+    const r = await runCommand(LabBootCommand, ['node01', 'node09', '--root', golden.rootPrefix])
+    expect(r.code).toBe(2)
+    expect(await leftovers()).toEqual({namespaces: [], mounts: [], processes: []})
+  })
+})

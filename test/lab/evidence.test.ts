@@ -1,0 +1,237 @@
+import {execa} from 'execa'
+import {promises as fs} from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import {describe, expect, it} from 'vitest'
+
+import {parseSite} from '../../src/config/site-file.js'
+import {UserError} from '../../src/errors.js'
+import {renderDhcpdInclude, renderDhcpdMain} from '../../src/render/dhcpd.js'
+import {type BootNode} from '../../src/render/model.js'
+import {renderPxelinuxNode} from '../../src/render/pxelinux.js'
+import {dhcpdIncludes, labDhcpdConfig} from '../../src/lab/dhcpd.js'
+import {labGaneshaConfig} from '../../src/lab/ganesha.js'
+import {
+  type BootTarget, fatalLine, identityIn, leasesIn, mountsIn, plainConsole, reachedMilestones, whyMissing,
+} from '../../src/lab/milestones.js'
+import {PcapReader} from '../../src/lab/pcap.js'
+import {bootFilesOf, LAB_KERNEL_ARGS, labPxelinux} from '../../src/lab/pxelinux.js'
+import {labMac, qemuArgs} from '../../src/lab/qemu.js'
+import {TftpTracker} from '../../src/lab/tftp.js'
+
+const SERVER = '10.77.0.1'
+const VM = '10.77.0.101'
+
+/** An Ethernet/IPv4/UDP frame as qemu's filter-dump would capture it (maxlen cuts the payload, not the lengths). */
+function udpFrame(src: string, dst: string, sport: number, dport: number, payload: Buffer, maxlen = 192): Buffer {
+  const ip = Buffer.alloc(20)
+  ip[0] = 0x45
+  ip.writeUInt16BE(20 + 8 + payload.length, 2)
+  ip[8] = 64
+  ip[9] = 17
+  src.split('.').forEach((b, i) => (ip[12 + i] = Number(b)))
+  dst.split('.').forEach((b, i) => (ip[16 + i] = Number(b)))
+  const udp = Buffer.alloc(8)
+  udp.writeUInt16BE(sport, 0)
+  udp.writeUInt16BE(dport, 2)
+  udp.writeUInt16BE(8 + payload.length, 4)
+  const eth = Buffer.concat([Buffer.alloc(12, 0x52), Buffer.from([0x08, 0x00])])
+  return Buffer.concat([eth, ip, udp, payload]).subarray(0, maxlen)
+}
+
+function pcap(frames: Buffer[]): Buffer {
+  const header = Buffer.alloc(24)
+  header.writeUInt32LE(0xa1b2c3d4, 0)
+  header.writeUInt16LE(2, 4)
+  header.writeUInt16LE(4, 6)
+  header.writeUInt32LE(192, 16)
+  header.writeUInt32LE(1, 20)
+  return Buffer.concat([header, ...frames.flatMap((f, i) => {
+    const rec = Buffer.alloc(16)
+    rec.writeUInt32LE(i, 0)
+    rec.writeUInt32LE(f.length, 8)
+    rec.writeUInt32LE(f.length, 12)
+    return [rec, f]
+  })])
+}
+
+const tftp = {
+  rrq: (file: string, ...options: string[]) => Buffer.concat([Buffer.from([0, 1]), Buffer.from([file, 'octet', ...options].join('\0') + '\0')]),
+  oack: (...options: string[]) => Buffer.concat([Buffer.from([0, 6]), Buffer.from(options.join('\0') + '\0')]),
+  data: (block: number, size: number) => Buffer.concat([Buffer.from([0, 3, block >> 8, block & 255]), Buffer.alloc(size)]),
+  error: (message: string) => Buffer.concat([Buffer.from([0, 5, 0, 1]), Buffer.from(message + '\0')]),
+}
+
+/** A boot's TFTP reads: pxelinux.0 in two 1468-byte blocks and a short one, then a config lookup that misses and one that hits. */
+function bootCapture(): Buffer {
+  return pcap([
+    udpFrame(VM, SERVER, 2000, 69, tftp.rrq('pxelinux.0', 'blksize', '1468', 'tsize', '0')),
+    udpFrame(SERVER, VM, 40000, 2000, tftp.oack('blksize', '1468', 'tsize', '3000')),
+    udpFrame(SERVER, VM, 40000, 2000, tftp.data(1, 1468)),
+    udpFrame(SERVER, VM, 40000, 2000, tftp.data(2, 1468)),
+    udpFrame(SERVER, VM, 40000, 2000, tftp.data(3, 64)),
+    udpFrame(VM, SERVER, 2001, 69, tftp.rrq('/pxelinux.cfg/01-52-54-00-4d-00-65')),
+    udpFrame(SERVER, VM, 40001, 2001, tftp.error('File not found')),
+    udpFrame(VM, SERVER, 2002, 69, tftp.rrq('pxelinux.cfg/0A4D0065')),
+    udpFrame(SERVER, VM, 40002, 2002, tftp.data(1, 300)),
+  ])
+}
+
+describe('TFTP reads from the VM capture', () => {
+  it('tells a complete read from a missing file and a partial one, however the capture arrives', () => {
+    const bytes = bootCapture()
+    for (const chunk of [bytes.length, 7, 100]) {
+      const reader = new PcapReader()
+      const tracker = new TftpTracker(SERVER)
+      for (let at = 0; at < bytes.length; at += chunk) for (const d of reader.push(bytes.subarray(at, at + chunk))) tracker.add(d)
+      expect(tracker.read('pxelinux.0')?.state).toBe('done')
+      expect(tracker.read('pxelinux.cfg/01-52-54-00-4d-00-65')).toMatchObject({state: 'error', error: 'File not found'})
+      expect(tracker.read('pxelinux.cfg/0A4D0065')?.state).toBe('done')
+      expect(tracker.read('pxeroot/x/1/vmlinuz')).toBeUndefined()
+    }
+  })
+
+  it('does not count a read that stopped mid-file', () => {
+    const reader = new PcapReader()
+    const tracker = new TftpTracker(SERVER)
+    for (const d of reader.push(pcap([
+      udpFrame(VM, SERVER, 2000, 69, tftp.rrq('vmlinuz', 'blksize', '1468')),
+      udpFrame(SERVER, VM, 40000, 2000, tftp.oack('blksize', '1468')),
+      udpFrame(SERVER, VM, 40000, 2000, tftp.data(1, 1468)),
+    ]))) tracker.add(d)
+    expect(tracker.read('vmlinuz')?.state).toBe('sending')
+  })
+
+  it('refuses a file that is not a capture', () => {
+    expect(() => new PcapReader().push(Buffer.from('not a capture at all, really'))).toThrow(/pcap/)
+  })
+})
+
+const TARGET: BootTarget = {
+  name: 'node02', ip: VM, mac: '52:54:00:4d:00:65', rootPath: '/srv/nodes/node02',
+  loader: 'pxelinux.0', config: 'pxelinux.cfg/0A4D0065', kernel: 'pxeroot/debian-bookworm/1/vmlinuz', initrd: 'pxeroot/debian-bookworm/1/initrd.img',
+}
+
+// Excerpts of real logs of a lab run (dhcpd -d, NFS-Ganesha with NFSPROTO at DEBUG, the serial console).
+const DHCPD = `DHCPDISCOVER from 52:54:00:4d:00:65 via br0
+DHCPOFFER on 10.77.0.101 to 52:54:00:4d:00:65 via br0
+DHCPREQUEST for 10.77.0.101 (10.77.0.1) from 52:54:00:4d:00:65 via br0
+DHCPACK on 10.77.0.101 to 52:54:00:4d:00:65 via br0
+DHCPACK on 10.77.0.100 to 52:54:00:aa:00:01 via br0
+`
+const GANESHA = `24/11/2026 22:33:08 : epoch 6b06106b : vm : ganesha.nfsd-4470[svc_2] mnt_Mnt :NFS3 :DEBUG :REQUEST PROCESSING: Calling MNT_MNT path=/srv/nodes/node01
+24/11/2026 22:33:08 : epoch 6b06106b : vm : ganesha.nfsd-4470[svc_12] mnt_Mnt :NFS3 :DEBUG :REQUEST PROCESSING: Calling MNT_MNT path=/srv/nodes/node02
+24/11/2026 22:33:08 : epoch 6b06106b : vm : ganesha.nfsd-4470[svc_2] mnt_Mnt :NFS3 :DEBUG :MOUNT: Entry supports 1 different flavours handle=0x4300 for client ::ffff:10.77.0.100
+24/11/2026 22:33:08 : epoch 6b06106b : vm : ganesha.nfsd-4470[svc_12] mnt_Mnt :NFS3 :DEBUG :MOUNT: Entry supports 1 different flavours handle=0x4301 for client ::ffff:10.77.0.101
+`
+const CONSOLE = `\x1bc\x1b[?7lSeaBIOS (version 1.16.2-debian-1.16.2-1)\r
+Loading p\x1b[25;09H\x1b[25;10Hxeroot/debian-bookworm/1/vmlinuz... ok\r
+[   35.123448] grep[236]: /etc/hostname:node02\r
+[   35.167012] grep[236]: /etc/machine-id:9a42388b832c436cbcfa9d633a8a4815\r
+\x1b[0;32m  OK  \x1b[0m] Reached target multi-user.target - Multi-User System.\r
+\r
+Debian GNU/Linux 12 node02 ttyS0\r
+\r
+node02 login: [   44.343538] clocksource: Long readout interval, skipping watchdog check`
+
+describe('milestones from the server logs and the console', () => {
+  it('reads leases by address and MAC, and mounts by client and path', () => {
+    expect(leasesIn(DHCPD)).toEqual([{ip: '10.77.0.101', mac: '52:54:00:4d:00:65'}, {ip: '10.77.0.100', mac: '52:54:00:aa:00:01'}])
+    expect(mountsIn(GANESHA)).toEqual([
+      {path: '/srv/nodes/node01', client: '10.77.0.100', ok: true},
+      {path: '/srv/nodes/node02', client: '10.77.0.101', ok: true},
+    ])
+    const refused = mountsIn('x[svc_3] mnt_Mnt :NFS3 :DEBUG :REQUEST PROCESSING: Calling MNT_MNT path=/srv/nodes/node02\n'
+      + 'x[svc_3] mnt_Mnt :NFS3 :INFO :MOUNT: Export entry /srv/nodes/node02 does not allow access for client 10.77.0.101\n')
+    expect(refused).toEqual([{path: '/srv/nodes/node02', client: '10.77.0.101', ok: false, why: 'does not allow access'}])
+  })
+
+  it('finds the node\'s own name and machine-id on the console, through the escapes', () => {
+    const text = plainConsole(CONSOLE)
+    expect(text).toContain('Loading pxeroot/debian-bookworm/1/vmlinuz... ok')
+    expect(identityIn(text)).toEqual({hostname: 'node02', machineId: '9a42388b832c436cbcfa9d633a8a4815', prompt: 'node02'})
+    expect(fatalLine(text)).toBeUndefined()
+  })
+
+  it('counts a milestone only for this node: its MAC and address, its export, its own name on the prompt', () => {
+    const reader = new PcapReader()
+    const tracker = new TftpTracker(SERVER)
+    for (const d of reader.push(bootCapture())) tracker.add(d)
+    const evidence = {leases: leasesIn(DHCPD), tftp: tracker, mounts: mountsIn(GANESHA), console: plainConsole(CONSOLE)}
+    expect([...reachedMilestones(TARGET, evidence)].sort()).toEqual(['config', 'lease', 'loader', 'login', 'nfsroot'])
+    expect(whyMissing('kernel', TARGET, evidence)).toBe('pxeroot/debian-bookworm/1/vmlinuz was never requested')
+
+    const impostor = {...evidence, console: evidence.console.replace('node02 login:', 'node01 login:'), leases: leasesIn(DHCPD.replaceAll('10.77.0.101', '10.77.0.140'))}
+    const got = reachedMilestones(TARGET, impostor)
+    expect(got.has('login')).toBe(false)
+    expect(got.has('lease')).toBe(false)
+    expect(whyMissing('lease', TARGET, impostor)).toBe('got 10.77.0.140 instead of 10.77.0.101')
+    expect(whyMissing('login', TARGET, impostor)).toBe('the login prompt says node01, not node02')
+  })
+
+  it('recognises the consoles of boots that will not get anywhere', () => {
+    expect(fatalLine(plainConsole('PXELINUX 6.04 PXE\r\n\r\nFailed to load ldlinux.c32\r\nBoot failed: press a key'))).toBe('Failed to load ldlinux.c32')
+    expect(fatalLine(plainConsole('Loading pxeroot/d/1/initrd-missing.img...failed: No such file or d\x1b[25;80H\r\nirectory\r\nboot: ')))
+      .toBe('Loading pxeroot/d/1/initrd-missing.img...failed: No such file or d')
+    expect(fatalLine('[    5.1] Kernel panic - not syncing: VFS: Unable to mount root fs')).toMatch(/^Kernel panic/)
+    expect(fatalLine('nfsmount: bad NFS version \'4\'')).toMatch(/^nfsmount/)
+    expect(fatalLine('No bootable device.')).toBe('No bootable device.')
+  })
+})
+
+const SITE = parseSite('server: 10.77.0.1\nsubnet: 10.77.0.0/24\nnodes:\n  range: 10.77.0.100-10.77.0.150\n')
+const NODES: BootNode[] = [
+  {name: 'node01', ip: '10.77.0.100', mac: '52:54:00:aa:00:01', rootPath: '/srv/nodes/node01', kernel: 'pxeroot/debian-bookworm/1/vmlinuz', initrd: 'pxeroot/debian-bookworm/1/initrd.img', kernelArgs: '', exportId: 100},
+  {name: 'node02', ip: '10.77.0.101', rootPath: '/srv/nodes/node02', kernel: 'pxeroot/debian-bookworm/1/vmlinuz', initrd: 'pxeroot/debian-bookworm/1/initrd.img', kernelArgs: 'quiet', exportId: 101},
+]
+
+describe('the lab\'s private copies of the generated configuration', () => {
+  it('inlines the rendered dhcpd include and binds address-bound nodes to a lab MAC; dhcpd accepts it', async () => {
+    const main = renderDhcpdMain(SITE, '/etc/dhcp/pxeroot.conf')
+    expect(dhcpdIncludes(main)).toEqual(['/etc/dhcp/pxeroot.conf'])
+    const include = renderDhcpdInclude(SITE, NODES)
+    const conf = labDhcpdConfig(main, new Map([['/etc/dhcp/pxeroot.conf', include]]), [{name: 'node02', mac: '52:54:00:4d:00:65', ip: '10.77.0.101'}])
+    expect(conf).not.toMatch(/^\s*include/m)
+    expect(conf).toContain(include.trim())
+    expect(conf).toContain('host pxeroot-lab-node02 { hardware ethernet 52:54:00:4d:00:65; fixed-address 10.77.0.101; }')
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'pxeroot-lab-unit-'))
+    try {
+      await fs.writeFile(path.join(dir, 'dhcpd.conf'), conf)
+      const check = await execa('dhcpd', ['-t', '-4', '-cf', path.join(dir, 'dhcpd.conf')], {reject: false})
+      expect(check.exitCode, check.stderr).toBe(0)
+    } finally {
+      await fs.rm(dir, {recursive: true, force: true})
+    }
+    expect(() => labDhcpdConfig(main, new Map(), [])).toThrow(UserError)
+  })
+
+  it('adds the serial console to the node\'s pxelinux entry and reads back the files it boots', () => {
+    const rendered = renderPxelinuxNode(SITE, NODES[1])
+    const copy = labPxelinux(rendered)
+    const append = copy.split('\n').find((l) => l.trim().startsWith('APPEND'))!
+    expect(append).toContain('nfsroot=10.77.0.1:/srv/nodes/node02,vers=3,tcp')
+    expect(append.endsWith(LAB_KERNEL_ARGS)).toBe(true)
+    expect(append).toContain('console=ttyS0')
+    expect(copy.replace(` ${LAB_KERNEL_ARGS}`, '')).toBe(rendered)
+    expect(bootFilesOf(rendered)).toEqual({kernel: NODES[1].kernel, initrd: NODES[1].initrd})
+    expect(bootFilesOf('DEFAULT b\nLABEL a\n KERNEL a/vmlinuz\nLABEL b\n KERNEL b/vmlinuz\n INITRD b/initrd.img\n')).toEqual({kernel: 'b/vmlinuz', initrd: 'b/initrd.img'})
+  })
+
+  it('exports each root at its disk path under the host path the node mounts, to that node alone', () => {
+    const conf = labGaneshaConfig(SERVER, '/tmp/lab/recovery', [{exportId: 101, rootPath: '/srv/nodes/node02', diskPath: '/tmp/root/srv/nodes/node02', client: VM}])
+    expect(conf).toMatch(/Mount_Path_Pseudo = true;/)
+    expect(conf).toContain('Path = "/tmp/root/srv/nodes/node02";')
+    expect(conf).toContain('Pseudo = "/srv/nodes/node02";')
+    expect(conf).toContain('CLIENT { Clients = 10.77.0.101; Access_Type = RW; Squash = No_Root_Squash; }')
+    expect(conf).toMatch(/Access_Type = None;/)
+  })
+
+  it('gives address-bound nodes a MAC no inventory node has', () => {
+    expect(labMac('10.77.0.101', new Set())).toBe('52:54:00:4d:00:65')
+    expect(labMac('10.77.0.101', new Set(['52:54:00:4d:00:65']))).toBe('52:54:00:4e:00:65')
+    const args = qemuArgs({name: 'node02', mac: '52:54:00:4d:00:65', tap: 'lab1', serialLog: '/tmp/l/s.log', capture: '/tmp/l/c.pcap', memoryMiB: 512, accel: 'tcg'})
+    expect(args.join(' ')).toContain('-device e1000,netdev=net0,mac=52:54:00:4d:00:65')
+    expect(args.join(' ')).toContain('-boot n')
+    expect(() => qemuArgs({name: 'x', mac: 'm', tap: 't', serialLog: '/tmp/a,b', capture: '/c', memoryMiB: 512, accel: 'tcg'})).toThrow(/comma/)
+  })
+})
