@@ -391,7 +391,9 @@ class LabRun {
     await Promise.all([...vms.map((vm) => vm.qemu?.stop()), ...this.services.map((s) => s.stop())])
     if (this.ns) problems.push(...await this.ns.destroy())
     for (const p of problems) this.ctx.log(`lab: cleanup: ${p}`)
-    await this.keepLogs(vms, result)
+    // An interrupted run proves nothing either way: keep logs only when asked to.
+    if (this.ctx.signal.aborted && !this.options.keepLogs) await fs.rm(this.runDir, {recursive: true, force: true}).catch(() => undefined)
+    else await this.keepLogs(vms, result)
   }
 
   /** --keep-logs copies everything; otherwise only a failed run keeps its logs (and no captures). */

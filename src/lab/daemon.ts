@@ -1,4 +1,5 @@
 import {createWriteStream} from 'node:fs'
+import {setTimeout as sleep} from 'node:timers/promises'
 
 import {type Runner} from '../system/runner.js'
 
@@ -33,30 +34,29 @@ const STOP_WAIT_MS = 15_000
 export function startDaemon(runner: Runner, spec: DaemonSpec): Daemon {
   const abort = new AbortController()
   const out = createWriteStream(spec.log, {flags: 'a'})
-  const daemon: Daemon & {ended?: Daemon['ended']} = {
-    name: spec.name,
-    log: spec.log,
-    done: Promise.resolve(),
-    async stop() {
-      if (!daemon.ended) abort.abort()
-      await Promise.race([daemon.done, new Promise((resolve) => setTimeout(resolve, STOP_WAIT_MS).unref())])
-    },
-  }
   const run = runner.run(spec.command, spec.args, {
     timeout: spec.timeoutMs,
     cancelSignal: abort.signal,
     reject: false,
     onLine: (line) => out.write(`${line}\n`),
   })
-  ;(daemon as {done: Promise<void>}).done = run.then(
-    (r) => {
+  const done: Promise<void> = run
+    .then((r) => {
       daemon.ended = {code: r.exitCode}
-    },
-    (error: Error) => {
+    }, (error: Error) => {
       daemon.ended = {error: error.message}
+    })
+    .finally(() => new Promise<void>((resolve) => {
+      out.end(resolve)
+    }))
+  const daemon: Daemon = {
+    name: spec.name,
+    log: spec.log,
+    done,
+    async stop() {
+      if (!daemon.ended) abort.abort()
+      await Promise.race([done, sleep(STOP_WAIT_MS, undefined, {ref: false})])
     },
-  ).finally(() => new Promise<void>((resolve) => {
-    out.end(resolve)
-  }))
+  }
   return daemon
 }

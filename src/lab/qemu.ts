@@ -52,13 +52,15 @@ export function qemuArgs(vm: VmSpec): string[] {
     '-monitor', 'none',
     '-no-reboot',
     '-netdev', `tap,id=net0,ifname=${vm.tap},script=no,downscript=no`,
-    ...(process.env.LAB_RA ? [
-      '-netdev', 'user,id=ra0,ipv4=off,ipv6=on,restrict=on',
-      '-netdev', 'hubport,id=hp0,hubid=0,netdev=net0',
-      '-netdev', 'hubport,id=hp1,hubid=0,netdev=ra0',
-      '-netdev', 'hubport,id=hp2,hubid=0',
-      '-device', `e1000,netdev=hp2,mac=${vm.mac}`,
-    ] : ['-device', `e1000,netdev=net0,mac=${vm.mac}`]),
+    // The Debian iPXE ROM waits ~13 s for an IPv6 router advertisement on every boot. qemu's
+    // user-mode network, IPv6 only and restricted (no IPv4, so no second DHCP server; nothing
+    // leaves qemu), sends one: joined to the NIC and the tap by a qemu hub, it ends the wait.
+    '-netdev', 'user,id=ra0,ipv4=off,ipv6=on,restrict=on',
+    '-netdev', 'hubport,id=port-tap,hubid=0,netdev=net0',
+    '-netdev', 'hubport,id=port-ra,hubid=0,netdev=ra0',
+    '-netdev', 'hubport,id=port-nic,hubid=0',
+    '-device', `e1000,netdev=port-nic,mac=${vm.mac}`,
+    // Only what crosses the tap: the lab network's side of the boot.
     '-object', `filter-dump,id=dump0,netdev=net0,file=${optionPath(vm.capture)},maxlen=192`,
   ]
 }

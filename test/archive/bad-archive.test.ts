@@ -7,7 +7,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import ImageImport from '../../src/commands/image/import.js'
 import {memberProblems} from '../../src/images/archive-members.js'
 import {seedSite, tmpRoot} from '../support/tmp-root.js'
-import {runCommand} from './run-command.js'
+import {runCommand} from '../support/run-command.js'
 import {KERNEL, makeSyntheticRevision, manifestFor} from './synthetic.js'
 
 /** Every path under the root with its type and mode, except pxeroot's own lock files. */

@@ -8,7 +8,7 @@ import {compareDebianVersions} from '../../src/images/debian-version.js'
 import {diffManifests, formatDiff} from '../../src/images/diff.js'
 import {manifestView} from '../../src/images/manifest-view.js'
 import {seedSite, tmpRoot} from '../support/tmp-root.js'
-import {runCommand} from './run-command.js'
+import {runCommand} from '../support/run-command.js'
 import {manifestFor} from './synthetic.js'
 
 const two = manifestView({...manifestFor('lab', 2, {bash: '5.2.15-2+b2', curl: '7.88.1-10+deb12u5', vim: '2:9.0.1378-2', libfoo: '1.0-1'}), kernel: '6.1.0-30-amd64'})

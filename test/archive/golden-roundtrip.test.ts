@@ -9,7 +9,7 @@ import ImageImport from '../../src/commands/image/import.js'
 import {revisionRootfs} from '../../src/images/layout.js'
 import {goldenImage, removeGoldenRoot, type Golden} from '../support/golden.js'
 import {seedSite, tmpRoot} from '../support/tmp-root.js'
-import {runCommand} from './run-command.js'
+import {runCommand} from '../support/run-command.js'
 
 /** The real debian-bookworm golden image through export and import, into another server's root. */
 describe('golden image export → import', () => {

@@ -7,7 +7,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import ImageExport from '../../src/commands/image/export.js'
 import ImageImport from '../../src/commands/image/import.js'
 import {seedSite, tmpRoot} from '../support/tmp-root.js'
-import {runCommand} from './run-command.js'
+import {runCommand} from '../support/run-command.js'
 import {KERNEL, makeSyntheticRevision, treeFacts} from './synthetic.js'
 
 const IMAGES = 'srv/pxeroot/images'

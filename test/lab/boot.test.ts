@@ -6,6 +6,7 @@
  */
 import {execa} from 'execa'
 import {promises as fs} from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -134,6 +135,7 @@ describe.skipIf(!isRoot)('pxeroot lab boot', () => {
   }, 600_000)
 
   it('on Ctrl-C stops the VMs and servers, deletes the namespace and says it was interrupted', async () => {
+    const labDirsBefore = (await fs.readdir(os.tmpdir())).filter((f) => f.startsWith('pxeroot-lab-')).length
     const abort = new AbortController()
     const ctx = context(abort.signal)
     const run = labBoot(ctx, {nodes: ['node01'], timeout: 420, accel: ACCEL})
@@ -143,6 +145,7 @@ describe.skipIf(!isRoot)('pxeroot lab boot', () => {
     abort.abort(new InterruptedError('interrupted by SIGINT'))
     expect(await outcome).toBeInstanceOf(InterruptedError)
     expect(await leftovers()).toEqual({namespaces: [], mounts: [], processes: []})
+    expect((await fs.readdir(os.tmpdir())).filter((f) => f.startsWith('pxeroot-lab-')).length).toBe(labDirsBefore)
   }, 300_000)
 
   it('refuses nodes that are not in the inventory before starting anything', async () => {

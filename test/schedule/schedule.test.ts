@@ -6,7 +6,7 @@ import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 import ScheduleSet from '../../src/commands/schedule/set.js'
 import ScheduleShow from '../../src/commands/schedule/show.js'
 import {commandLength, removeSchedule, SCHEDULE_PATHS, setSchedule, showSchedule, type PxerootProgram} from '../../src/schedule/schedule.js'
-import {runCommand} from '../archive/run-command.js'
+import {runCommand} from '../support/run-command.js'
 import {testContext, tmpRoot} from '../support/tmp-root.js'
 
 const PROGRAM: PxerootProgram = {

@@ -20,6 +20,8 @@ import {type SiteModel} from '../../src/config/site.js'
 import {parseSite} from '../../src/config/site-file.js'
 import {BusyError} from '../../src/errors.js'
 import {type RevisionRef} from '../../src/images/layout.js'
+export {runCommand} from './run-command.js'
+import {runCommand} from './run-command.js'
 import {acquireLock} from '../../src/system/lock.js'
 import {makeRoot, STATE, type Root} from '../../src/system/paths.js'
 
@@ -68,16 +70,6 @@ async function readReady(key: string): Promise<RevisionRef | undefined> {
 }
 
 /** Runs an oclif command class in-process the way the CLI would; resolves with its exit code. */
-export async function runCommand(cmd: {run(argv?: string[], opts?: string): Promise<unknown>}, argv: string[]): Promise<{code: number, result?: unknown, error?: Error}> {
-  try {
-    const result = await cmd.run(argv, REPO)
-    return {code: 0, result}
-  } catch (error) {
-    const e = error as Error & {oclif?: {exit?: number}, exitCode?: number}
-    return {code: e.oclif?.exit ?? e.exitCode ?? 1, error: e}
-  }
-}
-
 async function buildGolden(key: string): Promise<RevisionRef> {
   const {default: ImageBuild} = await import('../../src/commands/image/build.js')
   const prefix = buildRoot()

@@ -4,6 +4,7 @@ import {BaseCommand} from '../../base-command.js'
 import {buildImage} from '../../images/build.js'
 
 export default class ImageBuild extends BaseCommand {
+  static aliases = ['images:build']
   static description = 'Build a new revision of a golden image from a recipe (debootstrap, NFS-root setup, initrd, boot files)'
 
   static examples = [

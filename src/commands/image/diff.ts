@@ -5,6 +5,7 @@ import {formatDiff, type RevisionDiff} from '../../images/diff.js'
 import {diffRevisions} from '../../images/diff-revisions.js'
 
 export default class ImageDiff extends BaseCommand {
+  static aliases = ['images:diff']
   static description = 'Show what changed between two revisions: packages added, removed, upgraded, and the kernel'
 
   static examples = ['<%= config.bin %> image diff lab@2 lab@3', '<%= config.bin %> image diff lab@2 lab --json']

@@ -11,6 +11,7 @@ export function describeChange(r: ChangeResult): string {
 }
 
 export default class ImageExec extends BaseCommand {
+  static aliases = ['images:exec']
   static description = 'Run a command in a working copy of an image (safe chroot); success with changes publishes a new revision'
   static examples = ['<%= config.bin %> image exec lab -- apt-get install -y htop']
   static strict = false

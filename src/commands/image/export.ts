@@ -4,6 +4,7 @@ import {BaseCommand} from '../../base-command.js'
 import {exportRevision, type ExportResult} from '../../images/archive.js'
 
 export default class ImageExport extends BaseCommand {
+  static aliases = ['images:export']
   static description = `Write a revision to a zstd tar archive
 
 The archive keeps numeric ownership, modes, hard links, symlinks, device nodes, FIFOs, ACLs and

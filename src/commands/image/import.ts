@@ -4,6 +4,7 @@ import {BaseCommand} from '../../base-command.js'
 import {importArchive, type ImportResult} from '../../images/archive.js'
 
 export default class ImageImport extends BaseCommand {
+  static aliases = ['images:import']
   static description = `Make an archive written by "image export" the next revision of an image
 
 The revision is unpacked into a staging directory, its kernel and initrd are published to the

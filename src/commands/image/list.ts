@@ -4,6 +4,7 @@ import {listImageSummaries} from '../../images/revisions.js'
 const mib = (n: number) => `${Math.round(n / 1024 / 1024)} MiB`
 
 export default class ImageList extends BaseCommand {
+  static aliases = ['images:list']
   static description = 'List images and their revisions: current, size, kernel and the nodes using each'
 
   public async run(): Promise<unknown> {

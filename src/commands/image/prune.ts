@@ -4,6 +4,7 @@ import {BaseCommand} from '../../base-command.js'
 import {pruneImage} from '../../images/revisions.js'
 
 export default class ImagePrune extends BaseCommand {
+  static aliases = ['images:prune']
   static description = 'Remove old revisions and their boot files; the current one and any a node uses are always kept'
   static args = {name: Args.string({description: 'image name', required: true})}
   static flags = {keep: Flags.integer({description: 'newest revisions to keep', required: true, min: 1})}

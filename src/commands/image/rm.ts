@@ -4,6 +4,7 @@ import {BaseCommand} from '../../base-command.js'
 import {removeRevision} from '../../images/revisions.js'
 
 export default class ImageRm extends BaseCommand {
+  static aliases = ['images:rm']
   static description = 'Remove one revision and its boot files (refused while it is current or a node uses it)'
   static args = {revision: Args.string({description: 'NAME@N', required: true})}
 

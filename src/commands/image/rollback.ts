@@ -4,6 +4,7 @@ import {BaseCommand} from '../../base-command.js'
 import {rollbackImage} from '../../images/revisions.js'
 
 export default class ImageRollback extends BaseCommand {
+  static aliases = ['images:rollback']
   static description = 'Point an image\'s current revision back at the previous one'
   static args = {name: Args.string({description: 'image name', required: true})}
 

@@ -5,6 +5,7 @@ import {shellInImage} from '../../images/session.js'
 import {describeChange} from './exec.js'
 
 export default class ImageShell extends BaseCommand {
+  static aliases = ['images:shell']
   static description = 'Open a shell in a working copy of an image; "exit" publishes a new revision if anything changed, "exit 1" discards'
   static args = {name: Args.string({description: 'image name', required: true})}
 

@@ -4,6 +4,7 @@ import {BaseCommand} from '../../base-command.js'
 import {showRevision} from '../../images/revisions.js'
 
 export default class ImageShow extends BaseCommand {
+  static aliases = ['images:show']
   static description = 'Show a revision\'s manifest: recipe, mirror, kernel, sizes, packages and the nodes using it'
   static args = {revision: Args.string({description: 'NAME@N, or NAME for its current revision', required: true})}
 

@@ -4,6 +4,7 @@ import {BaseCommand} from '../../base-command.js'
 import {assertAllUpdated, formatReport, updateImages} from '../../images/update.js'
 
 export default class ImageUpdate extends BaseCommand {
+  static aliases = ['images:update']
   static description = `Upgrade an image's packages (apt-get update + full-upgrade) into a new revision; "up to date" when nothing changed
 
 Conffiles follow dpkg's --force-confdef --force-confold: unchanged ones take the new version, changed ones are kept.

@@ -8,6 +8,7 @@ import {applyReport} from '../../ui/apply-report.js'
 import {applyFlags} from '../../ui/flags.js'
 
 export default class NodesClone extends BaseCommand {
+  static aliases = ['node:clone']
   static summary = 'Grow the cluster to COUNT nodes, each with its own root cloned from an image revision'
   static description = `Creates node01..nodeCOUNT (site nodes.prefix/width) that do not exist yet, with the next free
 addresses of nodes.range, and leaves existing nodes alone. Each root is a btrfs snapshot, a reflink

@@ -5,6 +5,7 @@ import {pruneNodes, type PruneResult} from '../../clone/rebase.js'
 import {EXIT_TABLE, UserError} from '../../errors.js'
 
 export default class NodesPrune extends BaseCommand {
+  static aliases = ['node:prune']
   static summary = 'Delete the previous roots kept for rollback, and leftovers of interrupted runs'
   static description = `Without names, prunes every node (--all is the same). After this, "nodes rollback" has nothing
 to go back to.\n\n${EXIT_TABLE}`

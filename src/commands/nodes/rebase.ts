@@ -8,6 +8,7 @@ import {UserError} from '../../errors.js'
 import {applyReport} from '../../ui/apply-report.js'
 
 export default class NodesRebase extends BaseCommand {
+  static aliases = ['node:rebase']
   static summary = 'Move nodes to another image revision, keeping their node-local files'
   static description = `Clones the revision beside each node's root, copies the node-local paths (site clone.nodeLocal:
 identity, host keys, /root, /home, /var/log...) across, and switches the node's revision (root,

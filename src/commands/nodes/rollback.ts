@@ -6,6 +6,7 @@ import {EXIT_TABLE} from '../../errors.js'
 import {applyReport} from '../../ui/apply-report.js'
 
 export default class NodesRollback extends BaseCommand {
+  static aliases = ['node:rollback']
   static summary = 'Put a node back on the root it had before its last rebase'
   static description = `Swaps the node's root with <name>.previous and switches its revision back; running it again
 swaps forward. Refuses a root that looks mounted by an NFS client unless --force.\n\n${EXIT_TABLE}`
