@@ -1,4 +1,7 @@
-import {type ZodError} from 'zod'
+import YAML from 'yaml'
+import {type ZodError, type ZodTypeAny, type z} from 'zod'
+
+import {UserError} from '../errors.js'
 
 /** zod's issues as one-line "field: problem" strings, the form every pxeroot error takes. */
 export function zodProblems(error: ZodError): string[] {
@@ -8,4 +11,17 @@ export function zodProblems(error: ZodError): string[] {
     if (issue.code === 'invalid_type' && issue.received === 'undefined') return `${field}: is required`
     return `${field}: ${issue.message}`
   })
+}
+
+/** A YAML file's text checked against its schema; every problem is one "source: field: problem" line. */
+export function parseYamlFile<S extends ZodTypeAny>(schema: S, text: string, source: string): z.output<S> {
+  let data: unknown
+  try {
+    data = YAML.parse(text)
+  } catch (error) {
+    throw new UserError(`${source}: not valid YAML: ${(error as Error).message.split('\n')[0]}`)
+  }
+  const parsed = schema.safeParse(data ?? {})
+  if (!parsed.success) throw new UserError(`${source}: ${zodProblems(parsed.error).join('; ')}`)
+  return parsed.data
 }

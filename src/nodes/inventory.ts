@@ -3,7 +3,7 @@ import YAML from 'yaml'
 import {z} from 'zod'
 
 import {inRange, inSubnet, ipToNumber, isIPv4, normalizeMac, numberToIp} from '../config/address.js'
-import {zodProblems} from '../config/issues.js'
+import {parseYamlFile} from '../config/issues.js'
 import {HOSTNAME, type SiteModel} from '../config/site.js'
 import {UserError} from '../errors.js'
 import {writeFileAtomic} from '../system/files.js'
@@ -29,16 +29,9 @@ export interface Inventory {
 
 /** Parses the inventory text; pure. MACs are normalised to lowercase so that duplicates differing in case are caught. */
 export function parseInventory(text: string, source = STATE.inventoryFile): Inventory {
-  let data: unknown
-  try {
-    data = YAML.parse(text)
-  } catch (error) {
-    throw new UserError(`${source}: not valid YAML: ${(error as Error).message.split('\n')[0]}`)
-  }
-  const parsed = InventorySchema.safeParse(data ?? {})
-  if (!parsed.success) throw new UserError(`${source}: ${zodProblems(parsed.error).join('; ')}`)
+  const parsed = parseYamlFile(InventorySchema, text, source)
   const problems: string[] = []
-  const nodes = parsed.data.nodes.map((node, i) => {
+  const nodes = parsed.nodes.map((node, i) => {
     if (node.mac === undefined) return node
     const mac = normalizeMac(node.mac)
     if (!mac) problems.push(`nodes[${i}] (${node.name}).mac: "${node.mac}" is not a MAC address; write it as aa:bb:cc:dd:ee:ff`)

@@ -1,6 +1,6 @@
 import {carveRange, type AddressRange} from '../config/address.js'
 import {type SiteModel} from '../config/site.js'
-import {header} from './header.js'
+import {header, withLine} from './header.js'
 import {type BootNode} from './model.js'
 
 /** The boot file for each client architecture (DHCP option 93, RFC 4578). Only BIOS is served so
@@ -77,7 +77,5 @@ export function renderDhcpdMain(site: SiteModel, includePath: string): string {
 
 /** dhcpd.conf with the include line added once; any other content is left as it is. */
 export function withDhcpdInclude(existing: string, includePath: string): string {
-  const line = dhcpdIncludeLine(includePath)
-  if (existing.split('\n').some((l) => l.trim() === line)) return existing
-  return `${existing}${existing.endsWith('\n') || existing === '' ? '' : '\n'}${line}\n`
+  return withLine(existing, dhcpdIncludeLine(includePath))
 }

@@ -1,5 +1,5 @@
 import {type SiteModel} from '../config/site.js'
-import {header} from './header.js'
+import {header, withLine} from './header.js'
 import {type BootNode} from './model.js'
 
 const q = (s: string) => `"${s}"`
@@ -60,7 +60,5 @@ export function renderGaneshaMain(includePath: string): string {
 }
 
 export function withGaneshaInclude(existing: string, includePath: string): string {
-  const line = ganeshaIncludeLine(includePath)
-  if (existing.split('\n').some((l) => l.trim() === line)) return existing
-  return `${existing}${existing.endsWith('\n') || existing === '' ? '' : '\n'}${line}\n`
+  return withLine(existing, ganeshaIncludeLine(includePath))
 }
