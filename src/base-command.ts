@@ -69,7 +69,9 @@ export abstract class BaseCommand extends Command {
     if (error instanceof PxerootError) {
       const message = error.suggestion ? `${error.message} (${error.suggestion})` : error.message
       if (this.jsonEnabled()) {
-        this.logJson({error: {code: error.exitCode, kind: error.name, message: error.message, suggestion: error.suggestion}})
+        // Bulk commands attach what they did before failing (per-node results), so scripts keep it.
+        const {result} = error as PxerootError & {result?: unknown}
+        this.logJson({error: {code: error.exitCode, kind: error.name, message: error.message, suggestion: error.suggestion}, ...(result === undefined ? {} : {result})})
       } else {
         process.stderr.write(`pxeroot: ${message}\n`)
       }

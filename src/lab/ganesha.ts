@@ -1,3 +1,5 @@
+import {ganeshaExportBlock} from '../render/ganesha.js'
+
 /** A node root as the lab exports it. */
 export interface LabExport {
   exportId: number
@@ -37,19 +39,7 @@ export function labGaneshaConfig(server: string, recoveryDir: string, exports: r
     '}',
   ]
   for (const e of exports) {
-    lines.push(
-      'EXPORT {',
-      `  Export_Id = ${e.exportId};`,
-      `  Path = ${q(e.diskPath)};`,
-      `  Pseudo = ${q(e.rootPath)};`,
-      '  Protocols = 3, 4;',
-      '  Transports = TCP, UDP;',
-      '  SecType = sys;',
-      '  Access_Type = None;',
-      '  FSAL { Name = VFS; }',
-      `  CLIENT { Clients = ${e.client}; Access_Type = RW; Squash = No_Root_Squash; }`,
-      '}',
-    )
+    lines.push(...ganeshaExportBlock({id: e.exportId, path: e.diskPath, pseudo: e.rootPath, clients: e.client, access: 'RW', squash: 'No_Root_Squash'}))
   }
   return lines.join('\n') + '\n'
 }

@@ -4,19 +4,30 @@ import {type BootNode} from './model.js'
 
 const q = (s: string) => `"${s}"`
 
-function exportBlock(id: number, path: string, clients: string, access: 'RW' | 'RO', squash: 'No_Root_Squash' | 'Root_Squash'): string[] {
+export interface GaneshaExport {
+  id: number
+  /** The directory on the server's disk. */
+  path: string
+  /** What clients mount; the same as path except where the lab serves a --root tree. */
+  pseudo?: string
+  clients: string
+  access: 'RW' | 'RO'
+  squash: 'No_Root_Squash' | 'Root_Squash'
+}
+
+export function ganeshaExportBlock(e: GaneshaExport): string[] {
   return [
     'EXPORT {',
-    `  Export_Id = ${id};`,
-    `  Path = ${q(path)};`,
-    `  Pseudo = ${q(path)};`,
+    `  Export_Id = ${e.id};`,
+    `  Path = ${q(e.path)};`,
+    `  Pseudo = ${q(e.pseudo ?? e.path)};`,
     '  Protocols = 3, 4;',
     '  Transports = TCP, UDP;',
     '  SecType = sys;',
     // Nobody but the listed clients may mount it.
     '  Access_Type = None;',
     '  FSAL { Name = VFS; }',
-    `  CLIENT { Clients = ${clients}; Access_Type = ${access}; Squash = ${squash}; }`,
+    `  CLIENT { Clients = ${e.clients}; Access_Type = ${e.access}; Squash = ${e.squash}; }`,
     '}',
   ]
 }
@@ -28,12 +39,12 @@ export const EXTRA_EXPORT_ID_BASE = 65_000
 export function renderGaneshaExports(site: SiteModel, nodes: readonly BootNode[]): string {
   const lines = [header('#'), '']
   for (const node of nodes) {
-    lines.push(`# ${node.name}`, ...exportBlock(node.exportId, node.rootPath, node.ip, 'RW', 'No_Root_Squash'), '')
+    lines.push(`# ${node.name}`, ...ganeshaExportBlock({id: node.exportId, path: node.rootPath, clients: node.ip, access: 'RW', squash: 'No_Root_Squash'}), '')
   }
   site.exports.forEach((extra, i) => {
     const options = extra.options.split(',')
-    lines.push(...exportBlock(EXTRA_EXPORT_ID_BASE + i, extra.path, extra.clients, options.includes('ro') ? 'RO' : 'RW',
-      options.includes('no_root_squash') ? 'No_Root_Squash' : 'Root_Squash'), '')
+    lines.push(...ganeshaExportBlock({id: EXTRA_EXPORT_ID_BASE + i, path: extra.path, clients: extra.clients,
+      access: options.includes('ro') ? 'RO' : 'RW', squash: options.includes('no_root_squash') ? 'No_Root_Squash' : 'Root_Squash'}), '')
   })
   return lines.join('\n').trimEnd() + '\n'
 }
