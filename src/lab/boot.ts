@@ -148,6 +148,17 @@ export async function labBoot(ctx: Context, options: LabBootOptions): Promise<La
   const dhcpdConf = labDhcpdConfig(main.toString('utf8'), included, hosts)
 
   await reapStaleNamespaces(ctx.runner)
+  const first = await runLab(ctx, site, tools, accel, options, vms, dhcpdConf)
+  // Some hosts offer a /dev/kvm whose guests reset in the firmware (nested virtualisation): every
+  // VM stops before it even asks for an address. That says nothing about the nodes; TCG does.
+  if (accel === 'kvm' && (options.accel ?? 'auto') === 'auto' && first.nodes.every((n) => !n.passed && n.milestones.every((m) => m.seconds === undefined) && /the VM stopped/.test(n.reason ?? ''))) {
+    ctx.log('lab: the VMs reset under KVM before their first DHCP request; running again under TCG')
+    return runLab(ctx, site, tools, 'tcg', options, vms.map((vm) => ({node: vm.node, boundBy: vm.boundBy, target: vm.target}) as Vm), dhcpdConf)
+  }
+  return first
+}
+
+async function runLab(ctx: Context, site: SiteModel, tools: LabTools, accel: 'kvm' | 'tcg', options: LabBootOptions, vms: Vm[], dhcpdConf: string): Promise<LabBootResult> {
   const runDir = await fs.mkdtemp(path.join(os.tmpdir(), 'pxeroot-lab-'))
   const lab = new LabRun(ctx, site, tools, runDir, accel, options)
   let result: LabBootResult | undefined
