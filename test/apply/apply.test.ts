@@ -6,7 +6,7 @@ import {applyBootConfig} from '../../src/apply/apply.js'
 import {checkExports} from '../../src/apply/validate.js'
 import {execaRunner} from '../../src/system/runner.js'
 import {UserError, ValidationError} from '../../src/errors.js'
-import {seedSite, snapshotTree, testContext, tmpRoot} from '../support/tmp-root.js'
+import {FIXTURES, seedSite, snapshotTree, testContext, tmpRoot} from '../support/tmp-root.js'
 
 let dir: string
 let cleanup: () => Promise<void>
@@ -48,6 +48,22 @@ describe('apply under a temporary root, with the real dhcpd -t and exportfs', ()
     await applyBootConfig(testContext(dir))
     expect(await read('etc/dhcp/dhcpd.conf')).toBe(`${own}include "/etc/dhcp/pxeroot.conf";\n`)
     expect((await fs.stat(path.join(dir, 'etc/dhcp/dhcpd.conf'))).mode & 0o777).toBe(0o640)
+  })
+
+  it('with the NFS-Ganesha backend: owned EXPORT blocks and one %include line, no kernel exports file', async () => {
+    const site = (await fs.readFile(path.join(FIXTURES, 'seed-site.yaml'), 'utf8')) + 'backends: {nfs: ganesha}\n'
+    await seedSite(dir, {nodes: true, site})
+    const result = await applyBootConfig(testContext(dir))
+    const paths = result.changes.map((c) => c.path)
+    expect(paths).toContain('/etc/ganesha/pxeroot.conf')
+    expect(paths).not.toContain('/etc/exports.d/pxeroot.exports')
+    expect(await read('etc/ganesha/ganesha.conf')).toMatch(/Graceless = true;[\s\S]*%include "\/etc\/ganesha\/pxeroot.conf"\n$/)
+    expect(await read('etc/ganesha/pxeroot.conf')).toContain('CLIENT { Clients = 192.168.0.201; Access_Type = RW; Squash = No_Root_Squash; }')
+    // Back to the kernel server: the Ganesha file pxeroot owned goes, the admin's ganesha.conf stays.
+    await fs.writeFile(path.join(dir, 'etc/pxeroot/pxeroot.yaml'), site.replace('backends: {nfs: ganesha}\n', ''))
+    const back = await applyBootConfig(testContext(dir))
+    expect(back.changes).toContainEqual({path: '/etc/ganesha/pxeroot.conf', action: 'delete'})
+    expect(await read('etc/ganesha/ganesha.conf')).toContain('%include')
   })
 
   it('--dry-run prints a diff and touches nothing', async () => {
