@@ -1,6 +1,7 @@
 import {promises as fs} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import {afterEach, beforeEach} from 'vitest'
 
 import {type Context} from '../../src/base-command.js'
 import {makeRoot} from '../../src/system/paths.js'
@@ -12,6 +13,19 @@ export const FIXTURES = path.resolve(import.meta.dirname, '../../fixtures')
 export async function tmpRoot(prefix = 'pxeroot-test-'): Promise<{dir: string, cleanup: () => Promise<void>}> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix))
   return {dir, cleanup: () => fs.rm(dir, {recursive: true, force: true})}
+}
+
+/** A fresh temporary --root for each test of the calling file; `root.dir` is the current one. */
+export function freshRootPerTest(): {dir: string} {
+  const current = {dir: ''}
+  let cleanup = async () => {}
+  beforeEach(async () => {
+    ({dir: current.dir, cleanup} = await tmpRoot())
+  })
+  afterEach(async () => {
+    await cleanup()
+  })
+  return current
 }
 
 export function testContext(dir: string, runner: Runner = execaRunner()): Context & {lines: string[]} {
