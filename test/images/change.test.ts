@@ -3,11 +3,13 @@ import {promises as fs} from 'node:fs'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
+import ImageDiff from '../../src/commands/image/diff.js'
 import ImageExec from '../../src/commands/image/exec.js'
 import ImagePrune from '../../src/commands/image/prune.js'
 import ImageRm from '../../src/commands/image/rm.js'
 import ImageRollback from '../../src/commands/image/rollback.js'
 import ImageUpdate from '../../src/commands/image/update.js'
+import {type RevisionDiff} from '../../src/images/diff.js'
 import {currentRevision, imageDir, revisionManifest, revisionRootfs} from '../../src/images/layout.js'
 import {type Manifest} from '../../src/images/manifest.js'
 import {listRevisions} from '../../src/images/store.js'
@@ -62,6 +64,10 @@ describe('image update / exec / rollback / prune / rm', () => {
     await expect(fs.lstat(path.join(newRoot, 'usr/sbin/policy-rc.d'))).rejects.toThrow(/ENOENT/)
     expect(await fs.readFile(path.join(newRoot, 'etc/resolv.conf'), 'utf8')).toMatch(/^# pxeroot:/)
     expect(await leftovers()).toEqual([])
+    const diff = await runCommand(ImageDiff, [`lab@${current}`, `lab@${current + 1}`, ...root(), '--json'])
+    expect(diff.code).toBe(0)
+    expect((diff.result as RevisionDiff).added.map((p) => p.name)).toContain('hello')
+    expect((diff.result as RevisionDiff).removed).toEqual([])
   }, 600_000)
 
   it('exec that changes nothing, or fails, publishes nothing and leaves no working copy', async () => {
