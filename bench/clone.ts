@@ -1,28 +1,39 @@
 // Benchmark of `nodes clone` and `nodes rebase` (not a test). Run as root:
 //   node --import tsx bench/clone.ts            # 10 nodes per method on btrfs, xfs and ext4
 //   BENCH_50=1 node --import tsx bench/clone.ts # also 50 nodes
+//   BENCH_RUNS=5 (default 3) runs per measurement, median printed; BENCH_FS=xfs,ext4 picks filesystems;
+//   BENCH_SWEEP=1 also times the copy options the engine chose between (concurrency, rsync -S).
 // Builds (once, cached in $PXEROOT_BENCH_CACHE or /var/tmp/pxeroot-bench-cache) a real
 // `debootstrap --variant=minbase bookworm` tree with linux-image-amd64 and initramfs-tools from
-// the host's apt mirror; loop-mounts a fresh filesystem of each type; times, in the same run, the
-// baselines `cp -a --reflink=never` and `rsync -aHAX` of 10 copies, then the whole `nodes clone N`
-// (identity and boot-config apply included) per method, the clone step alone, and
-// `nodes rebase --all` of 10 nodes after an image change. Prints seconds, ratios and disk used.
+// the host's apt mirror; loop-mounts a fresh filesystem of each type and puts the tree there as
+// image revision lab@1: the baselines (`cp -a --reflink=never` and `rsync -aHAX --numeric-ids`,
+// N copies one after another) and pxeroot copy that same tree on that same filesystem. Then it
+// times the whole `nodes clone N` (identity and boot-config apply included) per method, the copy
+// step alone at pxeroot's concurrency, and `nodes rebase --all` of 10 nodes after an image change.
+//
+// Like for like: every timed run, baseline or pxeroot, starts from an empty target after
+// `sync` and dropping the page, dentry and inode caches (a sparse loop file on a large-RAM host
+// otherwise serves the baselines' reads from memory), and ends with `sync -f` of the target
+// filesystem inside the timing (a copy is done when it is on disk, not when it is in dirty pages).
+// Each measurement runs BENCH_RUNS times; the median is printed with the spread.
 import {spawnSync} from 'node:child_process'
-import {constants, promises as fs} from 'node:fs'
+import {constants, promises as fs, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
 import {cloneNodes} from '../src/clone/clone-nodes.js'
-import {cloneTree} from '../src/clone/copy.js'
+import {cloneConcurrency, cloneTree} from '../src/clone/copy.js'
 import {type CloneMethod} from '../src/clone/method.js'
 import {rebaseNodes} from '../src/clone/rebase.js'
 import {removeRoot} from '../src/clone/remove.js'
 import {makeRoot} from '../src/system/paths.js'
+import {mapBounded, settled} from '../src/system/pool.js'
 import {execaRunner} from '../src/system/runner.js'
 
 const CACHE = process.env.PXEROOT_BENCH_CACHE ?? '/var/tmp/pxeroot-bench-cache'
 const TREE = path.join(CACHE, 'bookworm-minbase-kernel')
 const MIRROR = process.env.PXEROOT_BENCH_MIRROR ?? 'http://deb.debian.org/debian'
 const COUNTS = process.env.BENCH_50 ? [10, 50] : [10]
+const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 3))
 const runner = execaRunner()
 
 function sh(cmd: string, args: string[], cwd?: string): string {
@@ -31,16 +42,40 @@ function sh(cmd: string, args: string[], cwd?: string): string {
   return r.stdout
 }
 
-function timed(fn: () => void): number {
-  const t = performance.now()
-  fn()
-  return (performance.now() - t) / 1000
+function dropCaches(): void {
+  sh('sync', [])
+  writeFileSync('/proc/sys/vm/drop_caches', '3\n')
 }
 
-async function timedAsync(fn: () => Promise<unknown>): Promise<number> {
-  const t = performance.now()
-  await fn()
-  return (performance.now() - t) / 1000
+interface Measured {
+  /** Median wall seconds. */
+  seconds: number
+  spread: string
+  /** Disk the last run left behind (measured before its cleanup). */
+  disk: number
+}
+
+/**
+ * Runs `fn` RUNS times, each from the same state: `reset` (untimed) empties the targets, the
+ * caches are dropped, and the timing covers `fn` plus syncing the filesystem.
+ */
+async function measure(mnt: string, type: FsType, reset: () => Promise<void>, fn: () => Promise<unknown>, runs = RUNS, finish = reset): Promise<Measured> {
+  const times: number[] = []
+  let disk = 0
+  for (let i = 0; i < runs; i++) {
+    await reset()
+    const before = await used(mnt, type)
+    dropCaches()
+    const t = performance.now()
+    await fn()
+    sh('sync', ['-f', mnt])
+    times.push((performance.now() - t) / 1000)
+    disk = (await used(mnt, type)) - before
+  }
+  await finish()
+  const sorted = [...times].sort((x, y) => x - y)
+  const seconds = sorted[Math.floor(sorted.length / 2)]
+  return {seconds, spread: runs > 1 ? `${sorted[0].toFixed(2)}–${sorted.at(-1)!.toFixed(2)}` : '', disk}
 }
 
 async function ensureTree(): Promise<void> {
@@ -144,8 +179,8 @@ function row(...cells: (string | number)[]): void {
   rows.push(r)
   console.log(r.join('\t'))
 }
-const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`
-const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`
+const size = (b: number) => (Math.abs(b) >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(2)} GiB` : `${(b / 2 ** 20).toFixed(1)} MiB`)
+const times = (base: number, t: number) => `${(base / t).toFixed(1)}×`
 
 async function benchFs(type: FsType): Promise<void> {
   const {mnt, cleanup} = await mountFs(type, 60)
@@ -153,50 +188,56 @@ async function benchFs(type: FsType): Promise<void> {
     const rootDir = path.join(mnt, 'root')
     await fs.mkdir(path.join(rootDir, 'etc/pxeroot'), {recursive: true})
     await fs.writeFile(path.join(rootDir, 'etc/pxeroot/pxeroot.yaml'), SITE)
+    // The image's own blocks, not the filesystem's metadata (an empty 60 GB xfs already uses ~400 MB).
+    const empty = await used(mnt, type)
     const source = await makeRevision(rootDir, 1, type, (d) => sh('rsync', ['-aHAXS', '--numeric-ids', `${TREE}/`, `${d}/`]))
     const scratch = path.join(mnt, 'scratch')
     await fs.mkdir(scratch)
-    const base0 = await used(mnt, type)
-
-    const baseline = (cmd: string, args: (i: number) => string[], n: number) => {
-      const t = timed(() => {
-        for (let i = 0; i < n; i++) sh(cmd, args(i))
-      })
-      sh('rm', ['-rf', scratch])
-      sh('mkdir', [scratch])
-      return t
+    const image = (await used(mnt, type)) - empty
+    const clearScratch = async () => {
+      for (const name of await fs.readdir(scratch)) await removeRoot(runner, scratch, path.join(scratch, name))
     }
-    const cp = baseline('cp', (i) => ['-a', '--reflink=never', source, path.join(scratch, `c${i}`)], 10)
-    const rs = baseline('rsync', (i) => ['-aHAX', '--numeric-ids', `${source}/`, path.join(scratch, `r${i}/`)], 10)
-    row(type, 'baseline cp -a --reflink=never ×10', cp, '1.0×', '')
-    row(type, 'baseline rsync -aHAX ×10', rs, `${(cp / rs).toFixed(1)}×`, '')
+    const m = (fn: () => Promise<unknown>, reset = clearScratch, finish = reset) => measure(mnt, type, reset, fn, RUNS, finish)
+    const serially = (n: number, copy: (i: number) => void) => async () => {
+      for (let i = 0; i < n; i++) copy(i)
+    }
+    const parallel = (n: number, limit: number, copy: (i: number) => Promise<unknown>) => async () => settled(await mapBounded(Array.from({length: n}, (_, i) => i), limit, copy))
 
     const methods: CloneMethod[] = type === 'btrfs' ? ['btrfs', 'reflink', 'rsync'] : type === 'xfs' ? ['reflink', 'rsync'] : ['rsync']
-    for (const method of methods) {
-      for (const n of COUNTS) {
-        const before = await used(mnt, type)
-        const t = await timedAsync(() => cloneNodes(ctxFor(rootDir), {count: n, method}))
-        const disk = (await used(mnt, type)) - before
-        row(type, `nodes clone ${n} --method ${method}`, t, `${(cp * n / 10 / t).toFixed(1)}× cp, ${(rs * n / 10 / t).toFixed(1)}× rsync`, `${mib(disk)} (${(100 * disk / (base0 || 1) / n).toFixed(2)} % of the image per node)`)
-        await clearNodes(rootDir)
+    for (const n of COUNTS) {
+      const cp = await m(serially(n, (i) => sh('cp', ['-a', '--reflink=never', source, path.join(scratch, `c${i}`)])))
+      const rs = await m(serially(n, (i) => sh('rsync', ['-aHAX', '--numeric-ids', `${source}/`, path.join(scratch, `r${i}/`)])))
+      row(type, `baseline cp -a --reflink=never ×${n}`, cp.seconds, cp.spread, '1.0× cp', size(cp.disk))
+      row(type, `baseline rsync -aHAX --numeric-ids ×${n}`, rs.seconds, rs.spread, `${times(cp.seconds, rs.seconds)} cp`, size(rs.disk))
+      for (const method of methods) {
+        const r = await m(() => cloneNodes(ctxFor(rootDir), {count: n, method}), () => clearNodes(rootDir))
+        row(type, `nodes clone ${n} --method ${method}`, r.seconds, r.spread, `${times(cp.seconds, r.seconds)} cp, ${times(rs.seconds, r.seconds)} rsync`,
+          `${size(r.disk)} (${(100 * r.disk / image / n).toFixed(2)} % of the image per node)`)
+        const limit = cloneConcurrency(method, 4)
+        const c = await m(parallel(n, limit, (i) => cloneTree(runner, method, source, path.join(scratch, `m${i}`))))
+        row(type, `  copy step alone ×${n} (${method}, ${limit} at once)`, c.seconds, c.spread, `${times(cp.seconds, c.seconds)} cp, ${times(rs.seconds, c.seconds)} rsync`, size(c.disk))
       }
-      // The clone step alone, serial, without identity or apply.
-      const t = await timedAsync(async () => {
-        for (let i = 0; i < 10; i++) await cloneTree(runner, method, source, path.join(scratch, `m${i}`))
-      })
-      row(type, `  clone step alone ×10 (${method})`, t, `${(cp / t).toFixed(1)}× cp, ${(rs / t).toFixed(1)}× rsync`, '')
-      for (const name of await fs.readdir(scratch)) await removeRoot(runner, scratch, path.join(scratch, name))
+    }
+
+    if (process.env.BENCH_SWEEP) {
+      const n = 10
+      const copies = type === 'ext4' ? [] : [1, 2, 4].map((p) => ({what: `cp -a --reflink=always ×${n}, ${p} at once`, p, args: (i: number) => ['cp', '-a', '--reflink=always', source, path.join(scratch, `s${i}`)]}))
+      for (const flags of ['-aHAX', '-aHAXS']) {
+        for (const p of [1, 2, 4]) copies.push({what: `rsync ${flags} --numeric-ids ×${n}, ${p} at once`, p, args: (i: number) => ['rsync', flags, '--numeric-ids', `${source}/`, path.join(scratch, `s${i}/`)]})
+      }
+      for (const c of copies) {
+        const r = await m(parallel(n, c.p, (i) => runner.run(c.args(i)[0], c.args(i).slice(1), {timeout: 3_600_000})))
+        row(type, `  sweep: ${c.what}`, r.seconds, r.spread, '', size(r.disk))
+      }
     }
 
     if (type !== 'ext4') {
-      const tCp = await timedAsync(() => cloneTree(runner, 'reflink', source, path.join(scratch, 'cp1')))
-      const tJs = await timedAsync(() => nodeFicloneWalk(source, path.join(scratch, 'js1')))
-      row(type, 'reflink ×1: cp -a --reflink=always vs Node FICLONE walk (no owners/xattrs)', tCp, `Node walk ${tJs.toFixed(2)} s (${(tJs / tCp).toFixed(1)}× slower)`, '')
-      sh('rm', ['-rf', path.join(scratch, 'cp1'), path.join(scratch, 'js1')])
+      const tCp = await m(() => cloneTree(runner, 'reflink', source, path.join(scratch, 'cp1')))
+      const tJs = await m(() => nodeFicloneWalk(source, path.join(scratch, 'js1')))
+      row(type, 'reflink ×1: cp -a --reflink=always vs Node FICLONE walk (no owners/xattrs)', tCp.seconds, tCp.spread, `Node walk ${tJs.seconds.toFixed(2)} s (${(tJs.seconds / tCp.seconds).toFixed(1)}× slower)`, '')
     }
 
-    // nodes rebase --all of 10 nodes after an image change.
-    await cloneNodes(ctxFor(rootDir), {count: 10})
+    // nodes rebase --all of 10 nodes after an image change (each run from 10 fresh lab@1 nodes).
     await makeRevision(rootDir, 2, type, (d) => {
       if (type === 'btrfs') {
         sh('btrfs', ['subvolume', 'delete', d])
@@ -207,10 +248,11 @@ async function benchFs(type: FsType): Promise<void> {
       }
       imageChange(d)
     })
-    const before = await used(mnt, type)
-    const t = await timedAsync(() => rebaseNodes(ctxFor(rootDir), {nodes: 'all', image: 'lab@2'}))
-    const disk = (await used(mnt, type)) - before
-    row(type, 'nodes rebase --all (10 nodes, new revision)', t, '', `${mib(disk)} (new roots; old kept for rollback)`)
+    const r = await m(() => rebaseNodes(ctxFor(rootDir), {nodes: 'all', image: 'lab@2'}), async () => {
+      await clearNodes(rootDir)
+      await cloneNodes(ctxFor(rootDir), {count: 10, image: 'lab@1'})
+    }, () => clearNodes(rootDir))
+    row(type, 'nodes rebase --all (10 nodes, new revision)', r.seconds, r.spread, '', `${size(r.disk)} (new roots; old kept for rollback)`)
   } finally {
     await cleanup()
   }
@@ -220,8 +262,8 @@ await ensureTree()
 const st = sh('du', ['-sh', TREE]).split('\t')[0]
 const files = sh('sh', ['-c', `find "${TREE}" | wc -l`]).trim()
 console.log(`tree: ${TREE} (${st}, ${files} entries); ${process.env.BENCH_50 ? '10 and 50' : '10'} nodes`)
-console.log(['fs', 'what', 'seconds', 'ratio', 'disk used'].join('\t'))
+console.log(`median of ${RUNS} run(s), caches dropped before and the filesystem synced inside every timed run`)
+console.log(['fs', 'what', 'seconds', 'min–max', 'ratio', 'disk used'].join('\t'))
 for (const type of (process.env.BENCH_FS?.split(',') ?? ['btrfs', 'xfs', 'ext4']) as FsType[]) await benchFs(type)
-console.log('\n| fs | what | seconds | ratio | disk used |\n|---|---|---|---|---|')
+console.log('\n| fs | what | seconds (median) | min–max | ratio | disk used |\n|---|---|---|---|---|---|')
 for (const r of rows) console.log(`| ${r.join(' | ')} |`)
-void gib

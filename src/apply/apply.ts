@@ -60,8 +60,11 @@ export async function applyBootConfig(ctx: Context, options: ApplyOptions = {}):
     const file = desired.find((f) => f.path === p)
     return file ? file.content.toString() : undefined
   }
-  await checkDhcpd(ctx.root, ctx.runner, text(OWNED_PATHS.dhcpMain)!, text(OWNED_PATHS.dhcpInclude)!, ctx.signal)
-  if (site.backends.nfs === 'kernel') await checkExports(ctx.runner, text(OWNED_PATHS.kernelExports)!, ctx.signal)
+  // The two checkers are independent processes: run them side by side (apply is on the path of every clone).
+  settled(await Promise.allSettled([
+    checkDhcpd(ctx.root, ctx.runner, text(OWNED_PATHS.dhcpMain)!, text(OWNED_PATHS.dhcpInclude)!, ctx.signal),
+    site.backends.nfs === 'kernel' ? checkExports(ctx.runner, text(OWNED_PATHS.kernelExports)!, ctx.signal) : Promise.resolve(),
+  ]))
 
   const summary = changed.map((c) => ({path: c.path, action: c.action}))
   if (options.dryRun) return {dryRun: true, changes: summary, diff, reloads: []}

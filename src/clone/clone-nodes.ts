@@ -9,7 +9,7 @@ import {PartialFailureError, UserError} from '../errors.js'
 import {formatRevisionRef, revisionRootfs, type RevisionRef} from '../images/layout.js'
 import {resolveRevision} from '../images/revision-ref.js'
 import {assertValidInventory, loadInventory, saveInventory, type Inventory} from '../nodes/inventory.js'
-import {cloneTree} from './copy.js'
+import {cloneConcurrency, cloneTree} from './copy.js'
 import {cloneCost, freeSpace, treeUsage} from './disk.js'
 import {newMachineId, writeIdentity} from './identity.js'
 import {resumeSwitches, switchRoots, upsertNode} from './journal.js'
@@ -75,9 +75,10 @@ export async function resolveImage(ctx: Context, site: SiteModel, image: string 
   return resolveRevision(ctx.root, site, image ?? site.boot.image, '--image')
 }
 
-/** Checks that `n` clones of `source` fit, before anything is created. */
-export async function checkSpace(source: string, dir: string, method: CloneMethod, n: number, what: string): Promise<{needed: number, free: number}> {
-  const usage = method === 'btrfs' ? {entries: 0, bytes: 0} : await treeUsage(source)
+/** Checks that `n` clones of `source` fit, before anything is created; `sparse` tells whether
+ * the source has sparse files (unknown, so assumed, for snapshots, which keep them anyway). */
+export async function checkSpace(source: string, dir: string, method: CloneMethod, n: number, what: string): Promise<{needed: number, free: number, sparse: boolean}> {
+  const usage = method === 'btrfs' ? {entries: 0, bytes: 0, sparseFiles: 1} : await treeUsage(source)
   const cost = cloneCost(method, usage)
   const free = await freeSpace(dir)
   const needed = cost.bytes * n
@@ -90,7 +91,7 @@ export async function checkSpace(source: string, dir: string, method: CloneMetho
   if (free.inodes !== undefined && cost.entries * n > free.inodes) {
     throw new UserError(`${what}: not enough inodes: ${n} clone(s) need ${cost.entries * n} and ${dir} has ${free.inodes} free; nothing was created`)
   }
-  return {needed, free: free.bytes}
+  return {needed, free: free.bytes, sparse: usage.sparseFiles > 0}
 }
 
 export function mib(bytes: number): string {
@@ -102,13 +103,15 @@ export interface BuildRootOptions {
   source: string
   nodesDir: string
   name: string
+  /** The source has sparse files (checkSpace tells); rsync then keeps holes at some cost. */
+  sparse: boolean
 }
 
 /** Clones into a temp name beside the target; removes it again when anything fails. */
 export async function cloneToTemp(ctx: Context, o: BuildRootOptions, fill: (temp: string) => Promise<void>): Promise<string> {
   const temp = tempRootName(o.nodesDir, o.name, 'clone')
   try {
-    await cloneTree(ctx.runner, o.method, o.source, temp, ctx.signal)
+    await cloneTree(ctx.runner, o.method, o.source, temp, {sparse: o.sparse, signal: ctx.signal})
     await fill(temp)
     return temp
   } catch (error) {
@@ -143,13 +146,17 @@ export async function cloneNodes(ctx: Context, options: CloneNodesOptions): Prom
     const entryOf = (p: PlannedClone, method: CloneMethod) => withCloneRecord({...(p.entry ?? {name: p.name, ip: p.ip}), image: refText}, {method, machineId: machineIds.get(p.name)})
     let choice: MethodChoice = {method: options.method ?? 'rsync', reason: 'nothing to clone'}
     let space = {needed: 0, free: 0}
+    let sparse = true
     if (plan.create.length > 0) {
       choice = await chooseMethod(source, await existingAncestor(nodesDir), options.method)
       let final = inventory
       for (const p of plan.create) final = upsertNode(final, entryOf(p, choice.method))
       assertValidInventory(site, final)
-      space = options.spaceCheck === false ? {needed: 0, free: (await freeSpace(await existingAncestor(nodesDir))).bytes}
-        : await checkSpace(source, await existingAncestor(nodesDir), choice.method, plan.create.length, 'nodes clone')
+      if (options.spaceCheck === false) {
+        space = {needed: 0, free: (await freeSpace(await existingAncestor(nodesDir))).bytes}
+      } else {
+        ({sparse, ...space} = await checkSpace(source, await existingAncestor(nodesDir), choice.method, plan.create.length, 'nodes clone'))
+      }
     }
     const base = {image: refText, method: choice.method, reason: choice.reason, existing: plan.existing, recovered, cleaned, space}
     if (options.dryRun) {
@@ -160,14 +167,15 @@ export async function cloneNodes(ctx: Context, options: CloneNodesOptions): Prom
     }
 
     const save = serial()
-    const outcomes = await mapBounded(plan.create, site.clone.concurrency, async (p) => {
+    const outcomes = await mapBounded(plan.create, cloneConcurrency(choice.method, site.clone.concurrency), async (p) => {
       const t0 = performance.now()
       ctx.signal.throwIfAborted()
-      const temp = await cloneToTemp(ctx, {method: choice.method, source, nodesDir, name: p.name}, (dir) => writeIdentity(ctx.runner, dir, {
+      const temp = await cloneToTemp(ctx, {method: choice.method, source, nodesDir, name: p.name, sparse}, (dir) => writeIdentity(ctx.runner, dir, {
         name: p.name, domain: site.domain, server: site.server, machineId: machineIds.get(p.name)!, hostKeyTypes: site.clone.hostKeyTypes, hostKeys: 'fresh',
       }, ctx.signal))
       try {
-        await save(() => switchRoots(nodesDir, {node: p.name, renames: [{from: path.basename(temp), to: p.name}], entry: entryOf(p, choice.method)}, async (entry) => {
+        // Switches of different nodes touch different names; only the inventory save is shared.
+        await switchRoots(nodesDir, {node: p.name, renames: [{from: path.basename(temp), to: p.name}], entry: entryOf(p, choice.method)}, (entry) => save(async () => {
           inventory = upsertNode(inventory, entry)
           await saveInventory(ctx.root, inventory)
         }))

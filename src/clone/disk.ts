@@ -1,4 +1,4 @@
-import {promises as fs} from 'node:fs'
+import fsSync, {promises as fs} from 'node:fs'
 import path from 'node:path'
 
 import {type Runner} from '../system/runner.js'
@@ -10,34 +10,42 @@ export interface TreeUsage {
   entries: number
   /** Allocated bytes, hard links counted once. */
   bytes: number
+  /** Regular files with at least SPARSE_HOLE bytes not allocated (holes a plain copy would fill). */
+  sparseFiles: number
 }
 
-/** Walks a tree with lstat (no links followed). About 0.1 s for a 12,000-entry root. */
+/** Smaller gaps between size and allocation are tail packing, inline data or compression noise. */
+const SPARSE_HOLE = 1 << 20
+
+/**
+ * Walks a tree with lstat (no links followed). Synchronous calls per directory, yielding between
+ * directories: an async lstat per entry spends more in the thread pool hand-off than in the call
+ * (measured 0.45 s vs 0.15–0.2 s on a 12,000-entry root with cold caches).
+ */
 export async function treeUsage(dir: string): Promise<TreeUsage> {
   const seen = new Set<string>()
   let entries = 0
   let bytes = 0
+  let sparseFiles = 0
   const stack = [dir]
   while (stack.length > 0) {
     const d = stack.pop()!
-    const names = await fs.readdir(d)
-    await Promise.all(names.map(async (name) => {
+    for (const name of fsSync.readdirSync(d)) {
       const p = path.join(d, name)
-      const st = await fs.lstat(p)
+      const st = fsSync.lstatSync(p)
       entries++
-      if (st.isDirectory()) {
-        stack.push(p)
-        bytes += st.blocks * 512
-      } else if (st.nlink > 1) {
+      if (st.isDirectory()) stack.push(p)
+      if (st.isFile() && st.size - st.blocks * 512 >= SPARSE_HOLE) sparseFiles++
+      if (!st.isDirectory() && st.nlink > 1) {
         const key = `${st.dev}:${st.ino}`
-        if (!seen.has(key)) bytes += st.blocks * 512
+        if (seen.has(key)) continue
         seen.add(key)
-      } else {
-        bytes += st.blocks * 512
       }
-    }))
+      bytes += st.blocks * 512
+    }
+    await new Promise((resolve) => setImmediate(resolve))
   }
-  return {entries, bytes}
+  return {entries, bytes, sparseFiles}
 }
 
 export interface FreeSpace {
@@ -55,8 +63,8 @@ export async function freeSpace(dir: string): Promise<FreeSpace> {
  * is a safe ceiling measured on xfs and btrfs (the note measured 32 KiB per btrfs snapshot). */
 export function cloneCost(method: CloneMethod, usage: TreeUsage): TreeUsage {
   switch (method) {
-    case 'btrfs': return {entries: 0, bytes: 1 << 20}
-    case 'reflink': return {entries: usage.entries, bytes: usage.entries * 1024}
+    case 'btrfs': return {entries: 0, bytes: 1 << 20, sparseFiles: 0}
+    case 'reflink': return {entries: usage.entries, bytes: usage.entries * 1024, sparseFiles: 0}
     case 'rsync': return usage
   }
 }

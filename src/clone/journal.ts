@@ -43,7 +43,9 @@ async function runRenames(nodesDir: string, journal: Journal): Promise<void> {
       throw new Error(`the switch of ${journal.node} cannot finish: neither ${from} nor ${to} exists`)
     }
     journal.done = i + 1
-    await writeFileAtomic(file, JSON.stringify(journal))
+    // After the last rename the record would only say what the presence check above already
+    // tells a resuming run (source gone, target there: skipped); two fsyncs per switch saved.
+    if (journal.done < journal.renames.length) await writeFileAtomic(file, JSON.stringify(journal))
   }
 }
 

@@ -25,17 +25,16 @@ export function knownHostsLine(names: readonly string[], publicKey: string): str
 
 /** Lines for every node that has a root with host keys, in inventory order. */
 export async function knownHostsLines(root: Root, site: SiteModel, inventory: Inventory): Promise<string[]> {
-  const lines: string[] = []
-  for (const node of inventory.nodes) {
+  const perNode = await Promise.all(inventory.nodes.map(async (node) => {
     const nodeRoot = root.resolve(nodeRootDir(site, node.name))
     const names = [node.name, ...(site.domain ? [`${node.name}.${site.domain}`] : []), node.ip]
-    for (const type of ['ed25519', 'ecdsa', 'rsa'] as HostKeyType[]) {
-      const pub = await readInRoot(nodeRoot, `${hostKeyFile(type)}.pub`)
+    const pubs = await Promise.all((['ed25519', 'ecdsa', 'rsa'] as HostKeyType[]).map((type) => readInRoot(nodeRoot, `${hostKeyFile(type)}.pub`)))
+    return pubs.flatMap((pub) => {
       const line = pub && knownHostsLine(names, pub)
-      if (line) lines.push(line)
-    }
-  }
-  return lines
+      return line ? [line] : []
+    })
+  }))
+  return perNode.flat()
 }
 
 /** Writes the cluster known_hosts on the server and into every node root that exists. */
@@ -43,11 +42,11 @@ export async function publishKnownHosts(root: Root, site: SiteModel, inventory: 
   const lines = await knownHostsLines(root, site, inventory)
   const text = `# Host keys of the pxeroot nodes; written by pxeroot after clone, rebase and rm.\n${lines.join('\n')}${lines.length > 0 ? '\n' : ''}`
   await writeFileAtomic(root.resolve(KNOWN_HOSTS_FILE), text, {mode: 0o644})
-  for (const node of inventory.nodes) {
+  await Promise.all(inventory.nodes.map(async (node) => {
     const nodeRoot = root.resolve(nodeRootDir(site, node.name))
     const st = await fs.lstat(nodeRoot).catch(() => undefined)
     // A root whose /etc/ssh is not a plain directory does not get the copy; the rest still do.
     if (st?.isDirectory()) await writeInRoot(nodeRoot, NODE_KNOWN_HOSTS, text).catch(() => undefined)
-  }
+  }))
   return lines.length
 }

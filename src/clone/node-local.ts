@@ -43,10 +43,16 @@ export async function expandNodeLocal(nodeRoot: string, patterns: readonly strin
 export async function carryNodeLocal(runner: Runner, oldRoot: string, newRoot: string, patterns: readonly string[], signal?: AbortSignal): Promise<string[]> {
   const paths = await expandNodeLocal(oldRoot, patterns)
   if (paths.length === 0) return []
+  // Replacing /var/log touches /var's mtime; the image's parents keep theirs, so the new root
+  // stays identical to the revision outside the node-local paths.
+  const parents = new Map<string, {atime: Date, mtime: Date} | undefined>()
   for (const inside of paths) {
     const target = await safeParent(newRoot, inside, true)
+    const parent = path.dirname(target)
+    if (!parents.has(parent)) parents.set(parent, await fs.lstat(parent).catch(() => undefined))
     await fs.rm(target, {recursive: true, force: true})
   }
   await runner.run('cp', ['-a', '--reflink=auto', '--parents', '--no-dereference', '-t', newRoot, '--', ...paths.map((p) => p.replace(/^\/+/, ''))], {cwd: oldRoot, timeout: 60 * 60 * 1000, cancelSignal: signal})
+  for (const [parent, st] of parents) if (st) await fs.lutimes(parent, st.atime, st.mtime)
   return paths
 }

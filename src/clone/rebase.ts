@@ -13,6 +13,7 @@ import {newMachineId, readMachineId, removeHostKeys, writeIdentity} from './iden
 import {rootInUse} from './in-use.js'
 import {switchRoots, upsertNode} from './journal.js'
 import {publishKnownHosts} from './known-hosts.js'
+import {cloneConcurrency} from './copy.js'
 import {chooseMethod, type CloneMethod} from './method.js'
 import {carryNodeLocal} from './node-local.js'
 import {mapBounded, serial} from '../system/pool.js'
@@ -93,17 +94,17 @@ export async function rebaseNodes(ctx: Context, options: RebaseOptions): Promise
     if (todo.length === 0) return {image: refText, method: options.method ?? 'rsync', reason: 'nothing to rebase', rebased: [], unchanged, failed: [], seconds: 0}
     await refuseInUse(ctx, site, todo, options.force, 'rebase')
     const choice = await chooseMethod(source, nodesDir, options.method)
-    await checkSpace(source, nodesDir, choice.method, todo.length, 'nodes rebase')
+    const {sparse} = await checkSpace(source, nodesDir, choice.method, todo.length, 'nodes rebase')
 
     const save = serial()
-    const outcomes = await mapBounded(todo, site.clone.concurrency, async (node) => {
+    const outcomes = await mapBounded(todo, cloneConcurrency(choice.method, site.clone.concurrency), async (node) => {
       const t0 = performance.now()
       ctx.signal.throwIfAborted()
       const current = ctx.root.resolve(nodeRootDir(site, node.name))
       const record = cloneRecordOf(node)
       const machineId = await readMachineId(current) ?? record?.machineId ?? newMachineId()
       let carried = 0
-      const temp = await cloneToTemp(ctx, {method: choice.method, source, nodesDir, name: node.name}, async (dir) => {
+      const temp = await cloneToTemp(ctx, {method: choice.method, source, nodesDir, name: node.name, sparse}, async (dir) => {
         // The image's own host keys (if any) must not survive next to the node's carried ones.
         await removeHostKeys(dir)
         carried = (await carryNodeLocal(ctx.runner, current, dir, site.clone.nodeLocal, ctx.signal)).length
@@ -118,11 +119,12 @@ export async function rebaseNodes(ctx: Context, options: RebaseOptions): Promise
           await fs.rename(previous, superseded)
         }
         const entry = withCloneRecord({...node, image: refText}, {method: choice.method, machineId, previous: {image: node.image, method: record?.method ?? 'rsync'}})
-        await save(() => switchRoots(nodesDir, {
+        // Switches of different nodes touch different names; only the inventory save is shared.
+        await switchRoots(nodesDir, {
           node: node.name,
           renames: [{from: node.name, to: previousRootName(node.name)}, {from: path.basename(temp), to: node.name}],
           entry,
-        }, async (e) => {
+        }, (e) => save(async () => {
           inventory = upsertNode(inventory, e)
           await saveInventory(ctx.root, inventory)
         }))
