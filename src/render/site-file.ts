@@ -40,6 +40,9 @@ export function renderSiteFile(site: Site): string {
     `  unknown: ${site.boot.unknown}      # pxelinux.cfg/default: local (boot the local disk) or none`,
     '# Extra shared exports, e.g. a data area for every node:',
     '#   - {path: /data, clients: 192.168.0.0/24, options: "rw,sync,no_root_squash,no_subtree_check"}',
+    '# Optional sections (see README): clone {hostKeyTypes, nodeLocal, concurrency},',
+    '# recipes {NAME: {extends, packages, components, mirror, postInstall, initramfsModules}},',
+    '# images {debCache, minFreeMiB, minFreeInodes}.',
     site.exports.length === 0 ? 'exports: []' : 'exports:',
     ...site.exports.map((e) => `  - {path: ${e.path}, clients: ${e.clients}, options: ${q(e.options)}}`),
   ]
