@@ -55,7 +55,10 @@ export function goldenSiteText(): string {
 
 async function goldenKey(): Promise<string> {
   const h = createHash('sha256').update(`format ${GOLDEN_FORMAT}\n`)
-  for (const f of ['src/images/recipes.ts', 'src/images/nfsroot.ts']) h.update(await fs.readFile(path.join(REPO, f)))
+  // Every source the build runs through: a cache from older build code must never stand in for this one's.
+  for (const dir of ['src/images', 'src/system']) {
+    for (const f of (await fs.readdir(path.join(REPO, dir))).sort()) h.update(`${dir}/${f}\n`).update(await fs.readFile(path.join(REPO, dir, f)))
+  }
   return h.digest('hex').slice(0, 16)
 }
 
