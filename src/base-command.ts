@@ -1,8 +1,11 @@
 import {Command, Flags, type Interfaces} from '@oclif/core'
 
-import {EXIT, EXIT_TABLE, InterruptedError, PxerootError} from './errors.js'
+import {EXIT, EXIT_TABLE, InterruptedError, PxerootError, UserError} from './errors.js'
 import {makeRoot, type Root} from './system/paths.js'
 import {execaRunner, type Runner} from './system/runner.js'
+
+/** oclif's FlagOutput/ArgOutput, which its index does not export. */
+type ParsedMap = {[name: string]: any}
 
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<typeof BaseCommand['baseFlags'] & T['flags']>
 
@@ -36,6 +39,19 @@ export abstract class BaseCommand extends Command {
   protected abort = new AbortController()
   private onSignal = (signal: NodeJS.Signals) => {
     if (!this.abort.signal.aborted) this.abort.abort(new InterruptedError(`interrupted by ${signal}`))
+  }
+
+  /** Whatever goes wrong while reading argv is a usage error (exit 2), including oclif's own
+   * argument parsers, which throw plain errors ("Expected an integer ..."). */
+  protected async parse<F extends ParsedMap, B extends ParsedMap, A extends ParsedMap>(
+    options?: Interfaces.Input<F, B, A>, argv?: string[],
+  ): Promise<Interfaces.ParserOutput<F, B, A>> {
+    try {
+      return await super.parse(options, argv)
+    } catch (error) {
+      if (error instanceof PxerootError || (error as {oclif?: {exit?: number}}).oclif?.exit !== undefined) throw error
+      throw new UserError((error as Error).message, 'see --help')
+    }
   }
 
   protected makeContext(rootPrefix: string, runner: Runner = execaRunner()): Context {

@@ -64,6 +64,9 @@ describe('the pxeroot command line', () => {
     expect(await fs.readdir(tmp.dir)).toEqual([])
 
     expect(pxeroot(tmp.dir, ...INIT).code).toBe(0)
+    const zero = pxeroot(tmp.dir, 'nodes', 'clone', '0')
+    expect(zero.code).toBe(2)
+    expect(zero.stderr).toMatch(/^pxeroot: Expected an integer greater than or equal to 1 but received: 0/)
     const dup = pxeroot(tmp.dir, 'nodes', 'add', 'node01', '--ip', '192.168.0.10')
     expect(dup.code).toBe(2)
     expect(dup.stderr).toMatch(/is the server's address/)
