@@ -11,6 +11,7 @@ import {applyBootConfig} from '../src/apply/apply.js'
 import {numberToIp, ipToNumber} from '../src/config/address.js'
 import {makeRoot} from '../src/system/paths.js'
 import {execaRunner} from '../src/system/runner.js'
+import {makeContext} from '../src/system/context.js'
 
 async function bench(count: number): Promise<void> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), `pxeroot-bench-${count}-`))
@@ -25,7 +26,7 @@ async function bench(count: number): Promise<void> {
       lines.push(`  - {name: node${String(i + 1).padStart(5, '0')}, ip: ${numberToIp(base + i)}${mac}}`)
     }
     await fs.writeFile(path.join(dir, 'etc/pxeroot/nodes.yaml'), lines.join('\n') + '\n')
-    const ctx = {root: makeRoot(dir), runner: execaRunner(), log: () => {}, signal: new AbortController().signal, json: false}
+    const ctx = makeContext({root: makeRoot(dir), runner: execaRunner(), log: () => {}})
     for (const label of ['first apply', 'no-op apply']) {
       const start = process.hrtime.bigint()
       const result = await applyBootConfig(ctx)

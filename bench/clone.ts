@@ -20,10 +20,12 @@ import {spawnSync} from 'node:child_process'
 import {constants, promises as fs, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
-import {cloneNodes} from '../src/clone/clone-nodes.js'
-import {cloneConcurrency, cloneTree} from '../src/clone/copy.js'
+import {cloneNodes} from '../src/services/nodes-clone.js'
+import {cloneConcurrency} from '../src/clone/engine.js'
+import {copyTree as cloneTree} from '../src/system/trees.js'
+import {hostFiles} from '../src/system/files.js'
 import {type CloneMethod} from '../src/clone/method.js'
-import {rebaseNodes} from '../src/clone/rebase.js'
+import {rebaseNodes} from '../src/services/nodes-rebase.js'
 import {removeRoot} from '../src/clone/remove.js'
 import {makeRoot} from '../src/system/paths.js'
 import {mapBounded, settled} from '../src/system/pool.js'
@@ -128,7 +130,7 @@ boot:
 `
 
 function ctxFor(rootDir: string) {
-  return {root: makeRoot(rootDir), runner, log: () => {}, signal: new AbortController().signal, json: false}
+  return {root: makeRoot(rootDir), runner, files: hostFiles, log: () => {}, signal: new AbortController().signal, json: false}
 }
 
 async function makeRevision(rootDir: string, rev: number, type: FsType, fill: (dir: string) => void): Promise<string> {
@@ -156,7 +158,7 @@ function imageChange(rootfs: string): void {
 
 async function clearNodes(rootDir: string): Promise<void> {
   const nodesDir = path.join(rootDir, 'srv/nodes')
-  for (const name of await fs.readdir(nodesDir).catch(() => [] as string[])) await removeRoot(runner, nodesDir, path.join(nodesDir, name))
+  for (const name of await fs.readdir(nodesDir).catch(() => [] as string[])) await removeRoot({runner, files: hostFiles}, nodesDir, path.join(nodesDir, name))
   await fs.rm(path.join(rootDir, 'etc/pxeroot/nodes.yaml'), {force: true})
 }
 
@@ -195,7 +197,7 @@ async function benchFs(type: FsType): Promise<void> {
     await fs.mkdir(scratch)
     const image = (await used(mnt, type)) - empty
     const clearScratch = async () => {
-      for (const name of await fs.readdir(scratch)) await removeRoot(runner, scratch, path.join(scratch, name))
+      for (const name of await fs.readdir(scratch)) await removeRoot({runner, files: hostFiles}, scratch, path.join(scratch, name))
     }
     const m = (fn: () => Promise<unknown>, reset = clearScratch, finish = reset) => measure(mnt, type, reset, fn, RUNS, finish)
     const serially = (n: number, copy: (i: number) => void) => async () => {

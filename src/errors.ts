@@ -15,7 +15,7 @@ export const EXIT = {
 export const EXIT_TABLE = `EXIT CODES
   0    done, or nothing to do
   1    failed (an external command or the system refused)
-  2    usage or invalid input (nothing was changed)
+  2    usage or invalid input, or a request that does not fit on disk (nothing was changed)
   3    precondition (not root, a tool missing, a file pxeroot needs is absent)
   4    partial (a bulk run where some items failed)
   5    busy (another pxeroot run holds the lock; nothing was changed)
@@ -24,11 +24,14 @@ export const EXIT_TABLE = `EXIT CODES
 export class PxerootError extends Error {
   readonly exitCode: number = EXIT.failed
   readonly suggestion?: string
+  /** What was done before the failure (per-item results of a bulk run): --json output keeps it. */
+  readonly result?: unknown
 
-  constructor(message: string, suggestion?: string) {
+  constructor(message: string, suggestion?: string, result?: unknown) {
     super(message)
     this.name = new.target.name
     this.suggestion = suggestion
+    this.result = result
   }
 }
 
@@ -36,6 +39,10 @@ export class PxerootError extends Error {
 export class UserError extends PxerootError {
   override readonly exitCode: number = EXIT.usage
 }
+
+/** A request that does not fit: not enough disk or inodes for what was asked. Refused before
+ * anything is created, so it exits like any other request that cannot be carried out as asked. */
+export class NoSpaceError extends UserError {}
 
 export class PreconditionError extends PxerootError {
   override readonly exitCode: number = EXIT.precondition
@@ -45,8 +52,14 @@ export class BusyError extends PxerootError {
   override readonly exitCode: number = EXIT.busy
 }
 
-export class PartialFailureError extends PxerootError {
+/** A bulk run where some items failed: carries what was done, so --json keeps the per-item results. */
+export class PartialFailureError<T = unknown> extends PxerootError {
   override readonly exitCode: number = EXIT.partial
+  declare readonly result: T
+
+  constructor(message: string, result: T, suggestion?: string) {
+    super(message, suggestion, result)
+  }
 }
 
 export class InterruptedError extends PxerootError {

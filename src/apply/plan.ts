@@ -1,10 +1,11 @@
 import {promises as fs} from 'node:fs'
 import {createTwoFilesPatch} from 'diff'
 
+import {type DesiredFile} from '../backends/types.js'
+import {PreconditionError} from '../errors.js'
 import {mapBounded, settled} from '../system/pool.js'
 import {readIfExists} from '../system/files.js'
 import {STATE, type Root} from '../system/paths.js'
-import {type DesiredFile, type Service} from './owned.js'
 
 /** Files read or written at once: enough to hide fsync latency, few enough for any fd limit. */
 export const IO_CONCURRENCY = 32
@@ -17,7 +18,6 @@ export interface FileChange {
   before?: Buffer
   after?: Buffer
   mode: number
-  service?: Service
   edited?: boolean
 }
 
@@ -34,7 +34,13 @@ export interface OwnedManifest {
 export async function readOwned(root: Root): Promise<OwnedManifest> {
   const text = await readIfExists(root.resolve(STATE.ownedManifest))
   if (!text) return {files: []}
-  const data = JSON.parse(text.toString('utf8')) as Partial<OwnedManifest>
+  let data: Partial<OwnedManifest>
+  try {
+    data = JSON.parse(text.toString('utf8')) as Partial<OwnedManifest>
+  } catch (error) {
+    throw new PreconditionError(`${STATE.ownedManifest} is damaged (${(error as Error).message}), so pxeroot cannot tell which files it owns; nothing was changed`,
+      `restore it from a backup, or remove it and run "pxeroot apply" (files pxeroot no longer renders are then left in place)`)
+  }
   return {files: Array.isArray(data.files) ? data.files.filter((f): f is string => typeof f === 'string') : []}
 }
 
@@ -47,24 +53,17 @@ export async function planFiles(root: Root, desired: readonly DesiredFile[], pre
     const stat = before ? await fs.stat(disk) : undefined
     const modeOk = !stat || file.edited || (stat.mode & 0o777) === file.mode
     const action: Action = before === undefined ? 'create' : before.equals(after) && modeOk ? 'unchanged' : 'update'
-    return {path: file.path, action, before, after, mode: file.mode, service: file.service, edited: file.edited}
+    return {path: file.path, action, before, after, mode: file.mode, edited: file.edited}
   })
   const changes = settled(compared)
   const wanted = new Set(desired.map((f) => f.path))
   for (const stale of previouslyOwned.files) {
     if (wanted.has(stale)) continue
     const before = await readIfExists(root.resolve(stale))
-    if (before !== undefined) changes.push({path: stale, action: 'delete', before, mode: 0o644, service: serviceOf(stale)})
+    if (before !== undefined) changes.push({path: stale, action: 'delete', before, mode: 0o644})
   }
   const owned = desired.filter((f) => !f.edited).map((f) => f.path).sort()
   return {changes, owned}
-}
-
-function serviceOf(file: string): Service | undefined {
-  if (file.startsWith('/etc/dhcp/')) return 'dhcp'
-  if (file.startsWith('/etc/exports.d/') || file.startsWith('/etc/ganesha/')) return 'nfs'
-  if (file === '/etc/default/tftpd-hpa') return 'tftp'
-  return undefined
 }
 
 function isText(data: Buffer | undefined): boolean {

@@ -1,40 +1,24 @@
-import {type NfsBackend} from '../config/site.js'
+import {type ServiceBackend} from '../backends/types.js'
 import {type Runner} from '../system/runner.js'
-import {type Service} from './owned.js'
 
 export interface ReloadResult {
-  service: Service
+  service: string
   action: string
   ok: boolean
   message?: string
 }
 
-/**
- * The least disruptive way to make each service see its new files. Exports are re-read with
- * `exportfs -ra` (a restart of nfs-kernel-server would start a grace period that stalls every
- * node mounted from it). dhcpd has no reload, but its config was checked before it was written,
- * so the restart cannot leave DHCP down; try-restart leaves a stopped service stopped.
- */
-export function reloadCommands(service: Service, nfs: NfsBackend): {command: string, args: string[]}[] {
-  switch (service) {
-    case 'dhcp': return [{command: 'systemctl', args: ['try-restart', 'isc-dhcp-server.service']}]
-    case 'nfs': return nfs === 'kernel'
-      ? [{command: 'exportfs', args: ['-ra']}]
-      : [{command: 'systemctl', args: ['try-reload-or-restart', 'nfs-ganesha.service']}]
-    case 'tftp': return [{command: 'systemctl', args: ['try-restart', 'tftpd-hpa.service']}]
-  }
-}
-
-export async function reloadServices(runner: Runner, services: ReadonlySet<Service>, nfs: NfsBackend, signal?: AbortSignal): Promise<ReloadResult[]> {
+/** Each daemon whose files changed, told the least disruptive way its backend knows; every one is tried. */
+export async function reloadServices(runner: Runner, services: readonly ServiceBackend[], signal?: AbortSignal): Promise<ReloadResult[]> {
   const results: ReloadResult[] = []
-  for (const service of [...services].sort()) {
-    for (const {command, args} of reloadCommands(service, nfs)) {
+  for (const backend of [...services].sort((a, b) => a.kind.localeCompare(b.kind))) {
+    for (const {command, args} of backend.reload()) {
       const action = [command, ...args].join(' ')
       try {
         await runner.run(command, args, {timeout: 60_000, cancelSignal: signal})
-        results.push({service, action, ok: true})
+        results.push({service: backend.kind, action, ok: true})
       } catch (error) {
-        results.push({service, action, ok: false, message: (error as Error).message})
+        results.push({service: backend.kind, action, ok: false, message: (error as Error).message})
       }
     }
   }

@@ -1,8 +1,9 @@
-import fsSync, {promises as fs} from 'node:fs'
+import fsSync from 'node:fs'
 import path from 'node:path'
 
 import {type Runner} from '../system/runner.js'
-import {fsTypeOf} from './fs-info.js'
+import {fsTypeOf} from '../system/mounts.js'
+import {exclusiveBytes} from '../system/trees.js'
 import {type CloneMethod} from './method.js'
 
 export interface TreeUsage {
@@ -48,17 +49,6 @@ export async function treeUsage(dir: string): Promise<TreeUsage> {
   return {entries, bytes, sparseFiles}
 }
 
-export interface FreeSpace {
-  bytes: number
-  /** Free inodes, or undefined where the filesystem allocates them on demand (btrfs, xfs report huge or 0). */
-  inodes?: number
-}
-
-export async function freeSpace(dir: string): Promise<FreeSpace> {
-  const s = await fs.statfs(dir)
-  return {bytes: s.bavail * s.bsize, inodes: s.files > 0 ? s.ffree : undefined}
-}
-
 /** Space one clone needs, by method. Snapshots and reflinks cost metadata only; ~1 KiB an entry
  * is a safe ceiling measured on xfs and btrfs (the note measured 32 KiB per btrfs snapshot). */
 export function cloneCost(method: CloneMethod, usage: TreeUsage): TreeUsage {
@@ -85,10 +75,7 @@ export interface RootSize {
 export async function rootSize(runner: Runner, dir: string): Promise<RootSize> {
   const fsType = await fsTypeOf(dir)
   if (fsType === 'btrfs') {
-    const r = await runner.run('btrfs', ['filesystem', 'du', '-s', '--raw', dir], {timeout: 10 * 60 * 1000})
-    // "     Total   Exclusive  Set shared  Filename" then one line of numbers.
-    const fields = r.stdout.trim().split('\n').pop()!.trim().split(/\s+/)
-    return {exclusive: Number(fields[1]), kind: 'exclusive', fsType}
+    return {exclusive: await exclusiveBytes(runner, dir), kind: 'exclusive', fsType}
   }
   const r = await runner.run('du', ['-s', '-B1', '-x', dir], {timeout: 10 * 60 * 1000})
   return {exclusive: Number(r.stdout.split(/\s+/)[0]), kind: 'allocated', fsType}

@@ -1,9 +1,8 @@
 import {randomBytes} from 'node:crypto'
 import {promises as fs} from 'node:fs'
-import path from 'node:path'
 
-import {type Runner} from '../system/runner.js'
-import {readInRoot, rootPath, safeParent, symlinkInRoot, writeInRoot} from './safe-path.js'
+import {type Context} from '../system/context.js'
+import {readInRoot, removeInRoot, rootPath, safeParent, symlinkInRoot, writeInRoot} from '../system/root-files.js'
 
 export type HostKeyType = 'ed25519' | 'ecdsa' | 'rsa'
 
@@ -66,21 +65,18 @@ export async function existingHostKeys(nodeRoot: string): Promise<HostKeyType[]>
 }
 
 /** Removes every ssh_host_* file (keys an image should not carry, or stale ones). */
-export async function removeHostKeys(nodeRoot: string): Promise<void> {
-  const dir = path.dirname(await safeParent(nodeRoot, '/etc/ssh/x', true))
-  for (const name of await fs.readdir(dir)) {
-    if (name.startsWith('ssh_host_')) await fs.rm(path.join(dir, name), {force: true, recursive: true})
-  }
+export async function removeHostKeys(ctx: Pick<Context, 'files'>, nodeRoot: string): Promise<void> {
+  await removeInRoot(ctx.files, nodeRoot, '/etc/ssh', (name) => name.startsWith('ssh_host_'))
 }
 
 /** ssh-keygen -A would add RSA (slow) and cannot be told the comment; one call per type runs in parallel. */
-export async function generateHostKeys(runner: Runner, nodeRoot: string, name: string, types: readonly HostKeyType[], signal?: AbortSignal): Promise<void> {
+export async function generateHostKeys(ctx: Pick<Context, 'runner' | 'files'>, nodeRoot: string, name: string, types: readonly HostKeyType[], signal?: AbortSignal): Promise<void> {
   await safeParent(nodeRoot, hostKeyFile('ed25519'), true)
   await Promise.all(types.map(async (type) => {
     const file = rootPath(nodeRoot, hostKeyFile(type))
-    await runner.run('ssh-keygen', ['-q', ...KEYGEN_ARGS[type], '-N', '', '-C', `root@${name}`, '-f', file], {timeout: 120_000, cancelSignal: signal})
-    await fs.chmod(file, 0o600)
-    await fs.chmod(`${file}.pub`, 0o644)
+    await ctx.runner.run('ssh-keygen', ['-q', ...KEYGEN_ARGS[type], '-N', '', '-C', `root@${name}`, '-f', file], {timeout: 120_000, cancelSignal: signal})
+    await ctx.files.chmod(file, 0o600)
+    await ctx.files.chmod(`${file}.pub`, 0o644)
   }))
 }
 
@@ -89,17 +85,17 @@ export async function generateHostKeys(runner: Runner, nodeRoot: string, name: s
  * and SSH host keys. Keys the root already has of every wanted type are kept (a rebase carries
  * them), so known_hosts entries stay valid; otherwise all are replaced by fresh ones.
  */
-export async function writeIdentity(runner: Runner, nodeRoot: string, id: NodeIdentity, signal?: AbortSignal): Promise<void> {
-  await writeInRoot(nodeRoot, '/etc/hostname', `${id.name}\n`)
-  await writeInRoot(nodeRoot, '/etc/hosts', renderHosts(id))
-  await writeInRoot(nodeRoot, '/etc/machine-id', `${id.machineId}\n`, 0o444)
-  await symlinkInRoot(nodeRoot, '/var/lib/dbus/machine-id', '/etc/machine-id')
+export async function writeIdentity(ctx: Pick<Context, 'runner' | 'files'>, nodeRoot: string, id: NodeIdentity, signal?: AbortSignal): Promise<void> {
+  await writeInRoot(ctx.files, nodeRoot, '/etc/hostname', `${id.name}\n`)
+  await writeInRoot(ctx.files, nodeRoot, '/etc/hosts', renderHosts(id))
+  await writeInRoot(ctx.files, nodeRoot, '/etc/machine-id', `${id.machineId}\n`, 0o444)
+  await symlinkInRoot(ctx.files, nodeRoot, '/var/lib/dbus/machine-id', '/etc/machine-id')
   if (id.hostKeys === 'keep') {
     const have = await existingHostKeys(nodeRoot)
     if (id.hostKeyTypes.every((t) => have.includes(t))) return
   }
-  await removeHostKeys(nodeRoot)
-  await generateHostKeys(runner, nodeRoot, id.name, id.hostKeyTypes, signal)
+  await removeHostKeys(ctx, nodeRoot)
+  await generateHostKeys(ctx, nodeRoot, id.name, id.hostKeyTypes, signal)
 }
 
 /** The machine-id a root carries, when it is a valid one. */

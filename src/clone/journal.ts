@@ -1,8 +1,8 @@
 import {promises as fs} from 'node:fs'
 import path from 'node:path'
 
-import {type Inventory, type InventoryNode} from '../nodes/inventory.js'
-import {writeFileAtomic} from '../system/files.js'
+import {type Inventory, type InventoryNode} from '../inventory/inventory.js'
+import {type Files} from '../system/files.js'
 
 /**
  * A root switch (clone into place, rebase, rollback) is a few renames inside the nodes directory
@@ -31,32 +31,32 @@ async function present(p: string): Promise<boolean> {
 }
 
 /** Performs the renames not yet done, recording each; a rename found already done is skipped. */
-async function runRenames(nodesDir: string, journal: Journal): Promise<void> {
+async function runRenames(files: Files, nodesDir: string, journal: Journal): Promise<void> {
   const file = journalFile(nodesDir, journal.node)
   for (let i = journal.done; i < journal.renames.length; i++) {
     const from = path.join(nodesDir, journal.renames[i].from)
     const to = path.join(nodesDir, journal.renames[i].to)
     if (await present(from)) {
       if (await present(to)) throw new Error(`internal: ${to} is in the way of the switch of ${journal.node}`)
-      await fs.rename(from, to)
+      await files.rename(from, to)
     } else if (!await present(to)) {
       throw new Error(`the switch of ${journal.node} cannot finish: neither ${from} nor ${to} exists`)
     }
     journal.done = i + 1
     // After the last rename the record would only say what the presence check above already
     // tells a resuming run (source gone, target there: skipped); two fsyncs per switch saved.
-    if (journal.done < journal.renames.length) await writeFileAtomic(file, JSON.stringify(journal))
+    if (journal.done < journal.renames.length) await files.write(file, JSON.stringify(journal))
   }
 }
 
 /** Starts and completes a switch; `commit` saves the inventory with the journal's entry. */
-export async function switchRoots(nodesDir: string, journal: Omit<Journal, 'done'>, commit: (entry: InventoryNode) => Promise<void>): Promise<void> {
+export async function switchRoots(files: Files, nodesDir: string, journal: Omit<Journal, 'done'>, commit: (entry: InventoryNode) => Promise<void>): Promise<void> {
   const j: Journal = {...journal, done: 0}
   const file = journalFile(nodesDir, j.node)
-  await writeFileAtomic(file, JSON.stringify(j))
-  await runRenames(nodesDir, j)
+  await files.write(file, JSON.stringify(j))
+  await runRenames(files, nodesDir, j)
   await commit(j.entry)
-  await fs.rm(file, {force: true})
+  await files.remove(file)
 }
 
 export function upsertNode(inventory: Inventory, entry: InventoryNode): Inventory {
@@ -65,7 +65,7 @@ export function upsertNode(inventory: Inventory, entry: InventoryNode): Inventor
 
 /** Finishes the renames of every switch a killed run left and returns the inventory with their
  * entries applied; `save` must store that inventory before the journals are removed. */
-export async function resumeSwitches(nodesDir: string, inventory: Inventory, log: (line: string) => void, save: (inventory: Inventory) => Promise<void>): Promise<{inventory: Inventory, resumed: string[]}> {
+export async function resumeSwitches(files: Files, nodesDir: string, inventory: Inventory, log: (line: string) => void, save: (inventory: Inventory) => Promise<void>): Promise<{inventory: Inventory, resumed: string[]}> {
   const resumed: string[] = []
   const finished: string[] = []
   let inv = inventory
@@ -77,11 +77,11 @@ export async function resumeSwitches(nodesDir: string, inventory: Inventory, log
       j = JSON.parse(await fs.readFile(file, 'utf8')) as Journal
     } catch {
       log(`removing unreadable journal ${file}`)
-      await fs.rm(file, {force: true})
+      await files.remove(file)
       continue
     }
     try {
-      await runRenames(nodesDir, j)
+      await runRenames(files, nodesDir, j)
       inv = upsertNode(inv, j.entry)
       resumed.push(j.node)
       log(`finished the interrupted switch of ${j.node}`)
@@ -91,6 +91,6 @@ export async function resumeSwitches(nodesDir: string, inventory: Inventory, log
     finished.push(file)
   }
   if (resumed.length > 0) await save(inv)
-  for (const file of finished) await fs.rm(file, {force: true})
+  for (const file of finished) await files.remove(file)
   return {inventory: inv, resumed}
 }

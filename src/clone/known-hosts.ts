@@ -2,11 +2,11 @@ import {promises as fs} from 'node:fs'
 
 import {type SiteModel} from '../config/site.js'
 import {nodeRootDir} from '../images/layout.js'
-import {type Inventory} from '../nodes/inventory.js'
-import {writeFileAtomic} from '../system/files.js'
+import {type Inventory} from '../inventory/inventory.js'
+import {type Context} from '../system/context.js'
 import {type Root} from '../system/paths.js'
+import {readInRoot, writeInRoot} from '../system/root-files.js'
 import {hostKeyFile, type HostKeyType} from './identity.js'
-import {readInRoot, writeInRoot} from './safe-path.js'
 
 /** The cluster's known_hosts, published by the server (host path). */
 export const KNOWN_HOSTS_FILE = '/etc/pxeroot/known_hosts'
@@ -38,15 +38,16 @@ export async function knownHostsLines(root: Root, site: SiteModel, inventory: In
 }
 
 /** Writes the cluster known_hosts on the server and into every node root that exists. */
-export async function publishKnownHosts(root: Root, site: SiteModel, inventory: Inventory): Promise<number> {
+export async function publishKnownHosts(ctx: Pick<Context, 'root' | 'files'>, site: SiteModel, inventory: Inventory): Promise<number> {
+  const {root, files} = ctx
   const lines = await knownHostsLines(root, site, inventory)
   const text = `# Host keys of the pxeroot nodes; written by pxeroot after clone, rebase and rm.\n${lines.join('\n')}${lines.length > 0 ? '\n' : ''}`
-  await writeFileAtomic(root.resolve(KNOWN_HOSTS_FILE), text, {mode: 0o644})
+  await files.write(root.resolve(KNOWN_HOSTS_FILE), text, {mode: 0o644})
   await Promise.all(inventory.nodes.map(async (node) => {
     const nodeRoot = root.resolve(nodeRootDir(site, node.name))
     const st = await fs.lstat(nodeRoot).catch(() => undefined)
     // A root whose /etc/ssh is not a plain directory does not get the copy; the rest still do.
-    if (st?.isDirectory()) await writeInRoot(nodeRoot, NODE_KNOWN_HOSTS, text).catch(() => undefined)
+    if (st?.isDirectory()) await writeInRoot(files, nodeRoot, NODE_KNOWN_HOSTS, text).catch(() => undefined)
   }))
   return lines.length
 }

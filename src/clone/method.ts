@@ -1,11 +1,12 @@
-import {constants, promises as fs} from 'node:fs'
+import {promises as fs} from 'node:fs'
 import path from 'node:path'
 
-import {PreconditionError, UserError} from '../errors.js'
-import {fsTypeOf, isBtrfsSubvolume, sameFilesystem} from './fs-info.js'
+import {UserError} from '../errors.js'
+import {fsTypeOf, isSubvolume, sameFilesystem} from '../system/mounts.js'
+import {canReflink as canReflinkFile, COPY_METHODS, type CopyMethod} from '../system/trees.js'
 
-export const CLONE_METHODS = ['btrfs', 'reflink', 'rsync'] as const
-export type CloneMethod = typeof CLONE_METHODS[number]
+export const CLONE_METHODS = COPY_METHODS
+export type CloneMethod = CopyMethod
 
 export interface MethodChoice {
   method: CloneMethod
@@ -36,16 +37,7 @@ async function sampleFile(dir: string, depth = 0): Promise<string | undefined> {
 /** Whether files of `source` can be reflinked into `destDir` (same xfs/btrfs filesystem with reflink). */
 export async function canReflink(source: string, destDir: string): Promise<boolean> {
   const sample = await sampleFile(source)
-  if (!sample) return false
-  const probe = path.join(destDir, `.pxeroot-reflink-probe-${process.pid}`)
-  try {
-    await fs.copyFile(sample, probe, constants.COPYFILE_FICLONE_FORCE)
-    return true
-  } catch {
-    return false
-  } finally {
-    await fs.rm(probe, {force: true})
-  }
+  return sample !== undefined && canReflinkFile(sample, destDir)
 }
 
 /**
@@ -55,7 +47,7 @@ export async function canReflink(source: string, destDir: string): Promise<boole
  */
 export async function chooseMethod(source: string, destDir: string, forced?: CloneMethod): Promise<MethodChoice> {
   const snapshotable = forced === undefined || forced === 'btrfs'
-    ? await isBtrfsSubvolume(source) && await sameFilesystem(source, destDir)
+    ? await isSubvolume(source) && await sameFilesystem(source, destDir)
     : false
   if (forced === 'btrfs') {
     if (!snapshotable) {
@@ -72,8 +64,4 @@ export async function chooseMethod(source: string, destDir: string, forced?: Clo
   if (snapshotable) return {method: 'btrfs', reason: 'revision is a btrfs subvolume on the nodes filesystem'}
   if (reflink) return {method: 'reflink', reason: `${await fsTypeOf(destDir)} shares extents with the revision`}
   return {method: 'rsync', reason: `${await fsTypeOf(destDir)} cannot share extents with the revision`}
-}
-
-export function assertTool(found: boolean, tool: string, pkg: string): void {
-  if (!found) throw new PreconditionError(`${tool} is not installed`, `apt-get install ${pkg}`)
 }

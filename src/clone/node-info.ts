@@ -1,11 +1,11 @@
 import {promises as fs} from 'node:fs'
 import path from 'node:path'
 
-import {type Context} from '../base-command.js'
+import {type Context} from '../system/context.js'
 import {type SiteModel} from '../config/site.js'
 import {UserError} from '../errors.js'
 import {currentRevision, nodeRootDir, parseRevisionRef} from '../images/layout.js'
-import {type Inventory, type InventoryNode} from '../nodes/inventory.js'
+import {type Inventory, type InventoryNode} from '../inventory/inventory.js'
 import {rootSize, type RootSize} from './disk.js'
 import {type CloneMethod} from './method.js'
 import {cloneRecordOf, previousRootName} from './record.js'
@@ -52,7 +52,7 @@ export async function removeNodeRoots(ctx: Context, site: SiteModel, inventory: 
     const st = await fs.lstat(p).catch(() => undefined)
     if (!st) continue
     if (st.isSymbolicLink()) throw new UserError(`${path.join(site.paths.nodes, entry)} is a symlink; pxeroot removes only real directories inside ${site.paths.nodes}`)
-    await removeRoot(ctx.runner, nodesDir, p)
+    await removeRoot(ctx, nodesDir, p)
     removed.push(path.posix.join(site.paths.nodes, entry))
   }
   return removed

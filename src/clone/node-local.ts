@@ -1,8 +1,9 @@
 import {promises as fs} from 'node:fs'
 import path from 'node:path'
 
-import {type Runner} from '../system/runner.js'
-import {rootPath, safeParent} from './safe-path.js'
+import {type Context} from '../system/context.js'
+import {rootPath, safeParent} from '../system/root-files.js'
+import {copyPaths, removeTree} from '../system/trees.js'
 
 function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${glob.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')}$`)
@@ -40,7 +41,7 @@ export async function expandNodeLocal(nodeRoot: string, patterns: readonly strin
  * One `cp -a --reflink=auto` keeps owners, modes, links, xattrs and, on xfs/btrfs, shares extents
  * with the old root, so the cost is in proportion to the node-local files, not the image.
  */
-export async function carryNodeLocal(runner: Runner, oldRoot: string, newRoot: string, patterns: readonly string[], signal?: AbortSignal): Promise<string[]> {
+export async function carryNodeLocal(ctx: Pick<Context, 'runner' | 'files'>, oldRoot: string, newRoot: string, patterns: readonly string[], signal?: AbortSignal): Promise<string[]> {
   const paths = await expandNodeLocal(oldRoot, patterns)
   if (paths.length === 0) return []
   // Replacing /var/log touches /var's mtime; the image's parents keep theirs, so the new root
@@ -50,9 +51,9 @@ export async function carryNodeLocal(runner: Runner, oldRoot: string, newRoot: s
     const target = await safeParent(newRoot, inside, true)
     const parent = path.dirname(target)
     if (!parents.has(parent)) parents.set(parent, await fs.lstat(parent).catch(() => undefined))
-    await fs.rm(target, {recursive: true, force: true})
+    await removeTree(ctx.runner, target)
   }
-  await runner.run('cp', ['-a', '--reflink=auto', '--parents', '--no-dereference', '-t', newRoot, '--', ...paths.map((p) => p.replace(/^\/+/, ''))], {cwd: oldRoot, timeout: 60 * 60 * 1000, cancelSignal: signal})
-  for (const [parent, st] of parents) if (st) await fs.lutimes(parent, st.atime, st.mtime)
+  await copyPaths(ctx.runner, oldRoot, newRoot, paths.map((p) => p.replace(/^\/+/, '')), signal)
+  for (const [parent, st] of parents) if (st) await ctx.files.setTimes(parent, st.atime, st.mtime)
   return paths
 }

@@ -1,6 +1,6 @@
 import {type SiteModel} from '../config/site.js'
 import {UserError} from '../errors.js'
-import {nextFreeIp, nodeName, type Inventory, type InventoryNode} from '../nodes/inventory.js'
+import {nextFreeIp, nodeName, type Inventory, type InventoryNode} from '../inventory/inventory.js'
 
 export interface PlannedClone {
   name: string

@@ -1,4 +1,4 @@
-import {type InventoryNode} from '../nodes/inventory.js'
+import {type InventoryNode} from '../inventory/inventory.js'
 import {CLONE_METHODS, type CloneMethod} from './method.js'
 
 /**

@@ -3,8 +3,9 @@ import {promises as fs} from 'node:fs'
 import path from 'node:path'
 
 import {UserError} from '../errors.js'
-import {type Runner} from '../system/runner.js'
-import {isBtrfsSubvolume, mountsUnder} from './fs-info.js'
+import {type Context} from '../system/context.js'
+import {mountsUnder} from '../system/mounts.js'
+import {REFLINK_PROBE, removeTree} from '../system/trees.js'
 
 /** Names pxeroot gives work in progress beside node roots; only these are ever cleaned up unasked. */
 export const TEMP_ROOT = /^\.[a-z0-9-]+(\.previous)?\.pxeroot-(clone|trash|swap)-[0-9a-f]+$/
@@ -23,27 +24,21 @@ export async function strictlyInside(dir: string, p: string): Promise<boolean> {
   return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel) && path.basename(p) !== '..'
 }
 
-async function deleteTree(runner: Runner, p: string): Promise<void> {
-  if (await isBtrfsSubvolume(p)) {
-    await runner.run('btrfs', ['subvolume', 'delete', p], {timeout: 10 * 60 * 1000})
-    return
-  }
-  await runner.run('rm', ['-rf', '--one-file-system', '--', p], {timeout: 60 * 60 * 1000})
-}
+type TreeContext = Pick<Context, 'runner' | 'files'>
 
 /**
  * Removes a node root (or a leftover beside one) safely: only inside the nodes directory, never
  * through a mount point, and first renamed to a temp name so a kill half-way never leaves a
  * half-deleted tree under a name an export refers to. The next run finishes the deletion.
  */
-export async function removeRoot(runner: Runner, nodesDir: string, p: string): Promise<void> {
+export async function removeRoot(ctx: TreeContext, nodesDir: string, p: string): Promise<void> {
   if (!await strictlyInside(nodesDir, p)) {
     throw new UserError(`${p} is not inside the nodes directory ${nodesDir}; pxeroot removes only node roots it made`, 'remove it by hand if it really should go')
   }
   const st = await fs.lstat(p).catch(() => undefined)
   if (!st) return
   if (!st.isDirectory()) {
-    await fs.rm(p, {force: true})
+    await ctx.files.remove(p)
     return
   }
   const mounts = await mountsUnder(p)
@@ -51,20 +46,20 @@ export async function removeRoot(runner: Runner, nodesDir: string, p: string): P
   let victim = p
   if (!TEMP_ROOT.test(path.basename(p))) {
     victim = tempRootName(path.dirname(p), path.basename(p), 'trash')
-    await fs.rename(p, victim)
+    await ctx.files.rename(p, victim)
   }
-  await deleteTree(runner, victim)
+  await removeTree(ctx.runner, victim)
 }
 
 /** Deletes what killed or failed runs left beside the roots; returns the names removed. Leftovers
  * with a mount under them are reported, not deleted. */
-export async function cleanLeftovers(runner: Runner, nodesDir: string, log: (line: string) => void = () => {}): Promise<string[]> {
+export async function cleanLeftovers(ctx: TreeContext, nodesDir: string, log: (line: string) => void = () => {}): Promise<string[]> {
   const names = await fs.readdir(nodesDir).catch(() => [] as string[])
   const removed: string[] = []
   for (const name of names) {
     const p = path.join(nodesDir, name)
-    if (name.startsWith('.pxeroot-reflink-probe-')) {
-      await fs.rm(p, {force: true})
+    if (name.startsWith(REFLINK_PROBE)) {
+      await ctx.files.remove(p)
       continue
     }
     if (!TEMP_ROOT.test(name)) continue
@@ -73,7 +68,7 @@ export async function cleanLeftovers(runner: Runner, nodesDir: string, log: (lin
       log(`leaving ${p}: mounts under it (${mounts.join(', ')})`)
       continue
     }
-    await deleteTree(runner, p)
+    await removeTree(ctx.runner, p)
     removed.push(name)
   }
   return removed

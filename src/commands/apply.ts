@@ -1,8 +1,9 @@
-import {applyBootConfig, withSiteLock, type ApplyResult} from '../apply/apply.js'
-import {BaseCommand} from '../base-command.js'
+import {type ApplyResult} from '../apply/apply.js'
+import {applyConfig} from '../services/apply.js'
+import {BaseCommand} from '../cli/base-command.js'
 import {EXIT_TABLE} from '../errors.js'
-import {applyReport} from '../ui/apply-report.js'
-import {applyFlags} from '../ui/flags.js'
+import {applyReport} from '../cli/apply-report.js'
+import {applyFlags} from '../cli/flags.js'
 
 export default class Apply extends BaseCommand {
   static summary = 'Write the boot configuration (DHCP, NFS exports, TFTP, pxelinux) from the site and inventory'
@@ -14,7 +15,7 @@ export default class Apply extends BaseCommand {
     const {flags} = await this.parse(Apply)
     const ctx = this.makeContext(flags.root)
     const options = {dryRun: flags['dry-run'], reload: flags.reload}
-    const result = flags['dry-run'] ? await applyBootConfig(ctx, options) : await withSiteLock(ctx, () => applyBootConfig(ctx, options))
+    const result = await applyConfig(ctx, options)
     if (!this.jsonEnabled()) process.stdout.write(applyReport(result))
     return result
   }

@@ -1,5 +1,6 @@
-import {BaseCommand} from '../base-command.js'
-import {runDoctor, type Check} from '../doctor/checks.js'
+import {BaseCommand} from '../cli/base-command.js'
+import {type Check} from '../doctor/checks.js'
+import {runDoctor} from '../services/doctor.js'
 import {EXIT, EXIT_TABLE} from '../errors.js'
 
 export default class Doctor extends BaseCommand {

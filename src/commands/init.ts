@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand} from '../base-command.js'
-import {initSite, type InitResult} from '../config/init.js'
+import {BaseCommand} from '../cli/base-command.js'
+import {initSite, type InitResult} from '../services/init.js'
 import {EXIT_TABLE} from '../errors.js'
 
 export default class Init extends BaseCommand {

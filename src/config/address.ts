@@ -65,17 +65,9 @@ export function parseRange(text: string): AddressRange {
   return {start: parts[0], end: parts[1]}
 }
 
-export function formatRange(range: AddressRange): string {
-  return `${range.start}-${range.end}`
-}
-
 export function inRange(ip: string, range: AddressRange): boolean {
   const n = ipToNumber(ip)
   return n >= ipToNumber(range.start) && n <= ipToNumber(range.end)
-}
-
-export function rangeSize(range: AddressRange): number {
-  return ipToNumber(range.end) - ipToNumber(range.start) + 1
 }
 
 export function rangesOverlap(a: AddressRange, b: AddressRange): boolean {

@@ -1,6 +1,7 @@
 import {z} from 'zod'
 
 import {inRange, inSubnet, isIPv4, parseRange, parseSubnet, rangesOverlap, type AddressRange, type Subnet} from './address.js'
+import {IMAGE_NAME} from './names.js'
 
 /** A hostname label as RFC 1123 allows: what dhcpd, DNS and the kernel's ip= all accept. */
 export const HOSTNAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
@@ -24,7 +25,7 @@ const range = z.string().refine((s) => {
 }, {message: 'must be an address range FIRST-LAST such as 192.168.0.200-192.168.0.210'})
 /** Paths end up in exports lines and dhcpd/pxelinux text: whitespace or control characters would split them. */
 const hostDir = z.string().regex(/^\/[^\s\0]*$/, {message: 'must be an absolute path without spaces or control characters'})
-const imageName = z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, {message: 'must be lowercase letters, digits, ".", "_" or "-"'})
+const imageName = z.string().regex(IMAGE_NAME, {message: 'must be lowercase letters, digits, ".", "_" or "-"'})
 
 /** Node-local state by default: identity, logs and home directories; what a rebase must keep. */
 export const DEFAULT_NODE_LOCAL = [
@@ -146,5 +147,3 @@ export function siteProblems(site: SiteModel): string[] {
 }
 
 export type NfsBackend = Site['backends']['nfs']
-
-export type SiteRecipe = z.output<typeof RecipeSchema>

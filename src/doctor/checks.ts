@@ -1,17 +1,13 @@
 import {promises as fs} from 'node:fs'
 import path from 'node:path'
 
-import {bootNodes, desiredFiles} from '../apply/desired.js'
-import {OWNED_PATHS} from '../apply/owned.js'
+import {desiredFiles} from '../apply/desired.js'
 import {planFiles, readOwned} from '../apply/plan.js'
-import {checkDhcpd} from '../apply/validate.js'
-import {type Context} from '../base-command.js'
-import {packagesFor} from '../config/init.js'
-import {loadSite} from '../config/site-file.js'
+import {activeServices, packagesFor} from '../backends/registry.js'
+import {type BootModel} from '../boot/model.js'
 import {type SiteModel} from '../config/site.js'
-import {PxerootError} from '../errors.js'
-import {loadInventory, type Inventory} from '../nodes/inventory.js'
-import {type BootNode} from '../render/model.js'
+import {type Inventory} from '../inventory/inventory.js'
+import {type Context} from '../system/context.js'
 import {exists, readIfExists} from '../system/files.js'
 
 export type Status = 'ok' | 'warn' | 'fail' | 'skip'
@@ -23,42 +19,68 @@ export interface Check {
   fix?: string
 }
 
-interface Facts {
+export interface Facts {
   ctx: Context
   site: SiteModel
   inventory: Inventory
-  nodes: BootNode[]
+  model: BootModel
 }
 
 const ok = (check: string, message: string): Check => ({check, status: 'ok', message})
 
-async function packages({ctx, site}: Facts): Promise<Check> {
+async function packages({ctx, site}: Facts): Promise<Check[]> {
   const wanted = packagesFor(site)
   const result = await ctx.runner.run('dpkg-query', ['-W', '-f', '${Package} ${db:Status-Status}\\n', ...wanted], {reject: false, timeout: 30_000})
   const installed = new Set(result.stdout.split('\n').filter((l) => l.endsWith(' installed')).map((l) => l.split(' ')[0]))
   const missing = wanted.filter((p) => !installed.has(p))
-  return missing.length === 0
+  return [missing.length === 0
     ? ok('packages', `installed: ${wanted.join(', ')}`)
-    : {check: 'packages', status: 'fail', message: `not installed: ${missing.join(', ')}`, fix: `apt-get install ${missing.join(' ')} (or: pxeroot init --install-packages --force ...)`}
+    : {check: 'packages', status: 'fail', message: `not installed: ${missing.join(', ')}`, fix: `apt-get install ${missing.join(' ')} (or: pxeroot init --install-packages --force ...)`}]
 }
 
-async function services({ctx, site}: Facts): Promise<Check> {
-  if (!ctx.root.isHost) return {check: 'services', status: 'skip', message: '--root is set: the host\'s services are not this root\'s'}
-  const units = ['isc-dhcp-server', 'tftpd-hpa', site.backends.nfs === 'kernel' ? 'nfs-kernel-server' : 'nfs-ganesha']
+async function services({ctx, site}: Facts): Promise<Check[]> {
+  if (!ctx.root.isHost) return [{check: 'services', status: 'skip', message: '--root is set: the host\'s services are not this root\'s'}]
+  const units = activeServices(site).map((b) => b.unit)
   const off: string[] = []
   for (const unit of units) {
     const r = await ctx.runner.run('systemctl', ['is-enabled', `${unit}.service`], {reject: false, timeout: 10_000}).catch(() => ({exitCode: 1, stdout: 'no systemctl'}))
     if (r.exitCode !== 0) off.push(`${unit} (${r.stdout.trim() || 'not enabled'})`)
   }
-  return off.length === 0 ? ok('services', `enabled: ${units.join(', ')}`)
-    : {check: 'services', status: 'warn', message: `not enabled: ${off.join(', ')}`, fix: `systemctl enable --now ${units.join(' ')}`}
+  return [off.length === 0 ? ok('services', `enabled: ${units.join(', ')}`)
+    : {check: 'services', status: 'warn', message: `not enabled: ${off.join(', ')}`, fix: `systemctl enable --now ${units.join(' ')}`}]
 }
 
-async function upToDate({ctx, site, nodes}: Facts): Promise<Check> {
-  const plan = await planFiles(ctx.root, await desiredFiles(ctx.root, site, nodes), await readOwned(ctx.root))
+async function upToDate({ctx, model}: Facts): Promise<Check[]> {
+  const plan = await planFiles(ctx.root, await desiredFiles(ctx.root, model), await readOwned(ctx.root))
   const stale = plan.changes.filter((c) => c.action !== 'unchanged').map((c) => c.path)
-  return stale.length === 0 ? ok('boot files', 'every generated file matches the configuration')
-    : {check: 'boot files', status: 'fail', message: `${stale.length} file(s) differ from the configuration: ${stale.slice(0, 5).join(', ')}`, fix: 'pxeroot apply --dry-run, then pxeroot apply'}
+  return [stale.length === 0 ? ok('boot files', 'every generated file matches the configuration')
+    : {check: 'boot files', status: 'fail', message: `${stale.length} file(s) differ from the configuration: ${stale.slice(0, 5).join(', ')}`, fix: 'pxeroot apply --dry-run, then pxeroot apply'}]
+}
+
+/** Each daemon's own checker on the files on disk (an admin's hand edit shows here first). */
+async function daemonChecks({ctx, site}: Facts): Promise<Check[]> {
+  const out: Check[] = []
+  for (const backend of activeServices(site)) {
+    if (!backend.check) continue
+    const name = `${backend.daemon} config`
+    const texts = new Map<string, string>()
+    for (const p of backend.paths) {
+      const text = await readIfExists(ctx.root.resolve(p))
+      if (text) texts.set(p, text.toString('utf8'))
+    }
+    const missing = backend.paths.filter((p) => !texts.has(p))
+    if (missing.length > 0) {
+      out.push({check: name, status: 'fail', message: `${missing[0]} does not exist`, fix: 'pxeroot apply'})
+      continue
+    }
+    try {
+      await backend.check(ctx, {text: (p) => texts.get(p)})
+      out.push(ok(name, `${backend.daemon} accepts the configuration on disk`))
+    } catch (error) {
+      out.push({check: name, status: 'fail', message: (error as Error).message, fix: `pxeroot apply (or fix ${backend.adminFiles[0] ?? backend.paths[0]} by hand)`})
+    }
+  }
+  return out
 }
 
 async function walk(dir: string): Promise<string[]> {
@@ -73,73 +95,48 @@ async function walk(dir: string): Promise<string[]> {
 }
 
 /** tftpd-hpa serves only world-readable files. */
-async function tftpReadable({ctx, site}: Facts): Promise<Check> {
+async function tftpReadable({ctx, site}: Facts): Promise<Check[]> {
   const dir = ctx.root.resolve(site.paths.tftp)
-  if (!await exists(dir)) return {check: 'tftp root', status: 'fail', message: `${site.paths.tftp} does not exist`, fix: 'pxeroot apply'}
+  if (!await exists(dir)) return [{check: 'tftp root', status: 'fail', message: `${site.paths.tftp} does not exist`, fix: 'pxeroot apply'}]
   const unreadable: string[] = []
   for (const file of await walk(dir)) {
     const st = await fs.stat(file)
     if ((st.mode & 0o004) === 0) unreadable.push(ctx.root.hostPath(file))
   }
-  return unreadable.length === 0 ? ok('tftp root', `every file under ${site.paths.tftp} is world-readable`)
-    : {check: 'tftp root', status: 'fail', message: `tftpd-hpa will refuse ${unreadable.length} file(s) that are not world-readable: ${unreadable.slice(0, 5).join(', ')}`, fix: `chmod o+r ${unreadable.slice(0, 5).join(' ')}`}
+  return [unreadable.length === 0 ? ok('tftp root', `every file under ${site.paths.tftp} is world-readable`)
+    : {check: 'tftp root', status: 'fail', message: `tftpd-hpa will refuse ${unreadable.length} file(s) that are not world-readable: ${unreadable.slice(0, 5).join(', ')}`, fix: `chmod o+r ${unreadable.slice(0, 5).join(' ')}`}]
 }
 
-async function nodeBootFiles({ctx, site, nodes}: Facts): Promise<Check> {
+async function nodeBootFiles({ctx, site, model}: Facts): Promise<Check[]> {
+  const {nodes} = model
   const missing: string[] = []
   for (const node of nodes) {
     for (const rel of [node.kernel, node.initrd]) {
       if (!await exists(ctx.root.resolve(path.posix.join(site.paths.tftp, rel)))) missing.push(`${node.name}: ${rel}`)
     }
   }
-  if (nodes.length === 0) return {check: 'node boot files', status: 'skip', message: 'no nodes yet'}
-  return missing.length === 0 ? ok('node boot files', `kernel and initrd present for ${nodes.length} node(s)`)
-    : {check: 'node boot files', status: 'warn', message: `boot files do not exist yet: ${missing.slice(0, 4).join('; ')}${missing.length > 4 ? ` (+${missing.length - 4})` : ''}`, fix: `pxeroot image build ${site.boot.image}`}
+  if (nodes.length === 0) return [{check: 'node boot files', status: 'skip', message: 'no nodes yet'}]
+  return [missing.length === 0 ? ok('node boot files', `kernel and initrd present for ${nodes.length} node(s)`)
+    : {check: 'node boot files', status: 'warn', message: `boot files do not exist yet: ${missing.slice(0, 4).join('; ')}${missing.length > 4 ? ` (+${missing.length - 4})` : ''}`, fix: `pxeroot image build ${site.boot.image}`}]
 }
 
-async function nodeRoots({ctx, nodes}: Facts): Promise<Check> {
+async function nodeRoots({ctx, model}: Facts): Promise<Check[]> {
+  const {nodes} = model
   const missing = []
   for (const node of nodes) if (!await exists(ctx.root.resolve(node.rootPath))) missing.push(node.name)
-  if (nodes.length === 0) return {check: 'node roots', status: 'skip', message: 'no nodes yet'}
-  return missing.length === 0 ? ok('node roots', `all ${nodes.length} root(s) exist`)
-    : {check: 'node roots', status: 'warn', message: `no root yet for ${missing.join(', ')}`, fix: `pxeroot nodes clone ${nodes.length}`}
+  if (nodes.length === 0) return [{check: 'node roots', status: 'skip', message: 'no nodes yet'}]
+  return [missing.length === 0 ? ok('node roots', `all ${nodes.length} root(s) exist`)
+    : {check: 'node roots', status: 'warn', message: `no root yet for ${missing.join(', ')}`, fix: `pxeroot nodes clone ${nodes.length}`}]
 }
 
-async function dhcpdValid({ctx}: Facts): Promise<Check> {
-  const main = await readIfExists(ctx.root.resolve(OWNED_PATHS.dhcpMain))
-  const include = await readIfExists(ctx.root.resolve(OWNED_PATHS.dhcpInclude))
-  if (!main || !include) return {check: 'dhcpd config', status: 'fail', message: `${main ? OWNED_PATHS.dhcpInclude : OWNED_PATHS.dhcpMain} does not exist`, fix: 'pxeroot apply'}
-  try {
-    await checkDhcpd(ctx.root, ctx.runner, main.toString(), include.toString())
-    return ok('dhcpd config', 'dhcpd -t accepts the configuration on disk')
-  } catch (error) {
-    return {check: 'dhcpd config', status: 'fail', message: (error as Error).message, fix: 'pxeroot apply (or fix dhcpd.conf by hand)'}
-  }
-}
-
-async function exportsActive({ctx, site, nodes}: Facts): Promise<Check> {
-  if (!ctx.root.isHost) return {check: 'exports', status: 'skip', message: '--root is set: the live export table is the host\'s'}
-  if (site.backends.nfs !== 'kernel') return {check: 'exports', status: 'skip', message: 'NFS-Ganesha: check with "showmount -e"'}
+async function exportsActive({ctx, site, model}: Facts): Promise<Check[]> {
+  if (!ctx.root.isHost) return [{check: 'exports', status: 'skip', message: '--root is set: the live export table is the host\'s'}]
+  if (site.backends.nfs !== 'kernel') return [{check: 'exports', status: 'skip', message: 'NFS-Ganesha: check with "showmount -e"'}]
   const r = await ctx.runner.run('exportfs', ['-v'], {reject: false, timeout: 10_000})
-  const inactive = nodes.filter((n) => !r.stdout.split('\n').some((l) => l.startsWith(n.rootPath)))
-  return inactive.length === 0 ? ok('exports', 'every node root is exported')
-    : {check: 'exports', status: 'fail', message: `not exported now: ${inactive.map((n) => n.name).join(', ')}`, fix: 'pxeroot apply (runs exportfs -ra)'}
+  const inactive = model.nodes.filter((n) => !r.stdout.split('\n').some((l) => l.startsWith(n.rootPath)))
+  return [inactive.length === 0 ? ok('exports', 'every node root is exported')
+    : {check: 'exports', status: 'fail', message: `not exported now: ${inactive.map((n) => n.name).join(', ')}`, fix: 'pxeroot apply (runs exportfs -ra)'}]
 }
 
-const CHECKS = [packages, services, upToDate, dhcpdValid, tftpReadable, nodeBootFiles, nodeRoots, exportsActive]
-
-/** Every check, each isolated: one that throws is reported as failed, the others still run. */
-export async function runDoctor(ctx: Context): Promise<Check[]> {
-  const site = await loadSite(ctx.root)
-  const inventory = await loadInventory(ctx.root)
-  const facts: Facts = {ctx, site, inventory, nodes: await bootNodes(ctx.root, site, inventory)}
-  const results: Check[] = []
-  for (const check of CHECKS) {
-    try {
-      results.push(await check(facts))
-    } catch (error) {
-      results.push({check: check.name, status: 'fail', message: (error as Error).message, fix: error instanceof PxerootError ? error.suggestion : undefined})
-    }
-  }
-  return results
-}
+/** Every check doctor runs, in the order it prints them; each yields one or more lines. */
+export const CHECKS: readonly ((facts: Facts) => Promise<Check[]>)[] = [packages, services, upToDate, daemonChecks, tftpReadable, nodeBootFiles, nodeRoots, exportsActive]

@@ -1,19 +1,19 @@
 import {promises as fs} from 'node:fs'
 import path from 'node:path'
 
-import {refreshAfterCurrentMoved} from '../apply/refresh.js'
-import {type Context} from '../base-command.js'
+import {type Context} from '../system/context.js'
+import {IMAGE_NAME} from '../config/names.js'
 import {loadSite} from '../config/site-file.js'
 import {type SiteModel} from '../config/site.js'
 import {PreconditionError, UserError} from '../errors.js'
-import {syncDir, tempNameFor} from '../system/files.js'
+import {tempNameFor} from '../system/files.js'
 import {withLock} from '../system/lock.js'
 import {mountsUnder} from '../system/mounts.js'
 import {type Runner} from '../system/runner.js'
 import {memberProblems} from './archive-members.js'
 import {createArgs, extractRootfsArgs, listArgs, readManifestArgs} from './gnu-tar.js'
 import {bootFiles, formatRevisionRef, imageDir, revisionDir, revisionRootfs, type RevisionRef} from './layout.js'
-import {type Manifest} from './manifest.js'
+import {parseManifest, type Manifest} from './manifest.js'
 import {manifestView, type ManifestView} from './manifest-view.js'
 import {readRevisionManifest, resolveRevision} from './revision-ref.js'
 import {
@@ -22,7 +22,6 @@ import {
 
 /** Archives hold whole root filesystems: bound generously, but bounded. */
 const TAR_TIMEOUT_MS = 2 * 60 * 60 * 1000
-const IMAGE_NAME = /^[a-z0-9][a-z0-9._-]*$/
 /** A kernel version as it appears in /boot file names; anything else could walk out of /boot. */
 const KERNEL_VERSION = /^[A-Za-z0-9][A-Za-z0-9._+~-]*$/
 
@@ -70,19 +69,19 @@ export async function exportRevision(ctx: Context, refText: string, output: stri
     try {
       ctx.log(`exporting ${formatRevisionRef(ref)} to ${archive}`)
       await ctx.runner.run('tar', createArgs(temp, ctx.root.resolve(revisionDir(site, ref))), {timeout: TAR_TIMEOUT_MS, cancelSignal: ctx.signal})
-      await fs.chmod(temp, 0o600)
-      await fs.rename(temp, archive)
+      await ctx.files.chmod(temp, 0o600)
+      await ctx.files.rename(temp, archive)
     } catch (error) {
-      await fs.rm(temp, {force: true})
+      await ctx.files.remove(temp)
       throw error
     }
-    await syncDir(path.dirname(archive))
+    await ctx.files.syncDir(path.dirname(archive))
     return {revision: formatRevisionRef(ref), archive, bytes: (await fs.stat(archive)).size}
   })
 }
 
 /** Member names, the manifest and the checks that make an archive importable; reads only. */
-export async function inspectArchive(ctx: Context, archive: string): Promise<ManifestView & {raw: Record<string, unknown>}> {
+export async function inspectArchive(ctx: Context, archive: string): Promise<ManifestView & {manifest: Manifest}> {
   const st = await fs.stat(archive).catch(() => undefined)
   if (!st?.isFile()) throw new UserError(`archive: ${archive} is not a file`)
   await requireZstd(ctx.runner, ctx.signal)
@@ -100,13 +99,14 @@ export async function inspectArchive(ctx: Context, archive: string): Promise<Man
   } catch {
     throw new UserError(`archive: ${archive}: its manifest.json is not valid JSON (not a pxeroot export)`)
   }
-  const view = manifestView(raw, `${path.basename(archive)}:manifest.json`)
+  const source = `${path.basename(archive)}:manifest.json`
+  const view = manifestView(raw, source)
   if (!KERNEL_VERSION.test(view.kernel)) throw new UserError(`archive: ${archive}: manifest kernel "${view.kernel}" is not a kernel version`)
-  return {...view, raw}
+  return {...view, manifest: parseManifest(raw, source)}
 }
 
-function importedManifest(raw: Record<string, unknown>, ref: RevisionRef, from: RevisionRef, archive: string, btrfs: boolean): Manifest {
-  const {parent: _parent, ...rest} = raw
+function importedManifest(exported: Manifest, ref: RevisionRef, archive: string, btrfs: boolean): Manifest {
+  const {parent: _parent, ...rest} = exported
   // The exported manifest as it was (packages, recipe, sizes, build time), renamed to its new place.
   return {
     ...rest,
@@ -114,8 +114,8 @@ function importedManifest(raw: Record<string, unknown>, ref: RevisionRef, from: 
     revision: ref.revision,
     origin: 'import',
     storage: btrfs ? 'btrfs' : 'directory',
-    importedFrom: {image: from.image, revision: from.revision, archive: path.basename(archive), importedAt: new Date().toISOString()},
-  } as unknown as Manifest
+    importedFrom: {image: exported.image, revision: exported.revision, archive: path.basename(archive), importedAt: new Date().toISOString()},
+  }
 }
 
 /** The kernel and initrd of the manifest's kernel version, as regular files inside rootfs/boot (never through a symlink). */
@@ -143,12 +143,10 @@ export async function importArchive(ctx: Context, archiveArg: string, options: {
   const name = options.name ?? manifest.image
   if (!IMAGE_NAME.test(name)) throw new UserError(`--name: "${name}" must be lowercase letters, digits, ".", "_" or "-"`)
   const from: RevisionRef = {image: manifest.image, revision: manifest.revision}
-  const result = await withLock(ctx.root.resolve(imageLockFile(name)), `image ${name}`, () => importLocked(ctx, site, archive, name, from, manifest.raw, manifest.kernel))
-  await refreshAfterCurrentMoved(ctx, name)
-  return result
+  return withLock(ctx.root.resolve(imageLockFile(name)), `image ${name}`, () => importLocked(ctx, site, archive, name, from, manifest.manifest, manifest.kernel))
 }
 
-async function importLocked(ctx: Context, site: SiteModel, archive: string, name: string, from: RevisionRef, raw: Record<string, unknown>, kernel: string): Promise<ImportResult> {
+async function importLocked(ctx: Context, site: SiteModel, archive: string, name: string, from: RevisionRef, exported: Manifest, kernel: string): Promise<ImportResult> {
   const imageDirDisk = ctx.root.resolve(imageDir(site, name))
   const createdImageDir = !(await fs.lstat(imageDirDisk).catch(() => undefined))
   const cleaned = await removeStale(ctx, site, name)
@@ -160,10 +158,10 @@ async function importLocked(ctx: Context, site: SiteModel, archive: string, name
     await ctx.runner.run('tar', extractRootfsArgs(archive, staging.dir, path.basename(staging.work)), {timeout: TAR_TIMEOUT_MS, cancelSignal: ctx.signal})
     ctx.signal.throwIfAborted()
     const sources = await bootSources(staging.work, kernel)
-    ref = {image: name, revision: await reserveRevision(ctx.root, site, name)}
+    ref = {image: name, revision: await reserveRevision(ctx, site, name)}
     await publishBootFiles(ctx, site, ref, sources.kernel, sources.initrd)
     ctx.signal.throwIfAborted()
-    await promote(ctx, site, staging, importedManifest(raw, ref, from, archive, staging.btrfs))
+    await promote(ctx, site, staging, importedManifest(exported, ref, archive, staging.btrfs))
     promoted = true
     return {revision: formatRevisionRef(ref), from: formatRevisionRef(from), archive, kernel, bootFiles: bootFiles(ref), cleaned}
   } catch (error) {
@@ -171,7 +169,7 @@ async function importLocked(ctx: Context, site: SiteModel, archive: string, name
       await discardStaging(ctx, staging).catch((e: Error) => ctx.log(`warning: could not remove ${staging.dir}: ${e.message}`))
       if (ref) await removeBootFiles(ctx, site, ref).catch(() => undefined)
       // A refused archive leaves no trace: not even the directory of an image it would have created.
-      else if (createdImageDir) await fs.rmdir(imageDirDisk).catch(() => undefined)
+      else if (createdImageDir) await ctx.files.removeEmptyDir(imageDirDisk).catch(() => undefined)
     }
     throw error
   }

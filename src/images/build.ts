@@ -1,8 +1,6 @@
-import {promises as fs} from 'node:fs'
 import path from 'node:path'
 
-import {refreshAfterCurrentMoved} from '../apply/refresh.js'
-import {type Context} from '../base-command.js'
+import {type Context} from '../system/context.js'
 import {loadSite} from '../config/site-file.js'
 import {UserError} from '../errors.js'
 import {withChrootSession} from '../system/chroot.js'
@@ -20,8 +18,8 @@ import {renderSourcesList, resolveRecipe, type Recipe} from './recipes.js'
 import {withNetworkRetry} from './retry.js'
 import {checkSpace} from './space.js'
 import {createStaging, discardStaging, imageLockFile, removeStale, resetWork, type Staging} from './store.js'
+import {IMAGE_NAME} from '../config/names.js'
 
-export const IMAGE_NAME = /^[a-z0-9][a-z0-9._-]*$/
 
 export interface BuildRequest {
   recipe: string
@@ -53,7 +51,7 @@ export async function resolveBuildRecipe(site: Awaited<ReturnType<typeof loadSit
 
 /** Steps in a chroot session that install the recipe's packages from fully configured sources. */
 async function installPackages(ctx: Context, staging: Staging, recipe: Recipe, output: (l: string) => void): Promise<void> {
-  await fs.writeFile(path.join(staging.work, 'etc/apt/sources.list'), renderSourcesList(recipe), {mode: 0o644})
+  await ctx.files.write(path.join(staging.work, 'etc/apt/sources.list'), renderSourcesList(recipe), {mode: 0o644, forceMode: true, within: staging.work})
   const opts = {timeout: 40 * 60_000, cancelSignal: ctx.signal, onLine: output}
   const retry = {signal: ctx.signal, log: ctx.log}
   await withChrootSession(ctx.runner, staging.work, async (session) => {
@@ -95,7 +93,7 @@ export async function buildImage(ctx: Context, request: BuildRequest): Promise<B
         run: async (output) => {
           const s = staging!
           const cacheDir = site.images.debCache ? ctx.root.resolve(site.images.debCache) : undefined
-          if (cacheDir) await fs.mkdir(cacheDir, {recursive: true})
+          if (cacheDir) await ctx.files.mkdir(cacheDir)
           const cmd = debootstrapCommand(recipe, s.work, {cacheDir})
           await withNetworkRetry('debootstrap', () => ctx.runner.run(cmd.command, cmd.args, {env: cmd.env, timeout: 60 * 60_000, cancelSignal: ctx.signal, onLine: output}), {
             signal: ctx.signal,
@@ -116,7 +114,7 @@ export async function buildImage(ctx: Context, request: BuildRequest): Promise<B
       {
         title: 'Configure the NFS root',
         run: async (output) => {
-          await configureNfsRoot(staging!.work, recipe.initramfsModules)
+          await configureNfsRoot(ctx.files, staging!.work, recipe.initramfsModules)
           if (recipe.postInstall.length > 0) {
             await withChrootSession(ctx.runner, staging!.work, async (session) => {
               for (const argv of recipe.postInstall) await session.run(argv, {timeout: 30 * 60_000, cancelSignal: ctx.signal, onLine: output})
@@ -145,6 +143,5 @@ export async function buildImage(ctx: Context, request: BuildRequest): Promise<B
     if (staging && !process.env.PXEROOT_KEEP_FAILED) await discardStaging(ctx, staging).catch((error: Error) => ctx.log(`cleanup of ${staging!.dir} failed: ${error.message}`))
     await lock.release()
   }
-  await refreshAfterCurrentMoved(ctx, name)
   return {ref: {image: name, revision: manifest!.revision}, manifest: manifest!}
 }

@@ -1,12 +1,12 @@
 import {promises as fs} from 'node:fs'
 
-import {refreshAfterCurrentMoved} from '../apply/refresh.js'
-import {type Context} from '../base-command.js'
+import {type Context} from '../system/context.js'
 import {loadSite} from '../config/site-file.js'
 import {type SiteModel} from '../config/site.js'
 import {type ChrootSession, withChrootSession} from '../system/chroot.js'
 import {acquireLock} from '../system/lock.js'
 import {isBtrfs} from '../system/mounts.js'
+import {treeDifferences} from '../system/trees.js'
 import {checkImageName} from './build.js'
 import {affectsInitrd, buildInitrd, kernelFiles, newestKernel} from './initramfs.js'
 import {formatRevisionRef, revisionRootfs, type RevisionRef} from './layout.js'
@@ -40,8 +40,7 @@ export function meaningfulChanges(itemized: string): string[] {
 }
 
 async function filesChanged(ctx: Context, work: string, original: string): Promise<string[]> {
-  const r = await ctx.runner.run('rsync', ['-aHAXn', '--delete', '--one-file-system', '--itemize-changes', `${work}/`, `${original}/`], {timeout: 30 * 60_000, cancelSignal: ctx.signal})
-  return meaningfulChanges(r.stdout)
+  return meaningfulChanges(await treeDifferences(ctx.runner, work, original, ctx.signal))
 }
 
 /**
@@ -50,12 +49,6 @@ async function filesChanged(ctx: Context, work: string, original: string): Promi
  * interruption or no change. The published revision is never touched.
  */
 export async function changeImage(ctx: Context, image: string, options: ChangeOptions, work: (session: ChrootSession, staging: Staging, site: SiteModel) => Promise<void>): Promise<ChangeResult> {
-  const result = await changeImageLocked(ctx, image, options, work)
-  if (result.revision !== undefined) await refreshAfterCurrentMoved(ctx, image)
-  return result
-}
-
-async function changeImageLocked(ctx: Context, image: string, options: ChangeOptions, work: (session: ChrootSession, staging: Staging, site: SiteModel) => Promise<void>): Promise<ChangeResult> {
   checkImageName(image)
   const site = await loadSite(ctx.root)
   const lock = await acquireLock(ctx.root.resolve(imageLockFile(image)), `image ${image}`)
@@ -72,7 +65,7 @@ async function changeImageLocked(ctx: Context, image: string, options: ChangeOpt
     staging = await createWorkingCopy(ctx, site, from)
     const s = staging
     await withChrootSession(ctx.runner, s.work, (session) => work(session, s, site))
-    await removeIdentity(s.work)
+    await removeIdentity(ctx.files, s.work)
     const packages = await installedPackages(ctx.runner, s.work)
     const changed = changedPackages(parent.packages, packages)
     const files = changed.length === 0 && options.publishFileChanges ? await filesChanged(ctx, s.work, source) : []

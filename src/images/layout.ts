@@ -3,6 +3,7 @@ import path from 'node:path'
 
 import {type SiteModel} from '../config/site.js'
 import {type Root} from '../system/paths.js'
+import {REVISION_REF} from '../config/names.js'
 
 /**
  * Where image revisions and their boot files live (host paths). One contract shared by the
@@ -21,7 +22,7 @@ export interface RevisionRef {
 }
 
 export function parseRevisionRef(text: string): RevisionRef | undefined {
-  const m = /^([a-z0-9][a-z0-9._-]*)@([1-9][0-9]*)$/.exec(text)
+  const m = REVISION_REF.exec(text)
   return m ? {image: m[1], revision: Number(m[2])} : undefined
 }
 

@@ -1,9 +1,12 @@
 import {promises as fs} from 'node:fs'
 import path from 'node:path'
 
+import {z} from 'zod'
+
+import {zodProblems} from '../config/issues.js'
 import {type SiteModel} from '../config/site.js'
-import {PreconditionError} from '../errors.js'
-import {writeFileAtomic} from '../system/files.js'
+import {PreconditionError, UserError} from '../errors.js'
+import {type Files} from '../system/files.js'
 import {type Root} from '../system/paths.js'
 import {type Runner} from '../system/runner.js'
 import {formatRevisionRef, revisionManifest, type RevisionRef} from './layout.js'
@@ -22,7 +25,7 @@ export interface Manifest {
   revision: number
   /** The revision this one was made from (update, exec, shell); absent for a fresh build. */
   parent?: number
-  origin: 'build' | 'update' | 'exec' | 'shell'
+  origin: 'build' | 'update' | 'exec' | 'shell' | 'import'
   /** The argv of image exec/shell. */
   command?: string[]
   recipe: Recipe
@@ -37,6 +40,35 @@ export interface Manifest {
   builtAt: string
   buildSeconds: number
   pxerootVersion: string
+  /** Where an imported revision came from. */
+  importedFrom?: {image: string, revision: number, archive: string, importedAt: string}
+}
+
+/** The fields pxeroot relies on; the rest of a manifest is carried as it is. */
+const ManifestSchema = z.object({
+  format: z.literal(1),
+  image: z.string().min(1),
+  revision: z.number().int().positive(),
+  parent: z.number().int().positive().optional(),
+  origin: z.enum(['build', 'update', 'exec', 'shell', 'import']),
+  command: z.array(z.string()).optional(),
+  recipe: z.object({name: z.string()}).passthrough(),
+  suite: z.string(),
+  mirror: z.string(),
+  kernel: z.string().min(1),
+  packages: z.array(z.object({name: z.string(), version: z.string(), arch: z.string()})),
+  sizes: z.object({rootfsBytes: z.number(), kernelBytes: z.number(), initrdBytes: z.number()}),
+  storage: z.enum(['btrfs', 'directory']),
+  builtAt: z.string(),
+  buildSeconds: z.number(),
+  pxerootVersion: z.string(),
+}).passthrough()
+
+/** A whole manifest, checked; a manifest from elsewhere (an archive) is refused with every problem named. */
+export function parseManifest(data: unknown, source: string): Manifest {
+  const parsed = ManifestSchema.safeParse(data)
+  if (!parsed.success) throw new UserError(`${source}: ${zodProblems(parsed.error).join('; ')}`, 'it must be a manifest.json written by "pxeroot image build"')
+  return parsed.data as z.output<typeof ManifestSchema> & Pick<Manifest, 'recipe'>
 }
 
 /** dpkg-query -W output (Package\tVersion\tArch\tStatus) to installed packages; pure. */
@@ -52,10 +84,6 @@ export async function installedPackages(runner: Runner, rootfs: string): Promise
   return parseDpkgQuery(r.stdout)
 }
 
-export function samePackages(a: readonly ManifestPackage[], b: readonly ManifestPackage[]): boolean {
-  return a.length === b.length && a.every((p, i) => p.name === b[i].name && p.version === b[i].version && p.arch === b[i].arch)
-}
-
 /** Names of packages added, removed or changed in version between two lists. */
 export function changedPackages(a: readonly ManifestPackage[], b: readonly ManifestPackage[]): string[] {
   const va = new Map(a.map((p) => [p.name, p.version]))
@@ -68,11 +96,17 @@ export async function readManifest(root: Root, site: SiteModel, ref: RevisionRef
   const text = await fs.readFile(file, 'utf8').catch(() => {
     throw new PreconditionError(`revision ${formatRevisionRef(ref)} does not exist (no ${revisionManifest(site, ref)})`, 'see "pxeroot image list"')
   })
-  return JSON.parse(text) as Manifest
+  let data: unknown
+  try {
+    data = JSON.parse(text)
+  } catch {
+    throw new UserError(`${revisionManifest(site, ref)} is not valid JSON`)
+  }
+  return parseManifest(data, revisionManifest(site, ref))
 }
 
-export async function writeManifest(file: string, manifest: Manifest): Promise<void> {
-  await writeFileAtomic(file, JSON.stringify(manifest, null, 2) + '\n', {mode: 0o644})
+export async function writeManifest(files: Files, file: string, manifest: Manifest): Promise<void> {
+  await files.write(file, JSON.stringify(manifest, null, 2) + '\n', {mode: 0o644})
 }
 
 /** Bytes used by a tree, not crossing into other filesystems. */

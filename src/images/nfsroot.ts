@@ -1,6 +1,8 @@
 import {promises as fs} from 'node:fs'
 import path from 'node:path'
 
+import {type Files} from '../system/files.js'
+
 /** Files an NFS-root golden image carries; pure renderers, written into the tree by configureNfsRoot. */
 export function renderInitramfsConf(modules?: readonly string[]): string {
   return [
@@ -69,36 +71,25 @@ export const IMAGE_HOSTNAME = 'pxeroot-image'
 
 export const RESOLV_CONF = '# pxeroot: written per node from the site\'s dns servers when a node root is cloned.\n'
 
-async function write(rootfs: string, rel: string, text: string, mode = 0o644): Promise<void> {
-  const file = path.join(rootfs, rel)
-  await fs.mkdir(path.dirname(file), {recursive: true})
-  await fs.rm(file, {force: true})
-  await fs.writeFile(file, text, {mode})
-}
-
 /** Everything that makes a debootstrapped tree an NFS-root golden image (build time only). */
-export async function configureNfsRoot(rootfs: string, modules?: readonly string[]): Promise<void> {
-  await write(rootfs, 'etc/initramfs-tools/conf.d/pxeroot', renderInitramfsConf(modules))
-  if (modules) await write(rootfs, 'etc/initramfs-tools/modules', renderInitramfsModules(modules))
-  await write(rootfs, 'etc/fstab', FSTAB)
-  await write(rootfs, 'etc/hostname', `${IMAGE_HOSTNAME}\n`)
-  await write(rootfs, 'etc/hosts', `127.0.0.1\tlocalhost\n127.0.1.1\t${IMAGE_HOSTNAME}\n::1\tlocalhost ip6-localhost ip6-loopback\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n`)
+export async function configureNfsRoot(files: Files, rootfs: string, modules?: readonly string[]): Promise<void> {
+  const write = (rel: string, text: string) => files.write(path.join(rootfs, rel), text, {mode: 0o644, forceMode: true, within: rootfs, sync: false})
+  await write('etc/initramfs-tools/conf.d/pxeroot', renderInitramfsConf(modules))
+  if (modules) await write('etc/initramfs-tools/modules', renderInitramfsModules(modules))
+  await write('etc/fstab', FSTAB)
+  await write('etc/hostname', `${IMAGE_HOSTNAME}\n`)
+  await write('etc/hosts', `127.0.0.1\tlocalhost\n127.0.1.1\t${IMAGE_HOSTNAME}\n::1\tlocalhost ip6-localhost ip6-loopback\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n`)
   // debootstrap copied the build host's resolver; the image gets its own.
-  await write(rootfs, 'etc/resolv.conf', RESOLV_CONF)
-  await write(rootfs, 'etc/systemd/network/00-pxeroot-nfsroot.network', NETWORKD_NFSROOT)
-  await write(rootfs, 'etc/NetworkManager/conf.d/00-pxeroot-nfsroot.conf', NETWORK_MANAGER_NFSROOT)
-  if (await fs.stat(path.join(rootfs, 'etc/network')).catch(() => undefined)) await write(rootfs, 'etc/network/interfaces', IFUPDOWN_INTERFACES)
+  await write('etc/resolv.conf', RESOLV_CONF)
+  await write('etc/systemd/network/00-pxeroot-nfsroot.network', NETWORKD_NFSROOT)
+  await write('etc/NetworkManager/conf.d/00-pxeroot-nfsroot.conf', NETWORK_MANAGER_NFSROOT)
+  if (await fs.stat(path.join(rootfs, 'etc/network')).catch(() => undefined)) await write('etc/network/interfaces', IFUPDOWN_INTERFACES)
   // A netplan config that DHCPs the boot NIC would re-address it under the NFS root.
   for (const f of await fs.readdir(path.join(rootfs, 'etc/netplan')).catch(() => [] as string[])) {
-    if (f.endsWith('.yaml')) await fs.rm(path.join(rootfs, 'etc/netplan', f), {force: true})
+    if (f.endsWith('.yaml')) await files.remove(path.join(rootfs, 'etc/netplan', f))
   }
-  await write(rootfs, 'etc/apt/apt.conf.d/99pxeroot-no-periodic', APT_NO_PERIODIC)
-  for (const unit of MASKED_UNITS) {
-    const link = path.join(rootfs, 'etc/systemd/system', unit)
-    await fs.mkdir(path.dirname(link), {recursive: true})
-    await fs.rm(link, {force: true})
-    await fs.symlink('/dev/null', link)
-  }
+  await write('etc/apt/apt.conf.d/99pxeroot-no-periodic', APT_NO_PERIODIC)
+  for (const unit of MASKED_UNITS) await files.symlink('/dev/null', path.join(rootfs, 'etc/systemd/system', unit), {within: rootfs})
 }
 
 /**
@@ -106,21 +97,15 @@ export async function configureNfsRoot(rootfs: string, modules?: readonly string
  * "uninitialized" triggers first-boot), dbus's copy follows it, SSH host keys go (each clone gets its own).
  * Runs after every change to an image, since installing packages can recreate them.
  */
-export async function removeIdentity(rootfs: string): Promise<void> {
+export async function removeIdentity(files: Files, rootfs: string): Promise<void> {
   const machineId = path.join(rootfs, 'etc/machine-id')
   const st0 = await fs.lstat(machineId).catch(() => undefined)
   // Left untouched when already right, so an unchanged image stays byte- and time-identical.
-  if (!st0?.isFile() || st0.size !== 0) {
-    await fs.rm(machineId, {force: true})
-    await fs.writeFile(machineId, '', {mode: 0o444})
-  }
+  if (!st0?.isFile() || st0.size !== 0) await files.write(machineId, '', {mode: 0o444, forceMode: true, within: rootfs, sync: false})
   const dbus = path.join(rootfs, 'var/lib/dbus/machine-id')
   const st = await fs.lstat(dbus).catch(() => undefined)
-  if (st && !st.isSymbolicLink()) {
-    await fs.rm(dbus, {force: true})
-    await fs.symlink('/etc/machine-id', dbus)
-  }
+  if (st && !st.isSymbolicLink()) await files.symlink('/etc/machine-id', dbus, {within: rootfs})
   for (const f of await fs.readdir(path.join(rootfs, 'etc/ssh')).catch(() => [] as string[])) {
-    if (f.startsWith('ssh_host_')) await fs.rm(path.join(rootfs, 'etc/ssh', f), {force: true})
+    if (f.startsWith('ssh_host_')) await files.remove(path.join(rootfs, 'etc/ssh', f))
   }
 }

@@ -1,6 +1,6 @@
 import {Listr, ListrLogger, ProcessOutput} from 'listr2'
 
-import {type Context} from '../base-command.js'
+import {type Context} from '../system/context.js'
 
 export interface Step {
   title: string

@@ -1,7 +1,7 @@
 import {promises as fs} from 'node:fs'
 import path from 'node:path'
 
-import {type Context} from '../base-command.js'
+import {type Context} from '../system/context.js'
 import {type SiteModel} from '../config/site.js'
 import {PreconditionError} from '../errors.js'
 import {bootstrapComplete} from './debootstrap.js'
@@ -24,13 +24,13 @@ export type RevisionFacts = Pick<Manifest, 'origin' | 'recipe' | 'parent' | 'com
 
 /** Identity scrub, checks, boot files, manifest, promotion: the common end of build, update, exec and shell. */
 export async function publishRevision(ctx: Context, site: SiteModel, staging: Staging, facts: RevisionFacts, started: number, version: string): Promise<Manifest> {
-  await removeIdentity(staging.work)
+  await removeIdentity(ctx.files, staging.work)
   await assertPublishable(staging.work)
   const kernel = await newestKernel(staging.work)
   const files = kernelFiles(staging.work, kernel)
   if (!(await fs.stat(files.initrd).catch(() => undefined))) throw new PreconditionError(`refusing to publish: no /boot/initrd.img-${kernel}`)
   const packages = await installedPackages(ctx.runner, staging.work)
-  const revision = await reserveRevision(ctx.root, site, staging.image)
+  const revision = await reserveRevision(ctx, site, staging.image)
   const ref = {image: staging.image, revision}
   const boot = await publishBootFiles(ctx, site, ref, files.kernel, files.initrd)
   const manifest: Manifest = {

@@ -5,8 +5,8 @@ import {UserError} from '../errors.js'
 import {type Root} from '../system/paths.js'
 import {currentRevision, formatRevisionRef, parseRevisionRef, revisionManifest, revisionRootfs, type RevisionRef} from './layout.js'
 import {parseManifestText, type ManifestView} from './manifest-view.js'
+import {IMAGE_NAME} from '../config/names.js'
 
-const IMAGE_NAME = /^[a-z0-9][a-z0-9._-]*$/
 
 /** "lab@3" as written, or "lab" for lab's current revision; the revision must exist. */
 export async function resolveRevision(root: Root, site: SiteModel, text: string, what = 'revision'): Promise<RevisionRef> {

@@ -1,4 +1,4 @@
-import {type Context} from '../base-command.js'
+import {type Context} from '../system/context.js'
 import {ExternalCommandError, UserError} from '../errors.js'
 import {changeImage, type ChangeResult} from './change.js'
 

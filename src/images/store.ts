@@ -2,12 +2,12 @@ import {randomBytes} from 'node:crypto'
 import {promises as fs} from 'node:fs'
 import path from 'node:path'
 
-import {type Context} from '../base-command.js'
+import {type Context} from '../system/context.js'
 import {type SiteModel} from '../config/site.js'
 import {PreconditionError} from '../errors.js'
-import {syncDir, writeFileAtomic} from '../system/files.js'
-import {isBtrfs, isSubvolume, removeTree} from '../system/mounts.js'
+import {isBtrfs, isSubvolume} from '../system/mounts.js'
 import {STATE, type Root} from '../system/paths.js'
+import {copyTreeShared, createSubvolume, deleteSubvolume, removeTree, snapshot} from '../system/trees.js'
 import {bootFiles, currentRevision, imageDir, revisionDir, revisionRootfs, type RevisionRef} from './layout.js'
 import {type Manifest, writeManifest} from './manifest.js'
 
@@ -44,44 +44,41 @@ export interface Staging {
   btrfs: boolean
 }
 
-async function newStagingDir(root: Root, site: SiteModel, image: string): Promise<{dir: string, btrfs: boolean}> {
-  const parent = root.resolve(imageDir(site, image))
-  await fs.mkdir(parent, {recursive: true, mode: 0o755})
+async function newStagingDir(ctx: Context, site: SiteModel, image: string): Promise<{dir: string, btrfs: boolean}> {
+  const parent = ctx.root.resolve(imageDir(site, image))
+  await ctx.files.mkdir(parent, 0o755)
   const dir = path.join(parent, `${STAGING_PREFIX}${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`)
-  await fs.mkdir(dir, {mode: 0o700})
+  await ctx.files.mkdir(dir, 0o700)
   return {dir, btrfs: await isBtrfs(dir)}
 }
 
 export async function createStaging(ctx: Context, site: SiteModel, image: string): Promise<Staging> {
-  const {dir, btrfs} = await newStagingDir(ctx.root, site, image)
+  const {dir, btrfs} = await newStagingDir(ctx, site, image)
   const work = path.join(dir, 'work')
-  if (btrfs) await ctx.runner.run('btrfs', ['subvolume', 'create', work], {timeout: 60_000})
-  else await fs.mkdir(work, {mode: 0o755})
+  if (btrfs) await createSubvolume(ctx.runner, work)
+  else await ctx.files.mkdir(work, 0o755)
   return {image, dir, work, btrfs}
 }
 
 /** A writable copy of a revision: a snapshot on btrfs (O(1)), else a reflink-if-possible copy keeping xattrs, links and devices. */
 export async function createWorkingCopy(ctx: Context, site: SiteModel, from: RevisionRef): Promise<Staging> {
   const source = ctx.root.resolve(revisionRootfs(site, from))
-  const {dir, btrfs} = await newStagingDir(ctx.root, site, from.image)
+  const {dir, btrfs} = await newStagingDir(ctx, site, from.image)
   const work = path.join(dir, 'work')
-  if (btrfs && await isSubvolume(source)) {
-    await ctx.runner.run('btrfs', ['subvolume', 'snapshot', source, work], {timeout: 10 * 60_000, cancelSignal: ctx.signal})
-  } else {
-    await ctx.runner.run('cp', ['-a', '--reflink=auto', '--', source, work], {timeout: 60 * 60_000, cancelSignal: ctx.signal})
-  }
+  if (btrfs && await isSubvolume(source)) await snapshot(ctx.runner, source, work, {signal: ctx.signal})
+  else await copyTreeShared(ctx.runner, source, work, ctx.signal)
   return {image: from.image, dir, work, btrfs: btrfs && await isSubvolume(work)}
 }
 
 /** Empties a staging tree's work directory (a fresh subvolume on btrfs). */
 export async function resetWork(ctx: Context, staging: Staging): Promise<void> {
-  await removeTree(ctx.runner, staging.work)
-  if (staging.btrfs) await ctx.runner.run('btrfs', ['subvolume', 'create', staging.work], {timeout: 60_000})
-  else await fs.mkdir(staging.work, {mode: 0o755})
+  await removeTree(ctx.runner, staging.work, {mounts: 'unmount'})
+  if (staging.btrfs) await createSubvolume(ctx.runner, staging.work)
+  else await ctx.files.mkdir(staging.work, 0o755)
 }
 
 export async function discardStaging(ctx: Context, staging: Staging): Promise<void> {
-  await removeTree(ctx.runner, staging.dir)
+  await removeTree(ctx.runner, staging.dir, {mounts: 'unmount'})
 }
 
 /**
@@ -92,8 +89,8 @@ export async function removeStale(ctx: Context, site: SiteModel, image: string):
   const removed: string[] = []
   const dir = ctx.root.resolve(imageDir(site, image))
   for (const e of await fs.readdir(dir, {withFileTypes: true}).catch(() => [])) {
-    if (e.name.startsWith(STAGING_PREFIX) || e.name.startsWith('.current-')) {
-      await removeTree(ctx.runner, path.join(dir, e.name))
+    if (e.name.startsWith(STAGING_PREFIX) || e.name.startsWith('.current')) {
+      await removeTree(ctx.runner, path.join(dir, e.name), {mounts: 'unmount'})
       removed.push(e.name)
     }
   }
@@ -109,11 +106,11 @@ export async function removeStale(ctx: Context, site: SiteModel, image: string):
 }
 
 /** The next revision number; never reuses a number, even of a removed revision. */
-export async function reserveRevision(root: Root, site: SiteModel, image: string): Promise<number> {
-  const file = root.resolve(path.posix.join(imageDir(site, image), COUNTER))
+export async function reserveRevision(ctx: Context, site: SiteModel, image: string): Promise<number> {
+  const file = ctx.root.resolve(path.posix.join(imageDir(site, image), COUNTER))
   const last = Number.parseInt(await fs.readFile(file, 'utf8').catch(() => '0'), 10) || 0
-  const n = Math.max(last, ...(await listRevisions(root, site, image)), 0) + 1
-  await writeFileAtomic(file, `${n}\n`)
+  const n = Math.max(last, ...(await listRevisions(ctx.root, site, image)), 0) + 1
+  await ctx.files.write(file, `${n}\n`)
   return n
 }
 
@@ -125,16 +122,13 @@ export async function publishBootFiles(ctx: Context, site: SiteModel, ref: Revis
   const files = bootFiles(ref)
   const target = ctx.root.resolve(path.posix.join(site.paths.tftp, path.posix.dirname(files.kernel)))
   const temp = path.join(path.dirname(target), `.tmp-${ref.revision}-${randomBytes(3).toString('hex')}`)
-  await fs.mkdir(temp, {recursive: true, mode: 0o755})
-  await fs.chmod(path.dirname(target), 0o755)
-  for (const [from, name] of [[kernel, 'vmlinuz'], [initrd, 'initrd.img']] as const) {
-    await fs.copyFile(from, path.join(temp, name))
-    await fs.chmod(path.join(temp, name), 0o644)
-  }
-  await fs.chmod(temp, 0o755)
+  await ctx.files.mkdir(temp, 0o755)
+  await ctx.files.chmod(path.dirname(target), 0o755)
+  for (const [from, name] of [[kernel, 'vmlinuz'], [initrd, 'initrd.img']] as const) await ctx.files.copy(from, path.join(temp, name), 0o644)
+  await ctx.files.chmod(temp, 0o755)
   await removeTree(ctx.runner, target)
-  await fs.rename(temp, target)
-  await syncDir(path.dirname(target))
+  await ctx.files.rename(temp, target)
+  await ctx.files.syncDir(path.dirname(target))
   const [k, i] = await Promise.all([fs.stat(path.join(target, 'vmlinuz')), fs.stat(path.join(target, 'initrd.img'))])
   return {kernelBytes: k.size, initrdBytes: i.size}
 }
@@ -151,28 +145,26 @@ export async function promote(ctx: Context, site: SiteModel, staging: Staging, m
   const ref = {image: staging.image, revision: manifest.revision}
   const rootfs = path.join(staging.dir, 'rootfs')
   if (staging.btrfs) {
-    await ctx.runner.run('btrfs', ['subvolume', 'snapshot', '-r', staging.work, rootfs], {timeout: 10 * 60_000})
-    await ctx.runner.run('btrfs', ['subvolume', 'delete', staging.work], {timeout: 10 * 60_000})
+    await snapshot(ctx.runner, staging.work, rootfs, {readOnly: true})
+    await deleteSubvolume(ctx.runner, staging.work)
   } else {
-    await fs.rename(staging.work, rootfs)
+    await ctx.files.rename(staging.work, rootfs)
   }
-  await writeManifest(path.join(staging.dir, 'manifest.json'), manifest)
-  await fs.chmod(staging.dir, 0o755)
+  await writeManifest(ctx.files, path.join(staging.dir, 'manifest.json'), manifest)
+  await ctx.files.chmod(staging.dir, 0o755)
   const target = ctx.root.resolve(revisionDir(site, ref))
   if (await fs.lstat(target).catch(() => undefined)) throw new PreconditionError(`${revisionDir(site, ref)} already exists; refusing to overwrite a revision`)
-  await fs.rename(staging.dir, target)
-  await syncDir(path.dirname(target))
-  await setCurrent(ctx.root, site, ref)
+  await ctx.files.rename(staging.dir, target)
+  await ctx.files.syncDir(path.dirname(target))
+  await setCurrent(ctx, site, ref)
   return ref
 }
 
 /** Moves `current` atomically: a new symlink under a temp name renamed over the old one. */
-export async function setCurrent(root: Root, site: SiteModel, ref: RevisionRef): Promise<void> {
-  const dir = root.resolve(imageDir(site, ref.image))
-  const temp = path.join(dir, `.current-${randomBytes(3).toString('hex')}`)
-  await fs.symlink(String(ref.revision), temp)
-  await fs.rename(temp, path.join(dir, 'current'))
-  await syncDir(dir)
+export async function setCurrent(ctx: Pick<Context, 'root' | 'files'>, site: SiteModel, ref: RevisionRef): Promise<void> {
+  const dir = ctx.root.resolve(imageDir(site, ref.image))
+  await ctx.files.symlink(String(ref.revision), path.join(dir, 'current'))
+  await ctx.files.syncDir(dir)
 }
 
 export async function requireCurrent(root: Root, site: SiteModel, image: string): Promise<RevisionRef> {

@@ -1,4 +1,4 @@
-import {ganeshaExportBlock} from '../render/ganesha.js'
+import {ganeshaExportBlock} from '../render/nfs/ganesha.js'
 
 /** A node root as the lab exports it. */
 export interface LabExport {

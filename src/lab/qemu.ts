@@ -1,4 +1,4 @@
-import {constants, promises as fs} from 'node:fs'
+import {kvmUsable} from '../system/devices.js'
 
 export type Accel = 'auto' | 'kvm' | 'tcg'
 
@@ -15,14 +15,7 @@ export interface VmSpec {
 /** KVM when /dev/kvm can be opened, else qemu's emulator (TCG): the lab works without KVM, only slower. */
 export async function pickAccel(wanted: Accel): Promise<'kvm' | 'tcg'> {
   if (wanted !== 'auto') return wanted
-  try {
-    await fs.access('/dev/kvm', constants.R_OK | constants.W_OK)
-    const handle = await fs.open('/dev/kvm', 'r+')
-    await handle.close()
-    return 'kvm'
-  } catch {
-    return 'tcg'
-  }
+  return await kvmUsable() ? 'kvm' : 'tcg'
 }
 
 /** qemu option values are comma-separated lists; a comma in a path would split it. */

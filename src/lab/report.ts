@@ -1,4 +1,4 @@
-import {type LabBootResult} from './boot.js'
+import {type LabBootResult} from './run.js'
 
 /** The human report: each node's milestones with their times, then PASS or FAIL and why. */
 export function labReport(result: LabBootResult): string {

@@ -8,3 +8,8 @@ export function withLine(existing: string, line: string): string {
   if (existing.split('\n').some((l) => l.trim() === line)) return existing
   return `${existing}${existing.endsWith('\n') || existing === '' ? '' : '\n'}${line}\n`
 }
+
+/** A file an admin owns with pxeroot's line taken out again; the rest is left as it is. */
+export function withoutLine(existing: string, line: string): string {
+  return existing.split('\n').filter((l) => l.trim() !== line).join('\n')
+}

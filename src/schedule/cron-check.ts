@@ -1,9 +1,6 @@
-import {promises as fs} from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
-
 import {PreconditionError, ValidationError} from '../errors.js'
-import {type Runner} from '../system/runner.js'
+import {type Context} from '../system/context.js'
+import {withTempDir} from '../system/files.js'
 
 /**
  * A cron.d file as a user crontab: the same lines without the user field, which is the form
@@ -21,12 +18,10 @@ export function asUserCrontab(systemCrontab: string): string {
 }
 
 /** cron's own parser on the candidate file, before it is installed. */
-export async function checkWithCron(runner: Runner, systemCrontab: string, signal?: AbortSignal): Promise<void> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'pxeroot-cron-'))
-  try {
-    const file = path.join(dir, 'pxeroot')
-    await fs.writeFile(file, asUserCrontab(systemCrontab), {mode: 0o600})
-    const result = await runner.run('crontab', ['-n', file], {reject: false, timeout: 30_000, cancelSignal: signal}).catch((error: unknown) => {
+export async function checkWithCron(ctx: Pick<Context, 'runner' | 'files' | 'signal'>, systemCrontab: string): Promise<void> {
+  await withTempDir(ctx.files, 'pxeroot-cron-', async (dir) => {
+    const file = await dir.write('pxeroot', asUserCrontab(systemCrontab), 0o600)
+    const result = await ctx.runner.run('crontab', ['-n', file], {reject: false, timeout: 30_000, cancelSignal: ctx.signal}).catch((error: unknown) => {
       if (error instanceof PreconditionError) throw new PreconditionError('cron is not installed, so a schedule would never run', 'apt-get install cron')
       throw error
     })
@@ -34,7 +29,5 @@ export async function checkWithCron(runner: Runner, systemCrontab: string, signa
       const why = (result.stderr || result.stdout).split('\n').find((l) => /bad|error/i.test(l)) ?? 'syntax error'
       throw new ValidationError(`cron rejects the schedule file: ${why.replace(file, '/etc/cron.d/pxeroot')}`)
     }
-  } finally {
-    await fs.rm(dir, {recursive: true, force: true})
-  }
+  })
 }

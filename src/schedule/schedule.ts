@@ -1,14 +1,11 @@
-import {promises as fs} from 'node:fs'
 import path from 'node:path'
 
-import {type Context} from '../base-command.js'
+import {type Context} from '../system/context.js'
 import {PreconditionError, UserError} from '../errors.js'
 import {isOwnedCronFile, parseCronFile, renderCronFile, renderCronLine, type CronFileModel, type ScheduledJob} from '../render/cron.js'
-import {readIfExists, syncDir, writeFileAtomic} from '../system/files.js'
-import {withLock} from '../system/lock.js'
+import {readIfExists} from '../system/files.js'
 import {STATE} from '../system/paths.js'
 import {checkWithCron} from './cron-check.js'
-import {normalizeSchedule} from './cron-spec.js'
 
 /** Host paths of the schedule. */
 export const SCHEDULE_PATHS = {
@@ -46,7 +43,7 @@ export function commandLength(commandIds: readonly string[], args: readonly stri
   return 0
 }
 
-function checkArgs(program: PxerootProgram, args: readonly string[]): void {
+export function checkArgs(program: PxerootProgram, args: readonly string[]): void {
   const shown = args.join(' ')
   if (args.length === 0) throw new UserError('command: missing; give the pxeroot command after "--", e.g. schedule set "0 3 * * 0" -- image update --all')
   const n = commandLength(program.commandIds, args)
@@ -58,7 +55,7 @@ function checkArgs(program: PxerootProgram, args: readonly string[]): void {
   }
 }
 
-function model(ctx: Context, program: PxerootProgram, jobs: readonly ScheduledJob[]): CronFileModel {
+export function model(ctx: Context, program: PxerootProgram, jobs: readonly ScheduledJob[]): CronFileModel {
   return {
     jobs,
     program: program.argv,
@@ -68,7 +65,7 @@ function model(ctx: Context, program: PxerootProgram, jobs: readonly ScheduledJo
   }
 }
 
-async function readJobs(ctx: Context): Promise<ScheduledJob[] | undefined> {
+export async function readJobs(ctx: Context): Promise<ScheduledJob[] | undefined> {
   const text = await readIfExists(ctx.root.resolve(SCHEDULE_PATHS.cronFile))
   if (text === undefined) return undefined
   if (!isOwnedCronFile(text.toString('utf8'))) {
@@ -77,7 +74,7 @@ async function readJobs(ctx: Context): Promise<ScheduledJob[] | undefined> {
   return parseCronFile(text.toString('utf8'))
 }
 
-function state(ctx: Context, program: PxerootProgram | undefined, jobs: readonly ScheduledJob[], change: ScheduleState['change']): ScheduleState {
+export function state(ctx: Context, program: PxerootProgram | undefined, jobs: readonly ScheduledJob[], change: ScheduleState['change']): ScheduleState {
   const m = program ? model(ctx, program, jobs) : undefined
   return {
     file: SCHEDULE_PATHS.cronFile,
@@ -87,62 +84,14 @@ function state(ctx: Context, program: PxerootProgram | undefined, jobs: readonly
   }
 }
 
-async function install(ctx: Context, program: PxerootProgram, jobs: readonly ScheduledJob[]): Promise<void> {
+/** Checks the file with cron itself, then writes it atomically, 0644 (cron skips group- or world-writable files in cron.d). */
+export async function install(ctx: Context, program: PxerootProgram, jobs: readonly ScheduledJob[]): Promise<void> {
   const text = renderCronFile(model(ctx, program, jobs))
-  await checkWithCron(ctx.runner, text, ctx.signal)
-  // cron skips files in cron.d that are group- or world-writable; a new file is created 0644 by root.
-  await fs.mkdir(ctx.root.resolve(path.posix.dirname(SCHEDULE_PATHS.logFile)), {recursive: true, mode: 0o755})
-  await writeFileAtomic(ctx.root.resolve(SCHEDULE_PATHS.cronFile), text, {mode: 0o644, forceMode: true})
+  await checkWithCron(ctx, text)
+  await ctx.files.mkdir(ctx.root.resolve(path.posix.dirname(SCHEDULE_PATHS.logFile)), 0o755)
+  await ctx.files.write(ctx.root.resolve(SCHEDULE_PATHS.cronFile), text, {mode: 0o644, forceMode: true})
 }
 
-/** `schedule set WHEN -- ARGS`: adds the job, or moves an identical command to the new time. */
-export async function setSchedule(ctx: Context, when: string, args: readonly string[], program: PxerootProgram): Promise<ScheduleState> {
-  const schedule = normalizeSchedule(when)
-  checkArgs(program, args)
-  for (const word of program.argv) {
-    if (!path.isAbsolute(word)) throw new Error(`internal: the program cron runs must be absolute: ${word}`)
-  }
-  return withLock(ctx.root.resolve(SCHEDULE_PATHS.lock), 'schedule', async () => {
-    const before = await readJobs(ctx)
-    const job: ScheduledJob = {schedule, args: [...args]}
-    const same = (j: ScheduledJob) => j.args.length === job.args.length && j.args.every((a, i) => a === job.args[i])
-    const jobs = before?.some(same) ? before.map((j) => (same(j) ? job : j)) : [...(before ?? []), job]
-    const current = await readIfExists(ctx.root.resolve(SCHEDULE_PATHS.cronFile))
-    if (current?.toString('utf8') === renderCronFile(model(ctx, program, jobs))) return state(ctx, program, jobs, 'unchanged')
-    await install(ctx, program, jobs)
-    return state(ctx, program, jobs, before === undefined ? 'created' : 'updated')
-  })
-}
-
-/** `schedule show`: the jobs in the cron file and the lines cron runs. Reads only. */
-export async function showSchedule(ctx: Context, program?: PxerootProgram): Promise<ScheduleState> {
-  const jobs = (await readJobs(ctx)) ?? []
-  const s = state(ctx, program, jobs, 'none')
-  const text = await readIfExists(ctx.root.resolve(SCHEDULE_PATHS.cronFile))
-  // Show what is installed, even when this pxeroot would render it differently (moved or upgraded).
-  const installed = text?.toString('utf8').split('\n').filter((l) => l !== '' && !l.startsWith('#') && !/^[A-Z_]+=/.test(l)) ?? []
-  s.jobs.forEach((job, i) => {
-    job.line = installed[i] ?? job.line
-  })
-  return s
-}
-
-/** `schedule rm [-- ARGS]`: one job, or the whole file. Removing what is not there is not an error. */
-export async function removeSchedule(ctx: Context, args: readonly string[], program: PxerootProgram): Promise<ScheduleState> {
-  return withLock(ctx.root.resolve(SCHEDULE_PATHS.lock), 'schedule', async () => {
-    const before = await readJobs(ctx)
-    if (before === undefined) return state(ctx, program, [], 'unchanged')
-    const jobs = args.length === 0 ? [] : before.filter((j) => !(j.args.length === args.length && j.args.every((a, i) => a === args[i])))
-    if (jobs.length === before.length) {
-      throw new UserError(`command: "${args.join(' ')}" is not scheduled`, 'see "pxeroot schedule show"')
-    }
-    if (jobs.length === 0) {
-      const file = ctx.root.resolve(SCHEDULE_PATHS.cronFile)
-      await fs.rm(file, {force: true})
-      await syncDir(path.dirname(file))
-    } else {
-      await install(ctx, program, jobs)
-    }
-    return state(ctx, program, jobs, 'removed')
-  })
+export function sameArgs(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i])
 }

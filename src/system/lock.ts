@@ -2,18 +2,10 @@ import {promises as fs} from 'node:fs'
 import path from 'node:path'
 
 import {BusyError} from '../errors.js'
+import {isAlive} from './processes.js'
 
 export interface Lock {
   release(): Promise<void>
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
 }
 
 /**
@@ -39,7 +31,7 @@ export async function acquireLock(file: string, what = 'pxeroot'): Promise<Lock>
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
       const owner = Number.parseInt(await fs.readFile(file, 'utf8').catch(() => ''), 10)
-      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && alive(owner)) {
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
         throw new BusyError(`${what} is busy: another pxeroot run (pid ${owner}) holds ${file}`, 'wait for it to finish and run the command again')
       }
       if (owner === process.pid) throw new BusyError(`${what} is already locked by this process`)

@@ -5,18 +5,128 @@ import {PreconditionError} from '../errors.js'
 import {type Runner} from './runner.js'
 
 const BTRFS_SUPER_MAGIC = 0x91_23_68_3E
+const STEP_MS = 60_000
 
-/** Mount points from mountinfo text (field 5, octal escapes decoded); pure. */
+/** One line of /proc/self/mountinfo, with the escapes (\040 for space...) decoded. */
+export interface MountEntry {
+  mountPoint: string
+  fsType: string
+  source: string
+  /** "major:minor" of the mounted filesystem (btrfs subvolume mounts each get their own). */
+  device: string
+  /** The path of the mounted tree inside its filesystem ("/" or a subvolume / bind source). */
+  fsRoot: string
+}
+
+function unescape(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)))
+}
+
+/** Parses mountinfo text; pure. */
+export function parseMountInfo(text: string): MountEntry[] {
+  const out: MountEntry[] = []
+  for (const line of text.split('\n')) {
+    if (!line) continue
+    const [left, right] = line.split(' - ')
+    const l = left.split(' ')
+    const r = (right ?? '').split(' ')
+    out.push({mountPoint: unescape(l[4]), fsRoot: unescape(l[3]), device: l[2], fsType: r[0], source: unescape(r[1] ?? '')})
+  }
+  return out
+}
+
+/** Mount points from mountinfo text; pure. */
 export function parseMountPoints(mountinfo: string): string[] {
-  return mountinfo.split('\n').filter(Boolean).map((line) => line.split(' ')[4].replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8))))
+  return parseMountInfo(mountinfo).map((m) => m.mountPoint)
+}
+
+export async function readMounts(): Promise<MountEntry[]> {
+  return parseMountInfo(await fs.readFile('/proc/self/mountinfo', 'utf8'))
+}
+
+function contains(dir: string, p: string): boolean {
+  const rel = path.relative(dir, p)
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))
+}
+
+/** The mount that holds an existing path (the longest mount point containing its real path). */
+export async function mountOf(p: string, mounts?: MountEntry[]): Promise<MountEntry> {
+  const real = await fs.realpath(p)
+  const all = mounts ?? await readMounts()
+  let best: MountEntry | undefined
+  for (const m of all) {
+    if (contains(m.mountPoint, real) && (!best || m.mountPoint.length >= best.mountPoint.length)) best = m
+  }
+  if (!best) throw new Error(`internal: no mount holds ${p}`)
+  return best
 }
 
 /** Mount points at or below `dir` in this process's mount namespace, deepest first. */
-export async function mountsUnder(dir: string): Promise<string[]> {
+export async function mountsUnder(dir: string, mounts?: MountEntry[]): Promise<string[]> {
   const real = await fs.realpath(dir).catch(() => path.resolve(dir))
-  const all = parseMountPoints(await fs.readFile('/proc/self/mountinfo', 'utf8'))
-  return [...new Set(all.filter((mp) => mp === real || mp.startsWith(real.endsWith('/') ? real : real + '/')))]
+  return [...new Set((mounts ?? await readMounts()).map((m) => m.mountPoint).filter((mp) => contains(real, mp)))]
     .sort((a, b) => b.length - a.length)
+}
+
+/** Whether `dir` itself is a mount point. */
+export async function isMountPoint(dir: string, mounts?: MountEntry[]): Promise<boolean> {
+  const real = await fs.realpath(dir).catch(() => undefined)
+  return real !== undefined && (mounts ?? await readMounts()).some((m) => m.mountPoint === real)
+}
+
+export async function fsTypeOf(p: string): Promise<string> {
+  return (await mountOf(p)).fsType
+}
+
+export async function isBtrfs(dir: string): Promise<boolean> {
+  const st = await fs.statfs(dir).catch(() => undefined)
+  return st?.type === BTRFS_SUPER_MAGIC
+}
+
+/** A btrfs subvolume's top directory always has inode number 256 (BTRFS_FIRST_FREE_OBJECTID). */
+export async function isSubvolume(dir: string): Promise<boolean> {
+  const st = await fs.lstat(dir).catch(() => undefined)
+  return Boolean(st?.isDirectory() && st.ino === 256 && await isBtrfs(dir))
+}
+
+/** Whether two paths live on the same filesystem (btrfs subvolumes of one filesystem count as one). */
+export async function sameFilesystem(a: string, b: string): Promise<boolean> {
+  const mounts = await readMounts()
+  const [ma, mb] = [await mountOf(a, mounts), await mountOf(b, mounts)]
+  if (ma.fsType !== mb.fsType) return false
+  if (ma.fsType === 'btrfs') return ma.source === mb.source
+  const [sa, sb] = [await fs.stat(a), await fs.stat(b)]
+  return sa.dev === sb.dev
+}
+
+export interface MountOptions {
+  signal?: AbortSignal
+  /** Run inside another mount namespace: the argv prefix that enters it (nsenter ...). */
+  enter?: readonly string[]
+}
+
+async function run(runner: Runner, argv: readonly string[], options: MountOptions): Promise<void> {
+  const full = [...(options.enter ?? []), ...argv]
+  await runner.run(full[0], full.slice(1), {timeout: STEP_MS, cancelSignal: options.signal})
+}
+
+/** mount -t TYPE -o OPTIONS SOURCE TARGET. */
+export async function mountFs(runner: Runner, type: string, source: string, target: string, mountOptions: string | undefined, options: MountOptions = {}): Promise<void> {
+  await run(runner, ['mount', '-t', type, ...(mountOptions ? ['-o', mountOptions] : []), source, target], options)
+}
+
+/** mount --bind (or --rbind) SOURCE TARGET. */
+export async function bindMount(runner: Runner, source: string, target: string, options: MountOptions & {recursive?: boolean, readOnly?: boolean} = {}): Promise<void> {
+  await run(runner, ['mount', options.recursive ? '--rbind' : '--bind', source, target], options)
+  if (options.readOnly) await run(runner, ['mount', '-o', 'remount,bind,ro', target], options)
+}
+
+export async function makePrivate(runner: Runner, target: string, options: MountOptions = {}): Promise<void> {
+  await run(runner, ['mount', '--make-private', target], options)
+}
+
+export async function unmount(runner: Runner, target: string, options: MountOptions & {lazy?: boolean} = {}): Promise<void> {
+  await run(runner, ['umount', ...(options.lazy ? ['-l'] : []), target], options)
 }
 
 /** Unmounts everything at or below `dir`: recursive first, lazy as the fallback; throws if anything stays. */
@@ -26,8 +136,8 @@ export async function unmountUnder(runner: Runner, dir: string): Promise<string[
   // Mounts can be stacked on one mount point: repeat (bounded) until nothing is left or nothing moves.
   for (let round = 0; round < 8 && left.length > 0; round++) {
     for (const mp of left) {
-      const r = await runner.run('umount', ['-R', mp], {reject: false, timeout: 60_000})
-      if (r.exitCode !== 0 && (await mountsUnder(mp)).length > 0) await runner.run('umount', ['-R', '-l', mp], {reject: false, timeout: 60_000})
+      const r = await runner.run('umount', ['-R', mp], {reject: false, timeout: STEP_MS})
+      if (r.exitCode !== 0 && (await mountsUnder(mp)).length > 0) await runner.run('umount', ['-R', '-l', mp], {reject: false, timeout: STEP_MS})
     }
     const now = await mountsUnder(dir)
     if (now.length === left.length && now.every((m, i) => m === left[i]) && round > 0) break
@@ -37,54 +147,5 @@ export async function unmountUnder(runner: Runner, dir: string): Promise<string[
   if (left.length > 0) {
     throw new PreconditionError(`${left.join(', ')} still mounted under ${dir}; refusing to delete through a mount point`, `unmount ${left[0]} by hand and run the command again`)
   }
-  return found
-}
-
-export async function isBtrfs(dir: string): Promise<boolean> {
-  const st = await fs.statfs(dir).catch(() => undefined)
-  return st?.type === BTRFS_SUPER_MAGIC
-}
-
-/** A btrfs subvolume's root directory always has inode 256. */
-export async function isSubvolume(dir: string): Promise<boolean> {
-  const st = await fs.lstat(dir).catch(() => undefined)
-  return Boolean(st?.isDirectory() && st.ino === 256 && await isBtrfs(dir))
-}
-
-/**
- * Deletes a tree without ever deleting through a mount point: anything mounted below it is
- * unmounted first (and the delete refused if that fails), btrfs subvolumes are deleted as
- * subvolumes, and the rest goes with `rm --one-file-system` so a missed mount is skipped, not emptied.
- */
-export async function removeTree(runner: Runner, dir: string): Promise<void> {
-  const st = await fs.lstat(dir).catch(() => undefined)
-  if (!st) return
-  if (!st.isDirectory()) {
-    await fs.rm(dir, {force: true})
-    return
-  }
-  await unmountUnder(runner, dir)
-  if (await isBtrfs(dir)) {
-    for (const sub of await subvolumesUnder(dir)) {
-      await runner.run('btrfs', ['subvolume', 'delete', sub], {timeout: 10 * 60_000})
-    }
-  }
-  if (await fs.lstat(dir).catch(() => undefined)) {
-    await runner.run('rm', ['-rf', '--one-file-system', '--', dir], {timeout: 30 * 60_000})
-  }
-}
-
-/** Subvolumes at `dir` and up to two levels below it (pxeroot's own layout), deepest first. */
-async function subvolumesUnder(dir: string): Promise<string[]> {
-  const found: string[] = []
-  const walk = async (d: string, depth: number): Promise<void> => {
-    if (depth < 2) {
-      for (const e of await fs.readdir(d, {withFileTypes: true}).catch(() => [])) {
-        if (e.isDirectory()) await walk(path.join(d, e.name), depth + 1)
-      }
-    }
-    if (await isSubvolume(d)) found.push(d)
-  }
-  await walk(dir, 0)
   return found
 }

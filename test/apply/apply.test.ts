@@ -3,7 +3,8 @@ import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {applyBootConfig} from '../../src/apply/apply.js'
-import {checkExports} from '../../src/apply/validate.js'
+import {checkExports} from '../../src/backends/nfs/kernel.js'
+import {hostFiles} from '../../src/system/files.js'
 import {execaRunner} from '../../src/system/runner.js'
 import {UserError, ValidationError} from '../../src/errors.js'
 import {FIXTURES, seedSite, snapshotTree, testContext, freshRootPerTest} from '../support/tmp-root.js'
@@ -124,8 +125,8 @@ describe('bad input is refused before anything is written', () => {
 
   it('exportfs itself catches what would export to the world or stop at a bad line', async () => {
     const runner = execaRunner()
-    await expect(checkExports(runner, '/srv/nodes/node01 192.168.0.201(rw,sync,no_subtree_check)\n')).resolves.toBeUndefined()
-    await expect(checkExports(runner, '/srv/nodes/node01 192.168.0.201 (rw,sync,no_subtree_check)\n')).rejects.toThrow(/world/)
-    await expect(checkExports(runner, '/srv/nodes/node01 192.168.0.201(rw,bogus)\n')).rejects.toThrow(/unknown keyword "bogus"/)
+    await expect(checkExports({runner, files: hostFiles, signal: new AbortController().signal}, '/srv/nodes/node01 192.168.0.201(rw,sync,no_subtree_check)\n')).resolves.toBeUndefined()
+    await expect(checkExports({runner, files: hostFiles, signal: new AbortController().signal}, '/srv/nodes/node01 192.168.0.201 (rw,sync,no_subtree_check)\n')).rejects.toThrow(/world/)
+    await expect(checkExports({runner, files: hostFiles, signal: new AbortController().signal}, '/srv/nodes/node01 192.168.0.201(rw,bogus)\n')).rejects.toThrow(/unknown keyword "bogus"/)
   })
 })

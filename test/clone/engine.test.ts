@@ -3,7 +3,7 @@ import path from 'node:path'
 import YAML from 'yaml'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {cloneNodes} from '../../src/clone/clone-nodes.js'
+import {cloneNodes} from '../../src/services/nodes-clone.js'
 import {KNOWN_HOSTS_FILE} from '../../src/clone/known-hosts.js'
 import {attributeDump, context, loopFs, makeRevision, makeSyntheticTree, sh, treeDifferences, writeSite, type FsType, type LoopFs} from './helpers.js'
 

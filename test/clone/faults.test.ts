@@ -3,12 +3,12 @@ import {promises as fs} from 'node:fs'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {cloneNodes} from '../../src/clone/clone-nodes.js'
+import {cloneNodes} from '../../src/services/nodes-clone.js'
 import {removeNodeRoots} from '../../src/clone/node-info.js'
 import {removeRoot} from '../../src/clone/remove.js'
 import {loadSite} from '../../src/config/site-file.js'
 import {PartialFailureError, UserError} from '../../src/errors.js'
-import {loadInventory} from '../../src/nodes/inventory.js'
+import {loadInventory} from '../../src/inventory/inventory.js'
 import {context, loopFs, makeRevision, makeSyntheticTree, sh, SITE, treeDifferences, writeSite, type LoopFs} from './helpers.js'
 
 const DRIVER = path.resolve(import.meta.dirname, 'clone-driver.ts')
@@ -101,7 +101,7 @@ describe('faults while cloning (loop-mounted ext4, rsync)', () => {
     await makeRevision(rootDir, 'lab', 1, makeSyntheticTree, false)
     await expect(cloneNodes(context(rootDir), {count: 3})).rejects.toThrow(/nodes\.range 192\.168\.0\.200-192\.168\.0\.201 has no free address for 1 .*nothing was created/)
     expect(await entries(path.join(rootDir, 'srv/nodes'))).toEqual([])
-    await fs.mkdir(path.join(rootDir, 'srv/nodes/node01'))
+    await fs.mkdir(path.join(rootDir, 'srv/nodes/node01'), {recursive: true})
     await expect(cloneNodes(context(rootDir), {count: 2})).rejects.toThrow(/srv\/nodes\/node01 exists but is not in the inventory/)
     expect(await entries(path.join(rootDir, 'srv/nodes'))).toEqual(['node01'])
   })
@@ -115,8 +115,8 @@ describe('faults while cloning (loop-mounted ext4, rsync)', () => {
     const outside = path.join(big.mnt, 'precious')
     await fs.mkdir(outside)
     await fs.writeFile(path.join(outside, 'data'), 'keep')
-    await expect(removeRoot(ctx.runner, path.join(rootDir, 'srv/nodes'), outside)).rejects.toThrow(/not inside the nodes directory/)
-    await expect(removeRoot(ctx.runner, path.join(rootDir, 'srv/nodes'), path.join(rootDir, 'srv/nodes/../../precious'))).rejects.toThrow(/not inside/)
+    await expect(removeRoot(ctx, path.join(rootDir, 'srv/nodes'), outside)).rejects.toThrow(/not inside the nodes directory/)
+    await expect(removeRoot(ctx, path.join(rootDir, 'srv/nodes'), path.join(rootDir, 'srv/nodes/../../precious'))).rejects.toThrow(/not inside/)
     // A node whose root was replaced by a symlink to elsewhere: refused, the target survives.
     await fs.rename(path.join(rootDir, 'srv/nodes/node03'), path.join(rootDir, 'srv/nodes/.node03.pxeroot-trash-00000000'))
     await fs.symlink(outside, path.join(rootDir, 'srv/nodes/node03'))

@@ -2,9 +2,9 @@ import {promises as fs} from 'node:fs'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {cloneNodes} from '../../src/clone/clone-nodes.js'
+import {cloneNodes} from '../../src/services/nodes-clone.js'
 import {revisionRootfs} from '../../src/images/layout.js'
-import {loadInventory} from '../../src/nodes/inventory.js'
+import {loadInventory} from '../../src/inventory/inventory.js'
 import {type Golden, goldenImage, removeGoldenRoot} from '../support/golden.js'
 import {attributeDump, context, treeDifferences} from './helpers.js'
 

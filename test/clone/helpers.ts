@@ -2,9 +2,10 @@ import {spawnSync} from 'node:child_process'
 import {promises as fs} from 'node:fs'
 import path from 'node:path'
 
-import {type Context} from '../../src/base-command.js'
+import {type Context} from '../../src/system/context.js'
 import {makeRoot} from '../../src/system/paths.js'
 import {execaRunner} from '../../src/system/runner.js'
+import {hostFiles} from '../../src/system/files.js'
 
 /** Runs a command for test setup; throws with its stderr when it fails. */
 export function sh(cmd: string, args: string[], opts: {cwd?: string, input?: string} = {}): string {
@@ -72,7 +73,7 @@ export async function writeSite(rootDir: string, site = SITE): Promise<void> {
 
 export function context(rootDir: string): Context & {lines: string[]} {
   const lines: string[] = []
-  return {root: makeRoot(rootDir), runner: execaRunner(), log: (l) => lines.push(l), signal: new AbortController().signal, json: false, lines}
+  return {root: makeRoot(rootDir), runner: execaRunner(), files: hostFiles, log: (l) => lines.push(l), signal: new AbortController().signal, json: false, lines}
 }
 
 /**

@@ -4,6 +4,7 @@ import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {journalFile, resumeSwitches} from '../../src/clone/journal.js'
+import {hostFiles} from '../../src/system/files.js'
 
 describe('an interrupted root switch', () => {
   it('is finished forwards by the next run, whichever rename the kill interrupted', async () => {
@@ -20,7 +21,7 @@ describe('an interrupted root switch', () => {
         // The journal may lag one rename behind the disk (killed between rename and record).
         await fs.writeFile(journalFile(dir, 'node01'), JSON.stringify({node: 'node01', renames, done: Math.max(0, killedAfter - 1), entry: {name: 'node01', ip: '192.168.0.200', image: 'lab@2'}}))
         let saved: unknown
-        const {inventory, resumed} = await resumeSwitches(dir, {nodes: [{name: 'node01', ip: '192.168.0.200', image: 'lab@1'}]}, () => {}, async (inv) => {
+        const {inventory, resumed} = await resumeSwitches(hostFiles, dir, {nodes: [{name: 'node01', ip: '192.168.0.200', image: 'lab@1'}]}, () => {}, async (inv) => {
           saved = inv
         })
         expect(resumed).toEqual(['node01'])

@@ -6,7 +6,8 @@ import {describe, expect, it} from 'vitest'
 import {rootInUse} from '../../src/clone/in-use.js'
 import {expandNodeLocal} from '../../src/clone/node-local.js'
 import {planClones} from '../../src/clone/plan.js'
-import {writeInRoot} from '../../src/clone/safe-path.js'
+import {hostFiles} from '../../src/system/files.js'
+import {writeInRoot} from '../../src/system/root-files.js'
 import {parseSite} from '../../src/config/site-file.js'
 import {makeRoot} from '../../src/system/paths.js'
 import {SITE} from './helpers.js'
@@ -38,7 +39,7 @@ describe('inside node roots', () => {
       await fs.mkdir(victim)
       await fs.mkdir(nodeRoot)
       await fs.symlink(victim, path.join(nodeRoot, 'etc'))
-      await expect(writeInRoot(nodeRoot, '/etc/hostname', 'x\n')).rejects.toThrow(/is a symlink/)
+      await expect(writeInRoot(hostFiles, nodeRoot, '/etc/hostname', 'x\n')).rejects.toThrow(/is a symlink/)
       expect(await fs.readdir(victim)).toEqual([])
       await fs.mkdir(path.join(nodeRoot, 'var'))
       await fs.symlink('/etc/passwd', path.join(nodeRoot, 'var/log'))

@@ -3,11 +3,13 @@ import path from 'node:path'
 import YAML from 'yaml'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {cloneNodes} from '../../src/clone/clone-nodes.js'
+import {cloneNodes} from '../../src/services/nodes-clone.js'
 import {nodeRootInfo} from '../../src/clone/node-info.js'
-import {pruneNodes, rebaseNodes, rollbackNode} from '../../src/clone/rebase.js'
+import {pruneNodes} from '../../src/services/nodes-prune.js'
+import {rebaseNodes} from '../../src/services/nodes-rebase.js'
+import {rollbackNode} from '../../src/services/nodes-rollback.js'
 import {loadSite} from '../../src/config/site-file.js'
-import {loadInventory} from '../../src/nodes/inventory.js'
+import {loadInventory} from '../../src/inventory/inventory.js'
 import {context, loopFs, makeRevision, makeSyntheticTree, sh, treeDifferences, writeSite, type FsType, type LoopFs} from './helpers.js'
 
 /** Revision 2: revision 1 with a changed, a new and a deleted file (what an image update does). */

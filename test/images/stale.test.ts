@@ -4,12 +4,13 @@ import os from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {type Context} from '../../src/base-command.js'
+import {type Context} from '../../src/system/context.js'
 import {parseSite} from '../../src/config/site-file.js'
 import {removeStale} from '../../src/images/store.js'
 import {mountsUnder, parseMountPoints} from '../../src/system/mounts.js'
 import {makeRoot} from '../../src/system/paths.js'
 import {execaRunner} from '../../src/system/runner.js'
+import {hostFiles} from '../../src/system/files.js'
 
 describe('cleaning up after a crashed run', () => {
   let dir: string
@@ -18,7 +19,7 @@ describe('cleaning up after a crashed run', () => {
 
   beforeAll(async () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'pxeroot-stale-'))
-    ctx = {root: makeRoot(path.join(dir, 'root')), runner: execaRunner(), log: () => {}, signal: new AbortController().signal, json: false}
+    ctx = {root: makeRoot(path.join(dir, 'root')), runner: execaRunner(), files: hostFiles, log: () => {}, signal: new AbortController().signal, json: false}
   })
   afterAll(async () => {
     if (dir && (await mountsUnder(dir)).length === 0) await execa('rm', ['-rf', '--one-file-system', '--', dir])

@@ -4,7 +4,7 @@ import os from 'node:os'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {type Context} from '../../src/base-command.js'
+import {type Context} from '../../src/system/context.js'
 import {parseSite} from '../../src/config/site-file.js'
 import {currentRevision, revisionRootfs} from '../../src/images/layout.js'
 import {type Manifest} from '../../src/images/manifest.js'
@@ -12,6 +12,7 @@ import {createStaging, createWorkingCopy, listRevisions, promote, removeStale} f
 import {isSubvolume} from '../../src/system/mounts.js'
 import {makeRoot} from '../../src/system/paths.js'
 import {execaRunner} from '../../src/system/runner.js'
+import {hostFiles} from '../../src/system/files.js'
 
 /** Revisions on btrfs: read-only subvolume snapshots, O(1) working copies, stale subvolumes removed. */
 describe('the image store on a loop-mounted btrfs', () => {
@@ -25,7 +26,7 @@ describe('the image store on a loop-mounted btrfs', () => {
     await execa('mkfs.btrfs', ['-q', path.join(dir, 'fs.img')])
     await fs.mkdir(path.join(dir, 'root/images'), {recursive: true})
     await execa('mount', ['-o', 'loop', path.join(dir, 'fs.img'), path.join(dir, 'root/images')])
-    ctx = {root: makeRoot(path.join(dir, 'root')), runner: execaRunner(), log: () => {}, signal: new AbortController().signal, json: false}
+    ctx = {root: makeRoot(path.join(dir, 'root')), runner: execaRunner(), files: hostFiles, log: () => {}, signal: new AbortController().signal, json: false}
   })
   afterAll(async () => {
     if (!dir) return

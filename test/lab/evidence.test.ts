@@ -6,9 +6,11 @@ import {describe, expect, it} from 'vitest'
 
 import {parseSite} from '../../src/config/site-file.js'
 import {UserError} from '../../src/errors.js'
-import {renderDhcpdInclude, renderDhcpdMain} from '../../src/render/dhcpd.js'
-import {type BootNode} from '../../src/render/model.js'
-import {renderPxelinuxNode} from '../../src/render/pxelinux.js'
+import {renderDhcpdInclude, renderDhcpdMain} from '../../src/render/dhcp/isc.js'
+import {type BootNode} from '../../src/boot/model.js'
+import {bootNodesFor} from '../../src/boot/nodes.js'
+import {parseInventory} from '../../src/inventory/inventory.js'
+import {renderPxelinuxNode} from '../../src/render/loaders/pxelinux.js'
 import {dhcpdIncludes, labDhcpdConfig} from '../../src/lab/dhcpd.js'
 import {labGaneshaConfig} from '../../src/lab/ganesha.js'
 import {
@@ -180,16 +182,13 @@ describe('milestones from the server logs and the console', () => {
 })
 
 const SITE = parseSite('server: 10.77.0.1\nsubnet: 10.77.0.0/24\nnodes:\n  range: 10.77.0.100-10.77.0.150\n')
-const NODES: BootNode[] = [
-  {name: 'node01', ip: '10.77.0.100', mac: '52:54:00:aa:00:01', rootPath: '/srv/nodes/node01', kernel: 'pxeroot/debian-bookworm/1/vmlinuz', initrd: 'pxeroot/debian-bookworm/1/initrd.img', kernelArgs: '', exportId: 100},
-  {name: 'node02', ip: '10.77.0.101', rootPath: '/srv/nodes/node02', kernel: 'pxeroot/debian-bookworm/1/vmlinuz', initrd: 'pxeroot/debian-bookworm/1/initrd.img', kernelArgs: 'quiet', exportId: 101},
-]
+const NODES: BootNode[] = bootNodesFor(SITE, parseInventory('nodes:\n  - {name: node01, ip: 10.77.0.100, mac: "52:54:00:aa:00:01", image: debian-bookworm@1}\n  - {name: node02, ip: 10.77.0.101, image: debian-bookworm@1, kernelArgs: quiet}\n'))
 
 describe('the lab\'s private copies of the generated configuration', () => {
   it('inlines the rendered dhcpd include and binds address-bound nodes to a lab MAC; dhcpd accepts it', async () => {
     const main = renderDhcpdMain(SITE, '/etc/dhcp/pxeroot.conf')
     expect(dhcpdIncludes(main)).toEqual(['/etc/dhcp/pxeroot.conf'])
-    const include = renderDhcpdInclude(SITE, NODES)
+    const include = renderDhcpdInclude({site: SITE, nodes: NODES, dhcpBoot: {bios: 'pxelinux.0'}})
     const conf = labDhcpdConfig(main, new Map([['/etc/dhcp/pxeroot.conf', include]]), [{name: 'node02', mac: '52:54:00:4d:00:65', ip: '10.77.0.101'}])
     expect(conf).not.toMatch(/^\s*include/m)
     expect(conf).toContain(include.trim())
@@ -206,7 +205,7 @@ describe('the lab\'s private copies of the generated configuration', () => {
   })
 
   it('adds the serial console to the node\'s pxelinux entry and reads back the files it boots', () => {
-    const rendered = renderPxelinuxNode(SITE, NODES[1])
+    const rendered = renderPxelinuxNode(NODES[1])
     const copy = labPxelinux(rendered)
     const append = copy.split('\n').find((l) => l.trim().startsWith('APPEND'))!
     expect(append).toContain('nfsroot=10.77.0.1:/srv/nodes/node02,vers=3,tcp')

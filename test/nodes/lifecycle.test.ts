@@ -2,10 +2,11 @@ import {promises as fs} from 'node:fs'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {cloneNodes} from '../../src/clone/clone-nodes.js'
-import {rebaseNodes, rollbackNode} from '../../src/clone/rebase.js'
-import {listNodes} from '../../src/nodes/listing.js'
-import {removeNodeAndRoot} from '../../src/nodes/remove.js'
+import {cloneNodes} from '../../src/services/nodes-clone.js'
+import {rebaseNodes} from '../../src/services/nodes-rebase.js'
+import {rollbackNode} from '../../src/services/nodes-rollback.js'
+import {listNodes} from '../../src/services/nodes-list.js'
+import {removeNodeAndRoot} from '../../src/services/nodes-rm.js'
 import {context, loopFs, makeRevision, makeSyntheticTree, writeSite, type LoopFs} from '../clone/helpers.js'
 
 describe('what nodes list shows through a node\'s life on btrfs: clone, rebase, rollback, rm', () => {

@@ -2,14 +2,14 @@ import {promises as fs} from 'node:fs'
 import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 
-import {bootNodesFor} from '../../src/apply/desired.js'
+import {bootNodesFor} from '../../src/boot/nodes.js'
 import {hexIp, macFileName} from '../../src/config/address.js'
 import {parseSite} from '../../src/config/site-file.js'
-import {parseInventory} from '../../src/nodes/inventory.js'
-import {renderDhcpdInclude, renderDhcpdMain} from '../../src/render/dhcpd.js'
-import {renderKernelExports} from '../../src/render/exports.js'
-import {renderGaneshaExports, renderGaneshaMain} from '../../src/render/ganesha.js'
-import {pxelinuxFileName, renderPxelinuxDefault, renderPxelinuxNode} from '../../src/render/pxelinux.js'
+import {parseInventory} from '../../src/inventory/inventory.js'
+import {renderDhcpdInclude, renderDhcpdMain} from '../../src/render/dhcp/isc.js'
+import {renderKernelExports} from '../../src/render/nfs/exports.js'
+import {renderGaneshaExports, renderGaneshaMain} from '../../src/render/nfs/ganesha.js'
+import {pxelinuxFileName, renderPxelinuxDefault, renderPxelinuxNode} from '../../src/render/loaders/pxelinux.js'
 import {renderTftpdDefault} from '../../src/render/tftpd.js'
 import {FIXTURES} from '../support/tmp-root.js'
 
@@ -42,7 +42,7 @@ describe('renderers on the seed network (192.168.0.0/24, server 192.168.0.10)', 
 
   it('dhcpd include: subnet, next-server, BIOS boot file, dynamic range without the MAC-bound address', async () => {
     const {site, nodes} = await seed()
-    const text = renderDhcpdInclude(site, nodes)
+    const text = renderDhcpdInclude({site, nodes, dhcpBoot: {bios: 'pxelinux.0'}})
     expect(text).toContain('range 192.168.0.200 192.168.0.202;\n  range 192.168.0.204 192.168.0.210;')
     expect(text).toContain('host node03 { hardware ethernet 52:54:00:ab:cd:ef; fixed-address 192.168.0.203;')
     expect(text).toContain('next-server 192.168.0.10;')
@@ -71,13 +71,13 @@ describe('renderers on the seed network (192.168.0.0/24, server 192.168.0.10)', 
   it('pxelinux: node entries boot their revision over NFSv3 with IPAPPEND 2; default boots locally', async () => {
     const {site, nodes} = await seed()
     const [node01, node02, node03] = nodes
-    const text = renderPxelinuxNode(site, node01)
+    const text = renderPxelinuxNode(node01)
     expect(text).toContain('KERNEL pxeroot/debian-bookworm/2/vmlinuz')
     expect(text).toContain('APPEND initrd=pxeroot/debian-bookworm/2/initrd.img root=/dev/nfs nfsroot=192.168.0.10:/srv/nodes/node01,vers=3,tcp ip=dhcp rw\n')
-    expect(renderPxelinuxNode(site, node02)).toContain('KERNEL pxeroot/debian-bookworm/3/vmlinuz')
-    expect(renderPxelinuxNode(site, node02)).toMatch(/ip=dhcp rw quiet\n/)
+    expect(renderPxelinuxNode(node02)).toContain('KERNEL pxeroot/debian-bookworm/3/vmlinuz')
+    expect(renderPxelinuxNode(node02)).toMatch(/ip=dhcp rw quiet\n/)
     await expectGolden('pxelinux.cfg/C0A800C9', text)
-    await expectGolden('pxelinux.cfg/01-52-54-00-ab-cd-ef', renderPxelinuxNode(site, node03))
+    await expectGolden('pxelinux.cfg/01-52-54-00-ab-cd-ef', renderPxelinuxNode(node03))
     await expectGolden('pxelinux.cfg/default', renderPxelinuxDefault())
     await expectGolden('tftpd-hpa', renderTftpdDefault(site))
   })

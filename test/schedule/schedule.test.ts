@@ -5,7 +5,10 @@ import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
 import ScheduleSet from '../../src/commands/schedule/set.js'
 import ScheduleShow from '../../src/commands/schedule/show.js'
-import {commandLength, removeSchedule, SCHEDULE_PATHS, setSchedule, showSchedule, type PxerootProgram} from '../../src/schedule/schedule.js'
+import {commandLength, SCHEDULE_PATHS, type PxerootProgram} from '../../src/schedule/schedule.js'
+import {removeSchedule} from '../../src/services/schedule-rm.js'
+import {setSchedule} from '../../src/services/schedule-set.js'
+import {showSchedule} from '../../src/services/schedule-show.js'
 import {runCommand} from '../support/run-command.js'
 import {testContext, tmpRoot} from '../support/tmp-root.js'
 

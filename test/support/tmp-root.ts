@@ -3,9 +3,10 @@ import os from 'node:os'
 import path from 'node:path'
 import {afterEach, beforeEach} from 'vitest'
 
-import {type Context} from '../../src/base-command.js'
+import {type Context} from '../../src/system/context.js'
 import {makeRoot} from '../../src/system/paths.js'
 import {execaRunner, type Runner} from '../../src/system/runner.js'
+import {hostFiles} from '../../src/system/files.js'
 
 export const FIXTURES = path.resolve(import.meta.dirname, '../../fixtures')
 
@@ -30,7 +31,7 @@ export function freshRootPerTest(): {dir: string} {
 
 export function testContext(dir: string, runner: Runner = execaRunner()): Context & {lines: string[]} {
   const lines: string[] = []
-  return {root: makeRoot(dir), runner, log: (l) => lines.push(l), signal: new AbortController().signal, json: false, lines}
+  return {root: makeRoot(dir), runner, files: hostFiles, log: (l) => lines.push(l), signal: new AbortController().signal, json: false, lines}
 }
 
 /** Puts the seed's site file (and optionally an inventory) under a root. */

@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
-import {buildImage} from '../../images/build.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {buildImage} from '../../services/image-build.js'
 
 export default class ImageBuild extends BaseCommand {
   static aliases = ['images:build']

@@ -1,8 +1,8 @@
 import {Args} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
 import {formatDiff, type RevisionDiff} from '../../images/diff.js'
-import {diffRevisions} from '../../images/diff-revisions.js'
+import {diffRevisions} from '../../services/image-diff.js'
 
 export default class ImageDiff extends BaseCommand {
   static aliases = ['images:diff']

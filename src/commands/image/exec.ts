@@ -1,8 +1,8 @@
 import {Args} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
 import {type ChangeResult} from '../../images/change.js'
-import {execInImage} from '../../images/session.js'
+import {execInImage} from '../../services/image-exec.js'
 
 export function describeChange(r: ChangeResult): string {
   return r.revision === undefined

@@ -1,7 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
-import {exportRevision, type ExportResult} from '../../images/archive.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {type ExportResult} from '../../images/archive.js'
+import {exportRevision} from '../../services/image-export.js'
 
 export default class ImageExport extends BaseCommand {
   static aliases = ['images:export']

@@ -1,7 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
-import {importArchive, type ImportResult} from '../../images/archive.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {type ImportResult} from '../../images/archive.js'
+import {importArchive} from '../../services/image-import.js'
 
 export default class ImageImport extends BaseCommand {
   static aliases = ['images:import']

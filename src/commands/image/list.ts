@@ -1,5 +1,5 @@
-import {BaseCommand} from '../../base-command.js'
-import {listImageSummaries} from '../../images/revisions.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {listImages} from '../../services/image-list.js'
 
 const mib = (n: number) => `${Math.round(n / 1024 / 1024)} MiB`
 
@@ -9,7 +9,7 @@ export default class ImageList extends BaseCommand {
 
   public async run(): Promise<unknown> {
     const {flags} = await this.parse(ImageList)
-    const images = await listImageSummaries(this.makeContext(flags.root))
+    const images = await listImages(this.makeContext(flags.root))
     if (!this.jsonEnabled()) {
       if (images.length === 0) this.log('no images yet; build one with "pxeroot image build debian-bookworm"')
       for (const image of images) {

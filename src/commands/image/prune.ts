@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
-import {pruneImage} from '../../images/revisions.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {pruneImage} from '../../services/image-prune.js'
 
 export default class ImagePrune extends BaseCommand {
   static aliases = ['images:prune']

@@ -1,7 +1,7 @@
 import {Args} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
-import {removeRevision} from '../../images/revisions.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {removeRevision} from '../../services/image-rm.js'
 
 export default class ImageRm extends BaseCommand {
   static aliases = ['images:rm']

@@ -1,7 +1,7 @@
 import {Args} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
-import {rollbackImage} from '../../images/revisions.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {rollbackImage} from '../../services/image-rollback.js'
 
 export default class ImageRollback extends BaseCommand {
   static aliases = ['images:rollback']

@@ -1,7 +1,7 @@
 import {Args} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
-import {shellInImage} from '../../images/session.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {shellInImage} from '../../services/image-shell.js'
 import {describeChange} from './exec.js'
 
 export default class ImageShell extends BaseCommand {

@@ -1,7 +1,7 @@
 import {Args} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
-import {showRevision} from '../../images/revisions.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {showRevision} from '../../services/image-show.js'
 
 export default class ImageShow extends BaseCommand {
   static aliases = ['images:show']

@@ -1,9 +1,10 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
-import {EXIT_TABLE, PartialFailureError, PxerootError} from '../../errors.js'
-import {labBoot, type LabBootResult} from '../../lab/boot.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {EXIT_TABLE} from '../../errors.js'
 import {labReport} from '../../lab/report.js'
+import {type LabBootResult} from '../../lab/run.js'
+import {labBoot} from '../../services/lab-boot.js'
 
 export default class LabBoot extends BaseCommand {
   static summary = 'Prove that nodes boot: PXE-boot them in VMs against the generated configuration'
@@ -27,16 +28,17 @@ pxelinux file; nothing is written into node roots or the tftp tree. Needs root; 
 
   public async run(): Promise<LabBootResult> {
     const {argv, flags} = await this.parse(LabBoot)
-    const result = await labBoot(this.makeContext(flags.root), {
-      nodes: argv as string[], timeout: flags.timeout, keepLogs: flags['keep-logs'], accel: flags.accel, memoryMiB: flags.memory,
-    })
-    if (!this.jsonEnabled()) process.stdout.write(labReport(result))
-    if (!result.passed) {
-      const failed = result.nodes.filter((n) => !n.passed)
-      const message = `${failed.length} of ${result.nodes.length} node(s) did not boot: ${failed.map((n) => `${n.name} (missed ${n.missed})`).join(', ')}`
-      const error = failed.length < result.nodes.length ? new PartialFailureError(message) : new PxerootError(message)
-      throw Object.assign(error, {result})
+    try {
+      const result = await labBoot(this.makeContext(flags.root), {
+        nodes: argv as string[], timeout: flags.timeout, keepLogs: flags['keep-logs'], accel: flags.accel, memoryMiB: flags.memory,
+      })
+      if (!this.jsonEnabled()) process.stdout.write(labReport(result))
+      return result
+    } catch (error) {
+      // A run that booted but failed still gets its report: which milestone each node missed.
+      const result = (error as {result?: LabBootResult}).result
+      if (result && !this.jsonEnabled()) process.stdout.write(labReport(result))
+      throw error
     }
-    return result
   }
 }

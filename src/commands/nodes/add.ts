@@ -1,11 +1,11 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
 import {EXIT_TABLE} from '../../errors.js'
-import {changeInventory, type ChangeResult} from '../../nodes/change.js'
-import {addNode} from '../../nodes/edit.js'
-import {applyReport} from '../../ui/apply-report.js'
-import {applyFlags} from '../../ui/flags.js'
+import {type ChangeResult} from '../../services/inventory-change.js'
+import {addNodeEntry} from '../../services/nodes-add.js'
+import {applyReport} from '../../cli/apply-report.js'
+import {applyFlags} from '../../cli/flags.js'
 
 export default class NodesAdd extends BaseCommand {
   static summary = 'Add a node: its address, optional MAC binding, and its boot entries'
@@ -23,8 +23,7 @@ export default class NodesAdd extends BaseCommand {
 
   public async run(): Promise<ChangeResult> {
     const {args, flags} = await this.parse(NodesAdd)
-    const result = await changeInventory(this.makeContext(flags.root),
-      (site, inventory) => addNode(site, inventory, args.name, {ip: flags.ip, mac: flags.mac, image: flags.image, kernelArgs: flags['kernel-args']}),
+    const result = await addNodeEntry(this.makeContext(flags.root), args.name, {ip: flags.ip, mac: flags.mac, image: flags.image, kernelArgs: flags['kernel-args']},
       {dryRun: flags['dry-run'], reload: flags.reload})
     if (!this.jsonEnabled()) process.stdout.write(applyReport(result))
     return result

@@ -1,11 +1,12 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
-import {cloneNodes, mib, type CloneNodesResult} from '../../clone/clone-nodes.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {mib} from '../../images/space.js'
+import {cloneNodes, type CloneNodesResult} from '../../services/nodes-clone.js'
 import {CLONE_METHODS} from '../../clone/method.js'
 import {EXIT_TABLE} from '../../errors.js'
-import {applyReport} from '../../ui/apply-report.js'
-import {applyFlags} from '../../ui/flags.js'
+import {applyReport} from '../../cli/apply-report.js'
+import {applyFlags} from '../../cli/flags.js'
 
 export default class NodesClone extends BaseCommand {
   static aliases = ['node:clone']

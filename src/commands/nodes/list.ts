@@ -1,9 +1,9 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
-import {mib} from '../../clone/clone-nodes.js'
-import {listNodes, type NodeRow} from '../../nodes/listing.js'
-import {table} from '../../ui/table.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {mib} from '../../images/space.js'
+import {listNodes, type NodeRow} from '../../services/nodes-list.js'
+import {table} from '../../cli/table.js'
 
 export default class NodesList extends BaseCommand {
   static summary = 'List the nodes: address, binding, image revision, clone method, root size, drift'

@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
-import {pruneNodes, type PruneResult} from '../../clone/rebase.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {pruneNodes, type PruneResult} from '../../services/nodes-prune.js'
 import {EXIT_TABLE, UserError} from '../../errors.js'
 
 export default class NodesPrune extends BaseCommand {

@@ -1,11 +1,11 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
 import {CLONE_METHODS} from '../../clone/method.js'
-import {rebaseNodes, type RebaseResult} from '../../clone/rebase.js'
+import {rebaseNodes, type RebaseResult} from '../../services/nodes-rebase.js'
 import {EXIT_TABLE} from '../../errors.js'
 import {UserError} from '../../errors.js'
-import {applyReport} from '../../ui/apply-report.js'
+import {applyReport} from '../../cli/apply-report.js'
 
 export default class NodesRebase extends BaseCommand {
   static aliases = ['node:rebase']

@@ -1,10 +1,10 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
 import {EXIT_TABLE} from '../../errors.js'
-import {removeNodeAndRoot, type RemoveResult} from '../../nodes/remove.js'
-import {applyReport} from '../../ui/apply-report.js'
-import {applyFlags} from '../../ui/flags.js'
+import {removeNodeAndRoot, type RemoveResult} from '../../services/nodes-rm.js'
+import {applyReport} from '../../cli/apply-report.js'
+import {applyFlags} from '../../cli/flags.js'
 
 export default class NodesRm extends BaseCommand {
   static summary = 'Remove a node and its boot entries'

@@ -1,9 +1,9 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
-import {rollbackNode, type RollbackResult} from '../../clone/rebase.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {rollbackNode, type RollbackResult} from '../../services/nodes-rollback.js'
 import {EXIT_TABLE} from '../../errors.js'
-import {applyReport} from '../../ui/apply-report.js'
+import {applyReport} from '../../cli/apply-report.js'
 
 export default class NodesRollback extends BaseCommand {
   static aliases = ['node:rollback']

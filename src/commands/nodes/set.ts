@@ -1,11 +1,11 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
+import {BaseCommand} from '../../cli/base-command.js'
 import {EXIT_TABLE} from '../../errors.js'
-import {changeInventory, type ChangeResult} from '../../nodes/change.js'
-import {setNode} from '../../nodes/edit.js'
-import {applyReport} from '../../ui/apply-report.js'
-import {applyFlags} from '../../ui/flags.js'
+import {type ChangeResult} from '../../services/inventory-change.js'
+import {setNodeEntry} from '../../services/nodes-set.js'
+import {applyReport} from '../../cli/apply-report.js'
+import {applyFlags} from '../../cli/flags.js'
 
 export default class NodesSet extends BaseCommand {
   static summary = "Change a node's address, MAC binding, image revision or kernel arguments"
@@ -25,8 +25,7 @@ export default class NodesSet extends BaseCommand {
   public async run(): Promise<ChangeResult> {
     const {args, flags} = await this.parse(NodesSet)
     const mac = flags['no-mac'] ? null : flags.mac
-    const result = await changeInventory(this.makeContext(flags.root),
-      (_site, inventory) => setNode(inventory, args.name, {ip: flags.ip, mac, image: flags.image, kernelArgs: flags['kernel-args']}),
+    const result = await setNodeEntry(this.makeContext(flags.root), args.name, {ip: flags.ip, mac, image: flags.image, kernelArgs: flags['kernel-args']},
       {dryRun: flags['dry-run'], reload: flags.reload})
     if (!this.jsonEnabled()) process.stdout.write(applyReport(result))
     return result

@@ -1,8 +1,9 @@
 import {Args} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
-import {thisProgram} from '../../schedule/program.js'
-import {removeSchedule, type ScheduleState} from '../../schedule/schedule.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {thisProgram} from '../../cli/program.js'
+import {type ScheduleState} from '../../schedule/schedule.js'
+import {removeSchedule} from '../../services/schedule-rm.js'
 import {formatSchedule} from '../../schedule/format.js'
 
 export default class ScheduleRm extends BaseCommand {

@@ -1,8 +1,9 @@
 import {Args} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
-import {thisProgram} from '../../schedule/program.js'
-import {setSchedule, type ScheduleState} from '../../schedule/schedule.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {thisProgram} from '../../cli/program.js'
+import {type ScheduleState} from '../../schedule/schedule.js'
+import {setSchedule} from '../../services/schedule-set.js'
 import {formatSchedule} from '../../schedule/format.js'
 
 export default class ScheduleSet extends BaseCommand {

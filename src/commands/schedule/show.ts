@@ -1,6 +1,7 @@
-import {BaseCommand} from '../../base-command.js'
-import {thisProgram} from '../../schedule/program.js'
-import {showSchedule, type ScheduleState} from '../../schedule/schedule.js'
+import {BaseCommand} from '../../cli/base-command.js'
+import {thisProgram} from '../../cli/program.js'
+import {type ScheduleState} from '../../schedule/schedule.js'
+import {showSchedule} from '../../services/schedule-show.js'
 import {formatSchedule} from '../../schedule/format.js'
 
 export default class ScheduleShow extends BaseCommand {

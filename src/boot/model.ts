@@ -1,0 +1,40 @@
+import {type SiteModel} from '../config/site.js'
+
+/**
+ * What every boot renderer consumes: each node resolved to what it boots. One model for every
+ * loader, so a node's kernel, initrd and command line mean the same in its pxelinux entry, its
+ * GRUB entry and its iPXE script. Built by boot/nodes.ts from the site, the inventory and the
+ * image store.
+ */
+export interface BootNode {
+  name: string
+  ip: string
+  /** Lowercase, colon-separated; present when the node is bound by MAC. */
+  mac?: string
+  /** Host path of the node's root, exported to the node alone. */
+  rootPath: string
+  /** Paths relative to the tftp root (which is also what the web server serves). */
+  kernel: string
+  initrd: string
+  /** Site and node extra kernel arguments, already joined. */
+  kernelArgs: string
+  /** The whole kernel command line but the initrd: NFS root, ip=dhcp, then kernelArgs. */
+  cmdline: string
+  /** Stable NFS-Ganesha Export_Id. */
+  exportId: number
+}
+
+/** The boot file DHCP hands each kind of client; set from the loaders the site enables. */
+export interface DhcpBoot {
+  /** Legacy BIOS PXE (option 93 = 0): a file in the tftp root. */
+  bios: string
+  /** UEFI x64 (option 93 = 7, or 9 per the RFC 4578 errata), when a UEFI loader is enabled. */
+  uefi?: string
+}
+
+/** Everything the renderers of one apply see. */
+export interface BootModel {
+  site: SiteModel
+  nodes: readonly BootNode[]
+  dhcpBoot: DhcpBoot
+}

@@ -1,0 +1,45 @@
+import {type SiteModel} from '../config/site.js'
+import {bootFiles, currentRevision, nodeRootDir, parseRevisionRef, type RevisionRef} from '../images/layout.js'
+import {byName, type Inventory} from '../inventory/inventory.js'
+import {type Root} from '../system/paths.js'
+import {type BootNode} from './model.js'
+
+/** Ganesha export ids for nodes: the low 16 bits of the address, unique within any subnet up to /16. */
+export function nodeExportId(ip: string): number {
+  const [, , c, d] = ip.split('.').map(Number)
+  return c * 256 + d
+}
+
+/** The NFS-root part of a node's command line. initramfs-tools mounts / with klibc nfsmount, which speaks NFS v2/v3 only. */
+export function nfsrootArgs(site: SiteModel, rootPath: string): string {
+  return `root=/dev/nfs nfsroot=${site.server}:${rootPath},vers=3,tcp ip=dhcp rw`
+}
+
+/**
+ * Each node resolved to the files it boots: the revision its root came from, or the site's
+ * default image's current revision for a node that has no root yet (its boot files may not
+ * exist; doctor says so).
+ */
+export async function bootNodes(root: Root, site: SiteModel, inventory: Inventory): Promise<BootNode[]> {
+  return bootNodesFor(site, inventory, await currentRevision(root, site, site.boot.image))
+}
+
+/** Pure: the boot model of every node, given the default image's current revision (if any). */
+export function bootNodesFor(site: SiteModel, inventory: Inventory, fallback?: RevisionRef): BootNode[] {
+  return [...inventory.nodes].sort(byName).map((node) => {
+    const ref = (node.image ? parseRevisionRef(node.image) : undefined) ?? fallback
+    const files = ref ? bootFiles(ref) : {kernel: `pxeroot/${site.boot.image}/current/vmlinuz`, initrd: `pxeroot/${site.boot.image}/current/initrd.img`}
+    const rootPath = nodeRootDir(site, node.name)
+    const kernelArgs = [site.boot.kernelArgs, node.kernelArgs ?? ''].map((s) => s.trim()).filter(Boolean).join(' ')
+    return {
+      name: node.name,
+      ip: node.ip,
+      mac: node.mac,
+      rootPath,
+      ...files,
+      kernelArgs,
+      cmdline: [nfsrootArgs(site, rootPath), kernelArgs].filter(Boolean).join(' '),
+      exportId: nodeExportId(node.ip),
+    }
+  })
+}

@@ -1,0 +1,79 @@
+import {Command, Flags, type Interfaces} from '@oclif/core'
+
+import {InterruptedError, PxerootError, UserError} from '../errors.js'
+import {makeContext, type Context} from '../system/context.js'
+import {type Runner} from '../system/runner.js'
+
+/** oclif's FlagOutput/ArgOutput, which its index does not export. */
+type ParsedMap = {[name: string]: any}
+
+/**
+ * Global flags, the exit-code table, --json handling and signal ownership for every command.
+ * SIGINT/SIGTERM abort one AbortController that reaches every process pxeroot started, so
+ * cleanup in `finally` blocks runs and the command exits 130.
+ */
+export abstract class BaseCommand extends Command {
+  static enableJsonFlag = true
+
+  static baseFlags = {
+    root: Flags.directory({
+      description: 'resolve every path pxeroot reads or writes under this directory (tests, demos)',
+      env: 'PXEROOT_ROOT',
+      default: '/',
+      helpGroup: 'GLOBAL',
+    }),
+  }
+
+  protected abort = new AbortController()
+  private onSignal = (signal: NodeJS.Signals) => {
+    if (!this.abort.signal.aborted) this.abort.abort(new InterruptedError(`interrupted by ${signal}`))
+  }
+
+  /** Whatever goes wrong while reading argv is a usage error (exit 2), including oclif's own
+   * argument parsers, which throw plain errors ("Expected an integer ..."). */
+  protected async parse<F extends ParsedMap, B extends ParsedMap, A extends ParsedMap>(
+    options?: Interfaces.Input<F, B, A>, argv?: string[],
+  ): Promise<Interfaces.ParserOutput<F, B, A>> {
+    try {
+      return await super.parse(options, argv)
+    } catch (error) {
+      if (error instanceof PxerootError || (error as {oclif?: {exit?: number}}).oclif?.exit !== undefined) throw error
+      throw new UserError((error as Error).message, 'see --help')
+    }
+  }
+
+  protected makeContext(rootPrefix: string, runner?: Runner): Context {
+    return makeContext({root: rootPrefix, runner, signal: this.abort.signal, json: this.jsonEnabled()})
+  }
+
+  public async init(): Promise<void> {
+    await super.init()
+    process.on('SIGINT', this.onSignal)
+    process.on('SIGTERM', this.onSignal)
+  }
+
+  protected async finally(error: Error | undefined): Promise<void> {
+    process.off('SIGINT', this.onSignal)
+    process.off('SIGTERM', this.onSignal)
+    return super.finally(error)
+  }
+
+  protected async catch(error: Error & {exitCode?: number}): Promise<unknown> {
+    if (this.abort.signal.aborted && !(error instanceof PxerootError)) {
+      error = this.abort.signal.reason as InterruptedError
+    }
+    if (error instanceof PxerootError) {
+      const message = error.suggestion ? `${error.message} (${error.suggestion})` : error.message
+      if (this.jsonEnabled()) {
+        // Bulk commands report what they did before failing (per-node results), so scripts keep it.
+        const result = error.result === undefined ? {} : {result: error.result}
+        this.logJson({error: {code: error.exitCode, kind: error.name, message: error.message, suggestion: error.suggestion}, ...result})
+      } else {
+        process.stderr.write(`pxeroot: ${message}\n`)
+      }
+      process.exitCode = error.exitCode
+      this.exit(error.exitCode)
+    }
+    return super.catch(error)
+  }
+}

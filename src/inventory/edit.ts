@@ -1,0 +1,56 @@
+import {isIPv4, normalizeMac} from '../config/address.js'
+import {type SiteModel} from '../config/site.js'
+import {UserError} from '../errors.js'
+import {REVISION_REF} from '../config/names.js'
+import {nextFreeIp, type Inventory, type InventoryNode} from './inventory.js'
+
+export interface NodeFields {
+  ip?: string
+  mac?: string | null
+  image?: string
+  kernelArgs?: string
+}
+
+function checkedFields(fields: NodeFields): NodeFields {
+  if (fields.ip !== undefined && !isIPv4(fields.ip)) throw new UserError(`--ip: "${fields.ip}" is not an IPv4 address; write it as 192.168.0.201`)
+  let mac = fields.mac
+  if (typeof mac === 'string') {
+    const normalized = normalizeMac(mac)
+    if (!normalized) throw new UserError(`--mac: "${mac}" is not a MAC address; write it as 52:54:00:12:34:56`)
+    mac = normalized
+  }
+  if (fields.image !== undefined && !REVISION_REF.test(fields.image)) throw new UserError(`--image: "${fields.image}" is not an image revision; write it as NAME@N, e.g. debian-bookworm@1`)
+  if (fields.kernelArgs !== undefined && /[\r\n]/.test(fields.kernelArgs)) throw new UserError('--kernel-args: must be on one line')
+  return {...fields, mac}
+}
+
+/** The inventory with one node added; its address is the next free one of the node range unless given. */
+export function addNode(site: SiteModel, inventory: Inventory, name: string, fields: NodeFields): Inventory {
+  if (inventory.nodes.some((n) => n.name === name)) throw new UserError(`node ${name} already exists; change it with "pxeroot nodes set ${name}"`)
+  const f = checkedFields(fields)
+  const ip = f.ip ?? nextFreeIp(site, inventory)
+  if (!ip) throw new UserError(`nodes.range ${site.nodes.range} has no free address left; widen it in the site file or give --ip`)
+  const node: InventoryNode = {name, ip, ...(f.mac ? {mac: f.mac} : {}), ...(f.image ? {image: f.image} : {}), ...(f.kernelArgs ? {kernelArgs: f.kernelArgs} : {})}
+  return {nodes: [...inventory.nodes, node]}
+}
+
+export function setNode(inventory: Inventory, name: string, fields: NodeFields): Inventory {
+  const existing = inventory.nodes.find((n) => n.name === name)
+  if (!existing) throw new UserError(`no node named ${name}; see "pxeroot nodes list"`)
+  const f = checkedFields(fields)
+  const updated: InventoryNode = {...existing}
+  if (f.ip !== undefined) updated.ip = f.ip
+  if (f.mac === null) delete updated.mac
+  else if (f.mac !== undefined) updated.mac = f.mac
+  if (f.image !== undefined) updated.image = f.image
+  if (f.kernelArgs !== undefined) {
+    if (f.kernelArgs === '') delete updated.kernelArgs
+    else updated.kernelArgs = f.kernelArgs
+  }
+  return {nodes: inventory.nodes.map((n) => (n.name === name ? updated : n))}
+}
+
+export function removeNode(inventory: Inventory, name: string): Inventory {
+  if (!inventory.nodes.some((n) => n.name === name)) throw new UserError(`no node named ${name}; see "pxeroot nodes list"`)
+  return {nodes: inventory.nodes.filter((n) => n.name !== name)}
+}

@@ -1,0 +1,127 @@
+import {promises as fs} from 'node:fs'
+import YAML from 'yaml'
+import {z} from 'zod'
+
+import {inRange, inSubnet, ipToNumber, isIPv4, normalizeMac, numberToIp} from '../config/address.js'
+import {parseYamlFile} from '../config/issues.js'
+import {HOSTNAME, type SiteModel} from '../config/site.js'
+import {UserError} from '../errors.js'
+import {type Context} from '../system/context.js'
+import {STATE, type Root} from '../system/paths.js'
+import {REVISION_REF} from '../config/names.js'
+
+
+const NodeSchema = z.object({
+  name: z.string(),
+  ip: z.string().refine(isIPv4, {message: 'must be an IPv4 address'}),
+  mac: z.string().optional(),
+  /** The image revision (name@N) this node's root was cloned from; absent until it has a root. */
+  image: z.string().regex(REVISION_REF, {message: 'must be an image revision such as debian-bookworm@3'}).optional(),
+  kernelArgs: z.string().regex(/^[^\n\r]*$/, {message: 'must be on one line'}).optional(),
+}).passthrough()
+
+const InventorySchema = z.object({nodes: z.array(NodeSchema).default([])}).strict()
+
+export type InventoryNode = z.output<typeof NodeSchema>
+export interface Inventory {
+  readonly nodes: readonly InventoryNode[]
+}
+
+/** Parses the inventory text; pure. MACs are normalised to lowercase so that duplicates differing in case are caught. */
+export function parseInventory(text: string, source = STATE.inventoryFile): Inventory {
+  const parsed = parseYamlFile(InventorySchema, text, source)
+  const problems: string[] = []
+  const nodes = parsed.nodes.map((node, i) => {
+    if (node.mac === undefined) return node
+    const mac = normalizeMac(node.mac)
+    if (!mac) problems.push(`nodes[${i}] (${node.name}).mac: "${node.mac}" is not a MAC address; write it as aa:bb:cc:dd:ee:ff`)
+    return {...node, mac: mac ?? node.mac}
+  })
+  if (problems.length > 0) throw new UserError(`${source}: ${problems.join('; ')}`)
+  return {nodes}
+}
+
+export function serializeInventory(inventory: Inventory): string {
+  const nodes = [...inventory.nodes].sort(byName).map((node) => {
+    const out: Record<string, unknown> = {name: node.name, ip: node.ip}
+    if (node.mac) out.mac = node.mac
+    if (node.image) out.image = node.image
+    if (node.kernelArgs) out.kernelArgs = node.kernelArgs
+    for (const [key, value] of Object.entries(node)) if (!(key in out) && value !== undefined) out[key] = value
+    return out
+  })
+  return '# The nodes of this site. pxeroot nodes add/set/rm edit this file; hand edits are fine too,\n'
+    + '# then run "pxeroot apply". Fields: name, ip, mac (optional: binds the node by MAC), image\n'
+    + '# (the revision its root was cloned from), kernelArgs (extra kernel command line).\n'
+    + YAML.stringify({nodes}, {lineWidth: 0})
+}
+
+export function byName(a: {name: string}, b: {name: string}): number {
+  return a.name.localeCompare(b.name, 'en', {numeric: true})
+}
+
+export async function loadInventory(root: Root): Promise<Inventory> {
+  const text = await fs.readFile(root.resolve(STATE.inventoryFile), 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return ''
+    throw error
+  })
+  return parseInventory(text)
+}
+
+export async function saveInventory(ctx: Pick<Context, 'root' | 'files'>, inventory: Inventory): Promise<void> {
+  await ctx.files.write(ctx.root.resolve(STATE.inventoryFile), serializeInventory(inventory), {mode: 0o644})
+}
+
+/**
+ * Checks the inventory as a whole against the site. dhcpd -t accepts duplicate MACs, duplicate
+ * fixed addresses, addresses outside every subnet and fixed addresses inside a dynamic range, so
+ * pxeroot refuses them itself before anything is rendered.
+ */
+export function inventoryProblems(site: SiteModel, inventory: Inventory): string[] {
+  const problems: string[] = []
+  const seen = {name: new Map<string, string>(), ip: new Map<string, string>(), mac: new Map<string, string>()}
+  for (const node of inventory.nodes) {
+    const who = `node ${JSON.stringify(node.name)}`
+    if (!HOSTNAME.test(node.name)) {
+      problems.push(`${who}: name must be a hostname (lowercase letters, digits and "-", no "/", "..", "_" or spaces), e.g. node01`)
+    }
+    const claims: [keyof typeof seen, string | undefined][] = [['name', node.name.toLowerCase()], ['ip', node.ip], ['mac', node.mac]]
+    for (const [field, value] of claims) {
+      if (value === undefined) continue
+      const other = seen[field].get(value)
+      if (other !== undefined) problems.push(`${who}: ${field} ${value} is already used by node ${JSON.stringify(other)}; every node needs its own ${field}`)
+      else seen[field].set(value, node.name)
+    }
+    if (!inSubnet(node.ip, site.net)) {
+      problems.push(`${who}: ip ${node.ip} is outside subnet ${site.subnet}; pick an address in ${site.nodes.range}`)
+      continue
+    }
+    if (node.ip === site.server || node.ip === site.router) problems.push(`${who}: ip ${node.ip} is the ${node.ip === site.server ? 'server' : 'router'}'s address`)
+    if (site.poolRange && inRange(node.ip, site.poolRange)) {
+      problems.push(`${who}: ip ${node.ip} lies in the dynamic pool ${site.pool}; a node's address must be outside the pool for unknown machines`)
+    } else if (!node.mac && !inRange(node.ip, site.nodeRange)) {
+      problems.push(`${who}: ip ${node.ip} is outside nodes.range ${site.nodes.range}, so DHCP never hands it out; give the node a MAC (--mac) or an address in the range`)
+    }
+  }
+  return problems
+}
+
+export function assertValidInventory(site: SiteModel, inventory: Inventory): void {
+  const problems = inventoryProblems(site, inventory)
+  if (problems.length > 0) throw new UserError(problems.join('; '))
+}
+
+/** The next address of the node range that no node uses. */
+export function nextFreeIp(site: SiteModel, inventory: Inventory): string | undefined {
+  const used = new Set(inventory.nodes.map((n) => ipToNumber(n.ip)))
+  for (let n = ipToNumber(site.nodeRange.start); n <= ipToNumber(site.nodeRange.end); n++) {
+    if (!used.has(n) && n !== ipToNumber(site.server) && (!site.router || n !== ipToNumber(site.router))) {
+      return numberToIp(n)
+    }
+  }
+  return undefined
+}
+
+export function nodeName(site: SiteModel, index: number): string {
+  return `${site.nodes.prefix}${String(index).padStart(site.nodes.width, '0')}`
+}

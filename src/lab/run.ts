@@ -1,0 +1,311 @@
+import {promises as fs} from 'node:fs'
+import path from 'node:path'
+import {setTimeout as sleep} from 'node:timers/promises'
+
+import {type SiteModel} from '../config/site.js'
+import {ExternalCommandError, UserError} from '../errors.js'
+import {type BootNode} from '../boot/model.js'
+import {type Context} from '../system/context.js'
+import {startDaemon, type Daemon} from '../system/daemon.js'
+import {readIfExists, type TempDir} from '../system/files.js'
+import {mountFs} from '../system/mounts.js'
+import {createLabNamespace, labNamespaceName, type LabNamespace} from '../system/netns.js'
+import {removeTree} from '../system/trees.js'
+import {newProgress, type BootProgress} from './decide.js'
+import {labGaneshaConfig} from './ganesha.js'
+import {type BootTarget, identityIn, MILESTONES, type MilestoneId, whyMissing} from './milestones.js'
+import {bootFilesOf, labPxelinux} from './pxelinux.js'
+import {qemuArgs} from './qemu.js'
+import {FileTail, lastLines} from './tail.js'
+import {type LabTools} from './tools.js'
+import {type VmFeed, watchBoots, type WatchResult} from './watch.js'
+
+export interface LabBootOptions {
+  nodes: readonly string[]
+  /** Seconds the VMs get, from their start, to reach a login prompt. */
+  timeout: number
+  /** Copy every log, config and capture of the run here. */
+  keepLogs?: string
+  accel?: 'auto' | 'kvm' | 'tcg'
+  memoryMiB?: number
+}
+
+export interface MilestoneResult {
+  id: MilestoneId
+  label: string
+  /** Seconds after the VM started; absent when it was not reached. */
+  seconds?: number
+}
+
+export interface LabNodeResult {
+  name: string
+  ip: string
+  mac: string
+  boundBy: 'mac' | 'ip'
+  /** The pxelinux file the node must be found by, relative to the tftp root. */
+  config: string
+  passed: boolean
+  milestones: MilestoneResult[]
+  /** The first milestone not reached, and why. */
+  missed?: string
+  reason?: string
+  hostname?: string
+  machineId?: string
+  seconds: number
+  /** The serial console log, when it was kept. */
+  serialLog?: string
+}
+
+export interface LabBootResult {
+  passed: boolean
+  accel: 'kvm' | 'tcg'
+  seconds: number
+  nodes: LabNodeResult[]
+  /** Where the logs were kept, if anywhere. */
+  logs?: string
+}
+
+/** A node of the run: what it must boot, and its VM's binding. */
+export interface LabVm {
+  node: BootNode
+  boundBy: 'mac' | 'ip'
+  target: BootTarget
+}
+
+/** One run's outcome: each VM's progress, for the caller's decisions (retry under TCG) and the report. */
+export interface LabRunOutcome {
+  result: LabBootResult
+  progress: BootProgress[]
+}
+
+const SERVICE_START_MS = 60_000
+
+/**
+ * One lab run: a sealed network namespace with the servers and one VM per node, followed until
+ * every boot passed or failed, then everything torn down by PID and the namespaces deleted,
+ * also on failure or Ctrl-C. Nothing is written into node roots or the real tftp tree.
+ */
+export async function runLab(ctx: Context, site: SiteModel, tools: LabTools, accel: 'kvm' | 'tcg', options: LabBootOptions, vms: LabVm[], dhcpdConf: string): Promise<LabRunOutcome> {
+  const dir = await ctx.files.tempDir('pxeroot-lab-')
+  const lab = new LabRun(ctx, site, tools, dir, accel, options)
+  let outcome: LabRunOutcome | undefined
+  let failure: unknown
+  try {
+    outcome = await lab.run(vms, dhcpdConf)
+  } catch (error) {
+    failure = error
+  }
+  await lab.teardown(vms, outcome?.result)
+  // Ctrl-C reaches the servers and VMs too (one process group), so what failed first may be a
+  // server that died of the same SIGINT: the interruption is the news.
+  if (ctx.signal.aborted) throw ctx.signal.reason
+  if (failure !== undefined) throw failure
+  return outcome!
+}
+
+class LabRun {
+  private ns?: LabNamespace
+  private services: Daemon[] = []
+  private vmDaemons: Daemon[] = []
+
+  constructor(
+    private readonly ctx: Context,
+    private readonly site: SiteModel,
+    private readonly tools: LabTools,
+    private readonly dir: TempDir,
+    private readonly accel: 'kvm' | 'tcg',
+    private readonly options: LabBootOptions,
+  ) {}
+
+  /** Every process is bounded by the whole run's worst case, whatever else fails to stop it. */
+  private get boundMs(): number {
+    return (this.options.timeout + 300) * 1000
+  }
+
+  async run(vms: LabVm[], dhcpdConf: string): Promise<LabRunOutcome> {
+    const {ctx, site} = this
+    const t0 = Date.now()
+    const ns = await createLabNamespace(ctx.runner, {name: labNamespaceName(), serverCidr: `${site.server}/${site.net.prefixLength}`, runDir: this.dir.path})
+    this.ns = ns
+    ctx.log(`lab: network namespace ${ns.name}, server ${site.server} on ${ns.bridge}`)
+
+    await this.startNfs(vms)
+    await this.startDhcp(dhcpdConf)
+    await this.startTftp(vms)
+    ctx.log(`lab: dhcpd, tftpd, rpcbind and NFS-Ganesha up in ${((Date.now() - t0) / 1000).toFixed(1)} s; booting ${vms.map((v) => v.node.name).join(', ')} (${this.accel.toUpperCase()})`)
+
+    const feeds: VmFeed[] = []
+    for (const [i, vm] of vms.entries()) {
+      const tap = `lab${i}`
+      await ns.addTap(tap)
+      const serialLog = this.dir.file(`${vm.node.name}.serial.log`)
+      const capture = this.dir.file(`${vm.node.name}.pcap`)
+      const args = qemuArgs({name: vm.node.name, mac: vm.target.mac, tap, serialLog, capture, memoryMiB: this.options.memoryMiB ?? 512, accel: this.accel})
+      const [cmd, argv] = ns.inNet(this.tools['qemu-system-x86_64'], args)
+      const progress = newProgress(vm.target, Date.now())
+      const qemu = startDaemon(ctx.runner, {name: `qemu ${vm.node.name}`, command: cmd, args: argv, log: this.dir.file(`${vm.node.name}.qemu.log`), timeoutMs: this.boundMs})
+      this.vmDaemons.push(qemu)
+      const serial = new FileTail(serialLog)
+      const pcap = new FileTail(capture)
+      feeds.push({progress, console: () => serial.read(), capture: () => pcap.read(), ended: () => qemu.ended, stop: () => qemu.stop()})
+    }
+
+    const dhcpd = new FileTail(this.dir.file('dhcpd.log'))
+    const ganesha = new FileTail(this.dir.file('ganesha.log'))
+    const seen = await watchBoots(feeds, {
+      dhcpLog: async () => (await dhcpd.read()).toString('utf8'),
+      nfsLog: async () => (await ganesha.read()).toString('latin1'),
+      failed: async () => {
+        const s = this.services.find((d) => d.ended)
+        if (!s) return undefined
+        return {name: s.name, code: s.ended!.code, why: lastLines((await readIfExists(s.log))?.toString('utf8') ?? '') || s.ended!.error || 'no output'}
+      },
+    }, {server: site.server, timeoutMs: this.options.timeout * 1000, signal: ctx.signal, log: ctx.log})
+    const progress = feeds.map((f) => f.progress)
+    return {
+      progress,
+      result: {
+        passed: progress.every((p) => p.outcome?.passed),
+        accel: this.accel,
+        seconds: (Date.now() - t0) / 1000,
+        nodes: vms.map((vm, i) => nodeResult(vm, progress[i], seen, i)),
+      },
+    }
+  }
+
+  private daemon(name: string, command: string, args: string[], log: string): Daemon {
+    const [cmd, argv] = this.ns!.inLab(command, args)
+    const d = startDaemon(this.ctx.runner, {name, command: cmd, args: argv, log, timeoutMs: this.boundMs})
+    this.services.push(d)
+    return d
+  }
+
+  /** Waits until test() holds, the service dies (error with its log), or the bound passes. */
+  private async until(d: Daemon, what: string, test: () => Promise<boolean>): Promise<void> {
+    const deadline = Date.now() + SERVICE_START_MS
+    for (;;) {
+      this.ctx.signal.throwIfAborted()
+      if (await test()) return
+      if (d.ended || Date.now() > deadline) {
+        const log = (await readIfExists(d.log))?.toString('utf8') ?? ''
+        throw new ExternalCommandError(d.name, [], d.ended?.code, lastLines(log), `${d.name} ${d.ended ? 'stopped' : 'did not come up'} before ${what}: ${lastLines(log) || d.ended?.error || 'no output'}`)
+      }
+      await sleep(200)
+    }
+  }
+
+  private logContains(file: string, text: string): () => Promise<boolean> {
+    return async () => ((await readIfExists(file))?.toString('latin1') ?? '').includes(text)
+  }
+
+  private async startNfs(vms: LabVm[]): Promise<void> {
+    const recovery = await this.dir.mkdir('ganesha-recovery')
+    const conf = await this.dir.write('ganesha.conf', labGaneshaConfig(this.site.server, recovery, vms.map((vm) => ({
+      exportId: vm.node.exportId, rootPath: vm.node.rootPath, diskPath: this.ctx.root.resolve(vm.node.rootPath), client: vm.node.ip,
+    }))))
+    const rpcbind = this.daemon('rpcbind', this.tools.rpcbind, ['-f', '-w'], this.dir.file('rpcbind.log'))
+    const [probe, probeArgs] = this.ns!.inLab(this.tools.rpcinfo, ['-p'])
+    await this.until(rpcbind, 'answering', async () => (await this.ctx.runner.run(probe, probeArgs, {reject: false, timeout: 5000})).exitCode === 0)
+    const log = this.dir.file('ganesha.log')
+    const ganesha = this.daemon('NFS-Ganesha', this.tools['ganesha.nfsd'], ['-F', '-L', log, '-f', conf, '-p', this.dir.file('ganesha.pid')], this.dir.file('ganesha.out'))
+    await this.until(ganesha, 'serving', this.logContains(log, 'NFS SERVER INITIALIZED'))
+  }
+
+  private async startDhcp(conf: string): Promise<void> {
+    const file = await this.dir.write('dhcpd.conf', conf)
+    const leases = await this.dir.write('dhcpd.leases', '')
+    const check = await this.ctx.runner.run(this.tools.dhcpd, ['-t', '-4', '-cf', file], {reject: false, timeout: 30_000})
+    if (check.exitCode !== 0) throw new UserError(`dhcpd rejects the lab's copy of the dhcpd configuration: ${lastLines(check.stderr, 4)}`)
+    const log = this.dir.file('dhcpd.log')
+    const d = this.daemon('dhcpd', this.tools.dhcpd, ['-f', '-d', '-4', '-cf', file, '-lf', leases, '-pf', this.dir.file('dhcpd.pid'), this.ns!.bridge], log)
+    await this.until(d, 'serving', this.logContains(log, 'Server starting service'))
+  }
+
+  /**
+   * tftpd serves an overlay of the real tftp root: the lab's copies of the nodes' pxelinux
+   * files (with the serial console added) sit in a private upper layer, so the real tree is
+   * never written and everything else is served exactly as pxeroot generated it.
+   */
+  private async startTftp(vms: LabVm[]): Promise<void> {
+    const lower = this.ctx.root.resolve(this.site.paths.tftp)
+    if (/[,:]/.test(lower)) throw new UserError(`the tftp root ${lower} contains "," or ":", which an overlay mount cannot take`)
+    const upper = await this.dir.mkdir('tftp-upper')
+    const work = await this.dir.mkdir('tftp-work')
+    const merged = await this.dir.mkdir('tftp')
+    for (const vm of vms) {
+      const real = await readIfExists(path.join(lower, vm.target.config))
+      // No file, no copy: the boot must fail where a real node would.
+      if (!real) continue
+      const files = bootFilesOf(real.toString('utf8'))
+      vm.target.kernel = files.kernel ?? vm.target.kernel
+      vm.target.initrd = files.initrd ?? vm.target.initrd
+      await this.dir.write(path.join('tftp-upper', vm.target.config), labPxelinux(real.toString('utf8')), 0o644)
+    }
+    await mountFs(this.ctx.runner, 'overlay', 'pxeroot-lab-tftp', merged, `lowerdir=${lower},upperdir=${upper},workdir=${work}`, {enter: this.ns!.enterMounts})
+    const d = this.daemon('tftpd', this.tools['in.tftpd'], ['-L', '-v', '-v', '--secure', '--address', `${this.site.server}:69`, '--blocksize', '1468', merged], this.dir.file('tftpd.log'))
+    await sleep(300)
+    await this.until(d, 'serving', async () => true)
+  }
+
+  async teardown(vms: LabVm[], result: LabBootResult | undefined): Promise<void> {
+    const problems: string[] = []
+    await Promise.all([...this.vmDaemons.map((d) => d.stop()), ...this.services.map((s) => s.stop())])
+    if (this.ns) problems.push(...await this.ns.destroy())
+    for (const p of problems) this.ctx.log(`lab: cleanup: ${p}`)
+    // An interrupted run proves nothing either way: keep logs only when asked to.
+    if (this.ctx.signal.aborted && !this.options.keepLogs) await this.dir.remove().catch(() => undefined)
+    else await this.keepLogs(vms, result)
+  }
+
+  /** --keep-logs copies everything; otherwise only a failed run keeps its logs (and no captures). */
+  private async keepLogs(vms: LabVm[], result: LabBootResult | undefined): Promise<void> {
+    const {files} = this.ctx
+    const logs = (await fs.readdir(this.dir.path).catch(() => [] as string[])).filter((f) => /\.(log|conf|leases|out|pcap)$/.test(f))
+    if (this.options.keepLogs) {
+      const dir = path.resolve(this.options.keepLogs)
+      await files.mkdir(dir)
+      for (const f of logs) await files.copy(this.dir.file(f), path.join(dir, f))
+      for (const vm of vms) {
+        const copy = this.dir.file(path.join('tftp-upper', vm.target.config))
+        if (await readIfExists(copy)) await files.copy(copy, path.join(dir, `${vm.node.name}.pxelinux.cfg`))
+      }
+    }
+    const failed = !result || !result.passed
+    if (failed && !this.options.keepLogs) {
+      for (const entry of await fs.readdir(this.dir.path).catch(() => [] as string[])) {
+        if (!logs.includes(entry) || entry.endsWith('.pcap')) await removeTree(this.ctx.runner, this.dir.file(entry), {mounts: 'unmount'}).catch(() => undefined)
+      }
+    } else {
+      await this.dir.remove().catch(() => undefined)
+    }
+    const kept = this.options.keepLogs ? path.resolve(this.options.keepLogs) : failed ? this.dir.path : undefined
+    if (result) {
+      result.logs = kept
+      for (const r of result.nodes) if (kept && (!r.passed || this.options.keepLogs)) r.serialLog = path.join(kept, `${r.name}.serial.log`)
+    } else if (kept) {
+      this.ctx.log(`lab: logs kept in ${kept}`)
+    }
+  }
+}
+
+function nodeResult(vm: LabVm, p: BootProgress, seen: WatchResult, i: number): LabNodeResult {
+  const evidence = {leases: seen.leases, mounts: seen.mounts, tftp: seen.tftp[i], console: seen.consoles[i]}
+  const milestones = MILESTONES.map((m) => ({id: m.id, label: m.label, seconds: p.reached.get(m.id)}))
+  const first = milestones.find((m) => m.seconds === undefined)
+  const identity = identityIn(seen.consoles[i])
+  const why = first ? whyMissing(first.id, vm.target, evidence) : undefined
+  return {
+    name: vm.node.name,
+    ip: vm.node.ip,
+    mac: vm.target.mac,
+    boundBy: vm.boundBy,
+    config: vm.target.config,
+    passed: p.outcome?.passed === true,
+    milestones,
+    missed: first?.label,
+    reason: [why, p.outcome?.reason].filter(Boolean).join('; ') || undefined,
+    hostname: identity.hostname,
+    machineId: identity.machineId,
+    seconds: ((p.outcome?.at ?? Date.now()) - p.started) / 1000,
+  }
+}

@@ -1,0 +1,41 @@
+import {applyBootConfig, type ApplyResult} from '../apply/apply.js'
+import {withSiteLock} from '../config/site-lock.js'
+import {unifiedDiff} from '../apply/plan.js'
+import {type Context} from '../system/context.js'
+import {loadSite} from '../config/site-file.js'
+import {type SiteModel} from '../config/site.js'
+import {STATE} from '../system/paths.js'
+import {assertValidInventory, loadInventory, saveInventory, serializeInventory, type Inventory} from '../inventory/inventory.js'
+
+export interface ChangeOptions {
+  dryRun?: boolean
+  reload?: boolean
+  /** Runs under the same lock once the boot files and inventory are written (not on a dry run). */
+  afterSave?: (site: SiteModel, before: Inventory, after: Inventory) => Promise<void>
+}
+
+export interface ChangeResult extends ApplyResult {
+  inventory: Inventory
+}
+
+/**
+ * Changes the inventory and the boot files together, under the site lock: the new inventory
+ * is validated and the boot files are checked and written first; the inventory is saved only
+ * when that succeeded, so a refused change leaves both as they were.
+ */
+export async function changeInventory(ctx: Context, edit: (site: SiteModel, inventory: Inventory) => Inventory, options: ChangeOptions = {}): Promise<ChangeResult> {
+  const run = async () => {
+    const site = await loadSite(ctx.root)
+    const before = await loadInventory(ctx.root)
+    const after = edit(site, before)
+    assertValidInventory(site, after)
+    const result = await applyBootConfig(ctx, {site, inventory: after, dryRun: options.dryRun, reload: options.reload})
+    const inventoryDiff = unifiedDiff(`a${STATE.inventoryFile}`, `b${STATE.inventoryFile}`, serializeInventory(before), serializeInventory(after))
+    if (!options.dryRun) {
+      await saveInventory(ctx, after)
+      await options.afterSave?.(site, before, after)
+    }
+    return {...result, diff: inventoryDiff + result.diff, inventory: after}
+  }
+  return options.dryRun ? run() : withSiteLock(ctx, run)
+}

@@ -1,0 +1,124 @@
+import {promises as fs} from 'node:fs'
+import path from 'node:path'
+
+import {applyBootConfig, type ApplyResult} from '../apply/apply.js'
+import {checkCloneSpace, cloneConcurrency, cloneToTemp, describeFailures, forEachNode, InventoryWriter, nodesDirOf, recover, resolveSource} from '../clone/engine.js'
+import {newMachineId, writeIdentity} from '../clone/identity.js'
+import {switchRoots, upsertNode} from '../clone/journal.js'
+import {publishKnownHosts} from '../clone/known-hosts.js'
+import {chooseMethod, type CloneMethod, type MethodChoice} from '../clone/method.js'
+import {planClones, type PlannedClone} from '../clone/plan.js'
+import {cloneRecordOf, withCloneRecord} from '../clone/record.js'
+import {removeRoot} from '../clone/remove.js'
+import {withSiteLock} from '../config/site-lock.js'
+import {loadSite} from '../config/site-file.js'
+import {PartialFailureError, UserError} from '../errors.js'
+import {existingAncestor, freeSpace} from '../images/space.js'
+import {assertValidInventory, loadInventory, type Inventory} from '../inventory/inventory.js'
+import {type Context} from '../system/context.js'
+
+export interface CloneNodesOptions {
+  count: number
+  /** name@N or name; default: the site's boot.image at its current revision. */
+  image?: string
+  method?: CloneMethod
+  dryRun?: boolean
+  reload?: boolean
+  /** Tests of the disk-full path turn the up-front space check off; the CLI never does. */
+  spaceCheck?: boolean
+}
+
+export interface CloneNodesResult {
+  image: string
+  method: CloneMethod
+  reason: string
+  dryRun: boolean
+  created: {name: string, ip: string, seconds: number}[]
+  existing: string[]
+  failed: {name: string, error: string}[]
+  /** Interrupted switches finished and leftovers removed before this run. */
+  recovered: string[]
+  cleaned: string[]
+  /** Disk the new roots need (estimate) and what the filesystem has free. */
+  space: {needed: number, free: number}
+  seconds: number
+  apply?: ApplyResult
+}
+
+/**
+ * `nodes clone N`: makes node01..nodeN exist with roots cloned from one image revision, each a
+ * distinct machine, and then applies the boot configuration so they boot. Existing roots are
+ * never touched. Each root appears under its final name only complete, and is registered
+ * (journal, then inventory) right after; the boot files follow at the end. Everything that can
+ * refuse (range, names, space) refuses before the first directory is created.
+ */
+export async function cloneNodes(ctx: Context, options: CloneNodesOptions): Promise<CloneNodesResult> {
+  if (!Number.isInteger(options.count) || options.count < 1) throw new UserError(`COUNT: "${options.count}" must be a whole number of nodes, 1 or more`)
+  const started = performance.now()
+  const run = async (): Promise<CloneNodesResult> => {
+    const site = await loadSite(ctx.root)
+    const source = await resolveSource(ctx, site, options.image)
+    const nodesDir = await nodesDirOf(ctx, site, false)
+    let inventory = await loadInventory(ctx.root)
+    let recovered: string[] = []
+    let cleaned: string[] = []
+    if (!options.dryRun) ({inventory, recovered, cleaned} = await recover(ctx, site, inventory))
+
+    const present = await existingNames(nodesDir)
+    const plan = planClones(site, inventory, options.count, (name) => present.has(name))
+    const machineIds = new Map(plan.create.map((p) => [p.name, (p.entry && cloneRecordOf(p.entry)?.machineId) ?? newMachineId()]))
+    const entryOf = (p: PlannedClone, method: CloneMethod) => withCloneRecord({...(p.entry ?? {name: p.name, ip: p.ip}), image: source.refText}, {method, machineId: machineIds.get(p.name)})
+    const withPlanned = (inv: Inventory, method: CloneMethod) => plan.create.reduce((i, p) => upsertNode(i, entryOf(p, method)), inv)
+    let choice: MethodChoice = {method: options.method ?? 'rsync', reason: 'nothing to clone'}
+    let space = {needed: 0, free: 0}
+    let sparse = true
+    if (plan.create.length > 0) {
+      const target = await existingAncestor(nodesDir)
+      choice = await chooseMethod(source.rootfs, target, options.method)
+      assertValidInventory(site, withPlanned(inventory, choice.method))
+      if (options.spaceCheck === false) space = {needed: 0, free: (await freeSpace(target)).bytes}
+      else ({sparse, ...space} = await checkCloneSpace(source.rootfs, target, choice.method, plan.create.length, 'nodes clone'))
+    }
+    const base = {image: source.refText, method: choice.method, reason: choice.reason, existing: plan.existing, recovered, cleaned, space}
+    if (options.dryRun) {
+      const apply = plan.create.length > 0 ? await applyBootConfig(ctx, {site, inventory: withPlanned(inventory, choice.method), dryRun: true}) : undefined
+      return {...base, dryRun: true, created: plan.create.map((p) => ({name: p.name, ip: p.ip, seconds: 0})), failed: [], seconds: (performance.now() - started) / 1000, apply}
+    }
+    if (plan.create.length > 0) await nodesDirOf(ctx, site, true)
+
+    const writer = new InventoryWriter(ctx, inventory)
+    const {done: created, failed} = await forEachNode(ctx, plan.create, cloneConcurrency(choice.method, site.clone.concurrency), async (p) => {
+      const t0 = performance.now()
+      const temp = await cloneToTemp(ctx, {method: choice.method, source: source.rootfs, nodesDir, name: p.name, sparse}, (dir) => writeIdentity(ctx, dir, {
+        name: p.name, domain: site.domain, server: site.server, machineId: machineIds.get(p.name)!, hostKeyTypes: site.clone.hostKeyTypes, hostKeys: 'fresh',
+      }, ctx.signal))
+      try {
+        await switchRoots(ctx.files, nodesDir, {node: p.name, renames: [{from: path.basename(temp), to: p.name}], entry: entryOf(p, choice.method)}, writer.commit)
+      } catch (error) {
+        await removeRoot(ctx, nodesDir, temp).catch(() => undefined)
+        throw error
+      }
+      ctx.log(`cloned ${p.name} (${p.ip}) from ${source.refText} by ${choice.method}`)
+      return {name: p.name, ip: p.ip, seconds: (performance.now() - t0) / 1000}
+    })
+    ctx.signal.throwIfAborted()
+    inventory = writer.inventory
+
+    let apply: ApplyResult | undefined
+    if (created.length > 0) {
+      await publishKnownHosts(ctx, site, inventory)
+      apply = await applyBootConfig(ctx, {site, inventory, reload: options.reload})
+    }
+    const result = {...base, dryRun: false, created, failed, seconds: (performance.now() - started) / 1000, apply}
+    if (failed.length > 0) {
+      throw new PartialFailureError(`${failed.length} of ${plan.create.length} clone(s) failed: ${describeFailures(failed)}`, result,
+        'nothing half-made was registered; fix the cause and run the same command again')
+    }
+    return result
+  }
+  return options.dryRun ? run() : withSiteLock(ctx, run)
+}
+
+async function existingNames(dir: string): Promise<Set<string>> {
+  return new Set(await fs.readdir(dir).catch(() => [] as string[]))
+}

@@ -1,0 +1,25 @@
+import {type Context} from '../system/context.js'
+import {publishKnownHosts} from '../clone/known-hosts.js'
+import {removeNodeRoots} from '../clone/node-info.js'
+import {changeInventory, type ChangeOptions, type ChangeResult} from './inventory-change.js'
+import {removeNode} from '../inventory/edit.js'
+
+export interface RemoveResult extends ChangeResult {
+  removedRoots: string[]
+}
+
+/**
+ * Removes a node: its boot entries first (so nothing exports or boots the root any more), then,
+ * unless kept, its root and previous root, and its keys from the cluster's known_hosts.
+ */
+export async function removeNodeAndRoot(ctx: Context, name: string, options: ChangeOptions & {keepRoot?: boolean}): Promise<RemoveResult> {
+  const removedRoots: string[] = []
+  const result = await changeInventory(ctx, (_site, inventory) => removeNode(inventory, name), {
+    ...options,
+    afterSave: async (site, before, after) => {
+      if (!options.keepRoot) removedRoots.push(...await removeNodeRoots(ctx, site, before, name))
+      await publishKnownHosts(ctx, site, after)
+    },
+  })
+  return {...result, removedRoots}
+}

@@ -1,0 +1,127 @@
+import {randomBytes} from 'node:crypto'
+import {promises as fs} from 'node:fs'
+import path from 'node:path'
+
+import {bindMount, makePrivate, mountFs, unmount} from './mounts.js'
+import {isAlive, killAll} from './processes.js'
+import {type Runner} from './runner.js'
+
+export const NETNS_PREFIX = 'pxeroot-lab-'
+const BRIDGE = 'br0'
+const STEP_MS = 20_000
+
+/**
+ * The sealed network of one lab run: a network namespace with no uplink and no route out, a
+ * bridge holding the server address, one tap per VM; plus a private mount namespace (kept
+ * alive by a bind mount of its nsfs file) where the servers get their own /run (rpcbind's
+ * socket path is global otherwise) and whatever the lab mounts for them.
+ */
+export interface LabNamespace {
+  readonly name: string
+  readonly bridge: string
+  /** argv that runs a command inside the network namespace. */
+  inNet(command: string, args: readonly string[]): [string, string[]]
+  /** argv that runs a command inside the network and the private mount namespace. */
+  inLab(command: string, args: readonly string[]): [string, string[]]
+  addTap(name: string): Promise<void>
+  /** argv prefix that enters the private mount namespace (for mounts made inside it). */
+  readonly enterMounts: readonly string[]
+  /** Every process still in the network namespace. */
+  pids(): Promise<number[]>
+  /** Kills what is left by PID, unmounts, deletes the namespaces. Safe to call twice. */
+  destroy(): Promise<string[]>
+}
+
+/** Owner PID and a random tag: a crashed run's namespace is recognisable and can be reaped. */
+export function labNamespaceName(pid = process.pid): string {
+  return `${NETNS_PREFIX}${pid}-${randomBytes(3).toString('hex')}`
+}
+
+async function netnsPids(runner: Runner, name: string): Promise<number[]> {
+  const r = await runner.run('ip', ['netns', 'pids', name], {reject: false, timeout: STEP_MS})
+  return r.exitCode === 0 ? r.stdout.split(/\s+/).filter(Boolean).map(Number).filter((n) => n > 0 && n !== process.pid) : []
+}
+
+export async function createLabNamespace(runner: Runner, opts: {name: string, serverCidr: string, runDir: string}): Promise<LabNamespace> {
+  const {name} = opts
+  const nsDir = path.join(opts.runDir, 'ns')
+  const mntNs = path.join(nsDir, 'mnt')
+  const netNs = `/run/netns/${name}`
+  const ip = (...args: string[]) => runner.run('ip', args, {timeout: STEP_MS})
+  const state = {netns: false, nsDirBound: false, mntNs: false, destroyed: false}
+
+  const ns: LabNamespace = {
+    name,
+    bridge: BRIDGE,
+    inNet: (command, args) => ['nsenter', [`--net=${netNs}`, '--', command, ...args]],
+    inLab: (command, args) => ['nsenter', [`--net=${netNs}`, `--mount=${mntNs}`, '--', command, ...args]],
+    enterMounts: ['nsenter', `--mount=${mntNs}`, '--'],
+    async addTap(tap) {
+      await ip('-n', name, 'tuntap', 'add', 'dev', tap, 'mode', 'tap')
+      await ip('-n', name, 'link', 'set', tap, 'master', BRIDGE, 'up')
+    },
+    pids: () => netnsPids(runner, name),
+    async destroy() {
+      if (state.destroyed) return []
+      state.destroyed = true
+      const problems: string[] = []
+      const step = async (what: string, fn: () => Promise<unknown>) => {
+        try {
+          await fn()
+        } catch (error) {
+          problems.push(`${what}: ${(error as Error).message}`)
+        }
+      }
+      if (state.netns) {
+        // tftpd's transfer children ignore SIGTERM and outlive their parent: end every PID left.
+        await step('kill leftover processes', async () => killAll(await netnsPids(runner, name)))
+      }
+      if (state.mntNs) await step('release the mount namespace', () => unmount(runner, mntNs))
+      if (state.nsDirBound) await step('unmount the namespace directory', () => unmount(runner, nsDir))
+      if (state.netns) {
+        await step('delete the network namespace', () => ip('netns', 'delete', name))
+      }
+      return problems
+    },
+  }
+
+  try {
+    await ip('netns', 'add', name)
+    state.netns = true
+    await ip('-n', name, 'link', 'set', 'lo', 'up')
+    await ip('-n', name, 'link', 'add', BRIDGE, 'type', 'bridge')
+    await ip('-n', name, 'addr', 'add', opts.serverCidr, 'dev', BRIDGE)
+    await ip('-n', name, 'link', 'set', BRIDGE, 'up')
+    // A persistent mount namespace needs its nsfs file on a private mount.
+    await fs.mkdir(nsDir, {recursive: true})
+    await bindMount(runner, nsDir, nsDir)
+    state.nsDirBound = true
+    await makePrivate(runner, nsDir)
+    await fs.writeFile(mntNs, '')
+    await runner.run('unshare', [`--mount=${mntNs}`, '--propagation', 'private', 'true'], {timeout: STEP_MS})
+    state.mntNs = true
+    await mountFs(runner, 'tmpfs', 'pxeroot-lab-run', '/run', 'mode=0755,size=16m', {enter: ns.enterMounts})
+  } catch (error) {
+    await ns.destroy()
+    throw error
+  }
+  return ns
+}
+
+/**
+ * Namespaces of lab runs whose process is gone (killed with SIGKILL, a crashed CI job): end
+ * their processes and delete them. Only names this code made, and only when the owner is dead.
+ */
+export async function reapStaleNamespaces(runner: Runner): Promise<string[]> {
+  const r = await runner.run('ip', ['netns', 'list'], {reject: false, timeout: STEP_MS})
+  const reaped: string[] = []
+  for (const line of r.stdout.split('\n')) {
+    const m = new RegExp(`^(${NETNS_PREFIX}(\\d+)-[0-9a-f]+)\\b`).exec(line.trim())
+    if (!m) continue
+    if (isAlive(Number(m[2]))) continue
+    await killAll(await netnsPids(runner, m[1]))
+    await runner.run('ip', ['netns', 'delete', m[1]], {reject: false, timeout: STEP_MS})
+    reaped.push(m[1])
+  }
+  return reaped
+}
