@@ -42,8 +42,8 @@ export abstract class BaseCommand extends Command {
     }
   }
 
-  protected makeContext(rootPrefix: string, runner?: Runner): Context {
-    return makeContext({root: rootPrefix, runner, signal: this.abort.signal, json: this.jsonEnabled()})
+  protected makeContext(rootPrefix: string, options: {runner?: Runner, log?: (line: string) => void} = {}): Context {
+    return makeContext({root: rootPrefix, ...options, signal: this.abort.signal, json: this.jsonEnabled()})
   }
 
   public async init(): Promise<void> {

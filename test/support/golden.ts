@@ -62,11 +62,16 @@ async function goldenKey(): Promise<string> {
   return h.digest('hex').slice(0, 16)
 }
 
-const buildRoot = () => path.join(CACHE, 'golden', 'root')
-const readyFile = () => path.join(CACHE, 'golden', 'ready.json')
+/** One directory per key, so checkouts with different build code (branches, worktrees) never
+ * rebuild each other's image; the oldest are removed when a new one is built. */
+const KEEP_BUILDS = 6
+let currentKey = ''
+const goldenDir = (key = currentKey) => path.join(CACHE, `golden-${key}`)
+const buildRoot = () => path.join(goldenDir(), 'root')
+const readyFile = (key: string) => path.join(goldenDir(key), 'ready.json')
 
 async function readReady(key: string): Promise<RevisionRef | undefined> {
-  const text = await fs.readFile(readyFile(), 'utf8').catch(() => undefined)
+  const text = await fs.readFile(readyFile(key), 'utf8').catch(() => undefined)
   if (!text) return undefined
   const ready = JSON.parse(text) as {key: string, ref: RevisionRef}
   return ready.key === key ? ready.ref : undefined
@@ -76,15 +81,35 @@ async function readReady(key: string): Promise<RevisionRef | undefined> {
 async function buildGolden(key: string): Promise<RevisionRef> {
   const {default: ImageBuild} = await import('../../src/commands/image/build.js')
   const prefix = buildRoot()
-  await fs.rm(path.join(CACHE, 'golden'), {recursive: true, force: true})
+  await fs.rm(goldenDir(key), {recursive: true, force: true})
   await fs.mkdir(path.join(prefix, 'etc/pxeroot'), {recursive: true})
   await fs.writeFile(path.join(prefix, 'etc/pxeroot/pxeroot.yaml'), goldenSiteText())
+  // The site's debCache resolves under the build's --root: point it at the shared .deb cache.
+  const debs = path.join(prefix, path.join(CACHE, 'debs'))
+  await fs.mkdir(path.join(CACHE, 'debs'), {recursive: true})
+  await fs.mkdir(path.dirname(debs), {recursive: true})
+  await fs.symlink(path.join(CACHE, 'debs'), debs)
+  await pruneOldBuilds(key)
   const started = Date.now()
   const r = await runCommand(ImageBuild, [IMAGE, '--root', prefix])
   if (r.code !== 0) throw new Error(`golden image build failed (exit ${r.code}): ${r.error?.message}`)
   const ref = {image: IMAGE, revision: 1}
-  await fs.writeFile(readyFile(), JSON.stringify({key, ref, seconds: Math.round((Date.now() - started) / 1000)}) + '\n')
+  await fs.writeFile(readyFile(key), JSON.stringify({key, ref, seconds: Math.round((Date.now() - started) / 1000)}) + '\n')
   return ref
+}
+
+/** Keeps the newest KEEP_BUILDS - 1 other builds (by their ready time): other checkouts may be using them. */
+async function pruneOldBuilds(key: string): Promise<void> {
+  const {execa} = await import('execa')
+  const others: {dir: string, mtime: number}[] = []
+  for (const name of await fs.readdir(CACHE).catch(() => [] as string[])) {
+    if (name.startsWith('golden-') && name !== `golden-${key}` && !name.endsWith('.lock')) {
+      const st = await fs.stat(path.join(CACHE, name, 'ready.json')).catch(() => undefined)
+      others.push({dir: path.join(CACHE, name), mtime: st?.mtimeMs ?? 0})
+    }
+  }
+  others.sort((a, b) => b.mtime - a.mtime)
+  for (const old of others.slice(KEEP_BUILDS - 1)) await execa('rm', ['-rf', '--one-file-system', '--', old.dir], {reject: false})
 }
 
 let cached: Promise<RevisionRef> | undefined
@@ -93,13 +118,14 @@ let cached: Promise<RevisionRef> | undefined
 export async function goldenRevision(): Promise<RevisionRef> {
   cached ??= (async () => {
     const key = await goldenKey()
+    currentKey = key
     const ready = await readReady(key)
     if (ready) return ready
     await fs.mkdir(CACHE, {recursive: true})
     const deadline = Date.now() + 45 * 60_000
     for (;;) {
       try {
-        const lock = await acquireLock(path.join(CACHE, 'golden.lock'), 'golden image build')
+        const lock = await acquireLock(path.join(CACHE, `golden-${key}.lock`), 'golden image build')
         try {
           return (await readReady(key)) ?? await buildGolden(key)
         } finally {

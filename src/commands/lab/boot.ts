@@ -5,6 +5,7 @@ import {EXIT_TABLE} from '../../errors.js'
 import {labReport} from '../../lab/report.js'
 import {type LabBootResult} from '../../lab/run.js'
 import {labBoot} from '../../services/lab-boot.js'
+import {spinnerLog} from '../../cli/spinner.js'
 
 export default class LabBoot extends BaseCommand {
   static summary = 'Prove that nodes boot: PXE-boot them in VMs against the generated configuration'
@@ -28,13 +29,16 @@ pxelinux file; nothing is written into node roots or the tftp tree. Needs root; 
 
   public async run(): Promise<LabBootResult> {
     const {argv, flags} = await this.parse(LabBoot)
+    const progress = spinnerLog(`booting ${(argv as string[]).join(', ')} in VMs`, {json: this.jsonEnabled()})
     try {
-      const result = await labBoot(this.makeContext(flags.root), {
+      const result = await labBoot(this.makeContext(flags.root, {log: progress.log}), {
         nodes: argv as string[], timeout: flags.timeout, keepLogs: flags['keep-logs'], accel: flags.accel, memoryMiB: flags.memory,
       })
+      progress.stop()
       if (!this.jsonEnabled()) process.stdout.write(labReport(result))
       return result
     } catch (error) {
+      progress.stop()
       // A run that booted but failed still gets its report: which milestone each node missed.
       const result = (error as {result?: LabBootResult}).result
       if (result && !this.jsonEnabled()) process.stdout.write(labReport(result))
