@@ -1,6 +1,7 @@
 import {randomBytes} from 'node:crypto'
 import {promises as fs} from 'node:fs'
 
+import {type SiteModel} from '../config/site.js'
 import {type Context} from '../system/context.js'
 import {readInRoot, removeInRoot, rootPath, safeParent, symlinkInRoot, writeInRoot} from '../system/root-files.js'
 
@@ -9,6 +10,8 @@ export type HostKeyType = 'ed25519' | 'ecdsa' | 'rsa'
 export interface NodeIdentity {
   name: string
   domain?: string
+  /** The site's DNS servers: the node's resolvers (DHCP hands them to the initramfs, which does not pass them on). */
+  dns: readonly string[]
   /** The server's address on the boot network, listed in the node's /etc/hosts. */
   server: string
   machineId: string
@@ -19,6 +22,11 @@ export interface NodeIdentity {
 }
 
 export const MACHINE_ID = /^[0-9a-f]{32}$/
+
+/** A node's identity as the site defines it (the same for a clone and a rebase). */
+export function identityOf(site: SiteModel, name: string, machineId: string, hostKeys: NodeIdentity['hostKeys']): NodeIdentity {
+  return {name, domain: site.domain, dns: site.dns, server: site.server, machineId, hostKeyTypes: site.clone.hostKeyTypes, hostKeys}
+}
 
 /** A random machine-id shaped as systemd makes them (a v4 UUID without dashes). */
 export function newMachineId(): string {
@@ -39,6 +47,17 @@ export function renderHosts(id: Pick<NodeIdentity, 'name' | 'domain' | 'server'>
     '::1\tlocalhost ip6-localhost ip6-loopback',
     'ff02::1\tip6-allnodes',
     'ff02::2\tip6-allrouters',
+    '',
+  ].join('\n')
+}
+
+/** /etc/resolv.conf from the site's dns and domain; the image's placeholder when the site has neither. */
+export function renderResolvConf(id: Pick<NodeIdentity, 'dns' | 'domain'>): string | undefined {
+  if (id.dns.length === 0 && !id.domain) return undefined
+  return [
+    '# Written by pxeroot from the site\'s dns and domain (pxeroot.yaml); a rebase writes it again.',
+    ...(id.domain ? [`search ${id.domain}`] : []),
+    ...id.dns.map((ip) => `nameserver ${ip}`),
     '',
   ].join('\n')
 }
@@ -88,6 +107,8 @@ export async function generateHostKeys(ctx: Pick<Context, 'runner' | 'files'>, n
 export async function writeIdentity(ctx: Pick<Context, 'runner' | 'files'>, nodeRoot: string, id: NodeIdentity, signal?: AbortSignal): Promise<void> {
   await writeInRoot(ctx.files, nodeRoot, '/etc/hostname', `${id.name}\n`)
   await writeInRoot(ctx.files, nodeRoot, '/etc/hosts', renderHosts(id))
+  const resolv = renderResolvConf(id)
+  if (resolv) await writeInRoot(ctx.files, nodeRoot, '/etc/resolv.conf', resolv)
   await writeInRoot(ctx.files, nodeRoot, '/etc/machine-id', `${id.machineId}\n`, 0o444)
   await symlinkInRoot(ctx.files, nodeRoot, '/var/lib/dbus/machine-id', '/etc/machine-id')
   if (id.hostKeys === 'keep') {

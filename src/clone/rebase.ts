@@ -6,7 +6,7 @@ import {type InventoryNode} from '../inventory/inventory.js'
 import {type Context} from '../system/context.js'
 import {exists} from '../system/files.js'
 import {cloneToTemp, type CloneSource} from './engine.js'
-import {newMachineId, readMachineId, removeHostKeys, writeIdentity} from './identity.js'
+import {identityOf, newMachineId, readMachineId, removeHostKeys, writeIdentity} from './identity.js'
 import {switchRoots} from './journal.js'
 import {type MethodChoice} from './method.js'
 import {carryNodeLocal} from './node-local.js'
@@ -39,7 +39,7 @@ export async function rebaseRoot(ctx: Context, site: SiteModel, node: InventoryN
     // The image's own host keys (if any) must not survive next to the node's carried ones.
     await removeHostKeys(ctx, dir)
     carried = (await carryNodeLocal(ctx, current, dir, site.clone.nodeLocal, ctx.signal)).length
-    await writeIdentity(ctx, dir, {name: node.name, domain: site.domain, server: site.server, machineId, hostKeyTypes: site.clone.hostKeyTypes, hostKeys: 'keep'}, ctx.signal)
+    await writeIdentity(ctx, dir, identityOf(site, node.name, machineId, 'keep'), ctx.signal)
   })
   try {
     const previous = previousRootName(node.name)

@@ -3,7 +3,7 @@ import path from 'node:path'
 
 import {applyBootConfig, type ApplyResult} from '../apply/apply.js'
 import {checkCloneSpace, cloneConcurrency, cloneToTemp, describeFailures, forEachNode, InventoryWriter, nodesDirOf, recover, resolveSource} from '../clone/engine.js'
-import {newMachineId, writeIdentity} from '../clone/identity.js'
+import {identityOf, newMachineId, writeIdentity} from '../clone/identity.js'
 import {switchRoots, upsertNode} from '../clone/journal.js'
 import {publishKnownHosts} from '../clone/known-hosts.js'
 import {chooseMethod, type CloneMethod, type MethodChoice} from '../clone/method.js'
@@ -89,9 +89,7 @@ export async function cloneNodes(ctx: Context, options: CloneNodesOptions): Prom
     const writer = new InventoryWriter(ctx, inventory)
     const {done: created, failed} = await forEachNode(ctx, plan.create, cloneConcurrency(choice.method, site.clone.concurrency), async (p) => {
       const t0 = performance.now()
-      const temp = await cloneToTemp(ctx, {method: choice.method, source: source.rootfs, nodesDir, name: p.name, sparse}, (dir) => writeIdentity(ctx, dir, {
-        name: p.name, domain: site.domain, server: site.server, machineId: machineIds.get(p.name)!, hostKeyTypes: site.clone.hostKeyTypes, hostKeys: 'fresh',
-      }, ctx.signal))
+      const temp = await cloneToTemp(ctx, {method: choice.method, source: source.rootfs, nodesDir, name: p.name, sparse}, (dir) => writeIdentity(ctx, dir, identityOf(site, p.name, machineIds.get(p.name)!, 'fresh'), ctx.signal))
       try {
         await switchRoots(ctx.files, nodesDir, {node: p.name, renames: [{from: path.basename(temp), to: p.name}], entry: entryOf(p, choice.method)}, writer.commit)
       } catch (error) {

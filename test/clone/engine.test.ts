@@ -54,6 +54,7 @@ describe.each(CASES)('nodes clone on a loop-mounted $fs', ({fs: fsType, auto, fo
     const ids = await Promise.all(['node01', 'node02', 'node03'].map(async (name) => ({
       hostname: (await fs.readFile(path.join(nodeRoot(name), 'etc/hostname'), 'utf8')).trim(),
       hosts: await fs.readFile(path.join(nodeRoot(name), 'etc/hosts'), 'utf8'),
+      resolv: await fs.readFile(path.join(nodeRoot(name), 'etc/resolv.conf'), 'utf8'),
       machineId: (await fs.readFile(path.join(nodeRoot(name), 'etc/machine-id'), 'utf8')).trim(),
       dbus: await fs.readlink(path.join(nodeRoot(name), 'var/lib/dbus/machine-id')),
       keys: await Promise.all(['ed25519', 'ecdsa'].map((t) => fs.readFile(path.join(nodeRoot(name), `etc/ssh/ssh_host_${t}_key.pub`), 'utf8'))),
@@ -64,6 +65,8 @@ describe.each(CASES)('nodes clone on a loop-mounted $fs', ({fs: fsType, auto, fo
     for (const id of ids) {
       expect(id.hosts).toMatch(new RegExp(`^127\\.0\\.1\\.1\\t${id.hostname}\\.exemplo\\.com ${id.hostname}$`, 'm'))
       expect(id.hosts).toMatch(/^192\.168\.0\.10\t/m)
+      // The site's resolvers: a booted node can resolve names (apt-get update works).
+      expect(id.resolv.split('\n').filter((l) => /^(search|nameserver) /.test(l))).toEqual(['search exemplo.com', 'nameserver 192.168.0.10', 'nameserver 8.8.8.8'])
       expect(id.machineId).toMatch(/^[0-9a-f]{32}$/)
       expect(id.dbus).toBe('/etc/machine-id')
       expect(id.keyMode).toBe(0o600)

@@ -59,6 +59,7 @@ export async function loopFs(type: FsType, sizeMiB = 512): Promise<LoopFs> {
 
 export const SITE = `server: 192.168.0.10
 subnet: 192.168.0.0/24
+dns: [192.168.0.10, 8.8.8.8]
 domain: exemplo.com
 nodes:
   range: 192.168.0.200-192.168.0.210
@@ -141,7 +142,7 @@ export async function makeRevision(rootDir: string, image: string, revision: num
 }
 
 /** Paths cloning changes on purpose (identity); everything else must equal the revision. */
-export const IDENTITY_EXCLUDES = ['/etc/hostname', '/etc/hosts', '/etc/machine-id', '/var/lib/dbus/', '/etc/ssh/ssh_host_*', '/etc/ssh/ssh_known_hosts']
+export const IDENTITY_EXCLUDES = ['/etc/hostname', '/etc/hosts', '/etc/resolv.conf', '/etc/machine-id', '/var/lib/dbus/', '/etc/ssh/ssh_host_*', '/etc/ssh/ssh_known_hosts']
 
 /** rsync's itemised differences (checksums, owners, modes, links, devices, ACLs, xattrs), minus
  * the parent directories whose mtime identity files changed. Empty means identical. */
@@ -157,7 +158,7 @@ export function attributeDump(dir: string): {xattrs: string, caps: string} {
   const unexpected = g.stderr.split('\n').filter((l) => l && !/No such file or directory/.test(l))
   if (g.status !== 0 && unexpected.length > 0) throw new Error(`getfattr failed: ${unexpected.join(' | ')}`)
   const xattrs = g.stdout
-    .split('\n\n').filter((block) => !/# file: \.\/(etc\/(hostname|hosts|machine-id|ssh\/ssh_)|var\/lib\/dbus)/.test(block)).sort().join('\n\n')
+    .split('\n\n').filter((block) => !/# file: \.\/(etc\/(hostname|hosts|resolv\.conf|machine-id|ssh\/ssh_)|var\/lib\/dbus)/.test(block)).sort().join('\n\n')
   const caps = sh('getcap', ['-r', '.'], {cwd: dir}).split('\n').filter(Boolean).sort().join('\n')
   return {xattrs, caps}
 }
