@@ -143,7 +143,7 @@ class LabRun {
       const args = qemuArgs({name: vm.node.name, mac: vm.target.mac, tap, serialLog, capture, memoryMiB: this.options.memoryMiB ?? 512, accel: this.accel})
       const [cmd, argv] = ns.inNet(this.tools['qemu-system-x86_64'], args)
       const progress = newProgress(vm.target, Date.now())
-      const qemu = startDaemon(ctx.runner, {name: `qemu ${vm.node.name}`, command: cmd, args: argv, log: this.dir.file(`${vm.node.name}.qemu.log`), timeoutMs: this.boundMs})
+      const qemu = startDaemon(ctx.runner, {name: `qemu ${vm.node.name}`, command: cmd, args: argv, log: this.dir.file(`${vm.node.name}.qemu.log`), timeoutMs: this.boundMs, run: ns.name})
       this.vmDaemons.push(qemu)
       const serial = new FileTail(serialLog)
       const pcap = new FileTail(capture)
@@ -175,7 +175,7 @@ class LabRun {
 
   private daemon(name: string, command: string, args: string[], log: string): Daemon {
     const [cmd, argv] = this.ns!.inLab(command, args)
-    const d = startDaemon(this.ctx.runner, {name, command: cmd, args: argv, log, timeoutMs: this.boundMs})
+    const d = startDaemon(this.ctx.runner, {name, command: cmd, args: argv, log, timeoutMs: this.boundMs, run: this.ns!.name})
     this.services.push(d)
     return d
   }

@@ -23,7 +23,12 @@ export interface DaemonSpec {
   log: string
   /** Hard bound on its lifetime. */
   timeoutMs: number
+  /** Which run started it, in its environment (RUN_ENV): its children inherit it, so whatever a
+   * run left behind can be told from another run's processes. */
+  run?: string
 }
+
+export const RUN_ENV = 'PXEROOT_RUN'
 
 const STOP_WAIT_MS = 15_000
 
@@ -37,6 +42,7 @@ export function startDaemon(runner: Runner, spec: DaemonSpec): Daemon {
   const run = runner.run(spec.command, spec.args, {
     timeout: spec.timeoutMs,
     cancelSignal: abort.signal,
+    ...(spec.run ? {env: {[RUN_ENV]: spec.run}} : {}),
     reject: false,
     onLine: (line) => out.write(`${line}\n`),
   })

@@ -18,6 +18,7 @@ import LabBootCommand from '../../src/commands/lab/boot.js'
 import {InterruptedError} from '../../src/errors.js'
 import {type LabBootOptions, type LabBootResult} from '../../src/lab/run.js'
 import {labBoot} from '../../src/services/lab-boot.js'
+import {RUN_ENV} from '../../src/system/daemon.js'
 import {NETNS_PREFIX} from '../../src/system/netns.js'
 import {type Accel} from '../../src/lab/qemu.js'
 import {execaRunner} from '../../src/system/runner.js'
@@ -37,6 +38,16 @@ function context(signal = new AbortController().signal): Context & {lines: strin
 
 let golden: Golden
 
+/** The `ps` lines of processes a lab run of this test process started (they carry its run in their environment). */
+async function ours(lines: string[]): Promise<string[]> {
+  const out: string[] = []
+  for (const line of lines) {
+    const environ = await fs.readFile(`/proc/${line.trim().split(/\s+/)[0]}/environ`, 'latin1').catch(() => '')
+    if (environ.includes(`${RUN_ENV}=${NETNS_PREFIX}${process.pid}-`)) out.push(line)
+  }
+  return out
+}
+
 async function leftovers(): Promise<{namespaces: string[], mounts: string[], processes: string[]}> {
   const ns = await execa('ip', ['netns', 'list'])
   const mounts = await fs.readFile('/proc/self/mountinfo', 'utf8')
@@ -44,7 +55,8 @@ async function leftovers(): Promise<{namespaces: string[], mounts: string[], pro
   return {
     namespaces: ns.stdout.split('\n').filter((l) => l.startsWith(`${NETNS_PREFIX}${process.pid}-`)),
     mounts: mounts.split('\n').filter((l) => l.includes('pxeroot-lab-')),
-    processes: ps.stdout.split('\n').filter((l) => /pxeroot-lab-|qemu-system|dhcpd -f|in\.tftpd|ganesha\.nfsd|rpcbind -f/.test(l) && !l.includes('ps -eo')),
+    // Only this process's lab runs: other engineers' VMs and servers may share the machine.
+    processes: await ours(ps.stdout.split('\n').filter((l) => /pxeroot-lab-|qemu-system|dhcpd -f|in\.tftpd|ganesha\.nfsd|rpcbind -f/.test(l) && !l.includes('ps -eo'))),
   }
 }
 
