@@ -9,7 +9,7 @@ import {type Context} from '../system/context.js'
 import {startDaemon, type Daemon} from '../system/daemon.js'
 import {readIfExists, type TempDir} from '../system/files.js'
 import {mountFs} from '../system/mounts.js'
-import {createLabNamespace, labNamespaceName, type LabNamespace} from '../system/netns.js'
+import {createLabNamespace, labNamespaceName, type LabNamespace, NETNS_PREFIX} from '../system/netns.js'
 import {removeTree} from '../system/trees.js'
 import {newProgress, type BootProgress} from './decide.js'
 import {labGaneshaConfig} from './ganesha.js'
@@ -86,7 +86,7 @@ const SERVICE_START_MS = 60_000
  * also on failure or Ctrl-C. Nothing is written into node roots or the real tftp tree.
  */
 export async function runLab(ctx: Context, site: SiteModel, tools: LabTools, accel: 'kvm' | 'tcg', options: LabBootOptions, vms: LabVm[], dhcpdConf: string): Promise<LabRunOutcome> {
-  const dir = await ctx.files.tempDir('pxeroot-lab-')
+  const dir = await ctx.files.tempDir(`${NETNS_PREFIX}${process.pid}-`)
   const lab = new LabRun(ctx, site, tools, dir, accel, options)
   let outcome: LabRunOutcome | undefined
   let failure: unknown

@@ -54,7 +54,7 @@ async function leftovers(): Promise<{namespaces: string[], mounts: string[], pro
   const ps = await execa('ps', ['-eo', 'pid,args'])
   return {
     namespaces: ns.stdout.split('\n').filter((l) => l.startsWith(`${NETNS_PREFIX}${process.pid}-`)),
-    mounts: mounts.split('\n').filter((l) => l.includes('pxeroot-lab-')),
+    mounts: mounts.split('\n').filter((l) => l.includes(`${NETNS_PREFIX}${process.pid}-`)),
     // Only this process's lab runs: other engineers' VMs and servers may share the machine.
     processes: await ours(ps.stdout.split('\n').filter((l) => /pxeroot-lab-|qemu-system|dhcpd -f|in\.tftpd|ganesha\.nfsd|rpcbind -f/.test(l) && !l.includes('ps -eo'))),
   }
@@ -156,7 +156,7 @@ describe.skipIf(!isRoot)('pxeroot lab boot', () => {
   }, 600_000)
 
   it('on Ctrl-C stops the VMs and servers, deletes the namespace and says it was interrupted', async () => {
-    const labDirsBefore = (await fs.readdir(os.tmpdir())).filter((f) => f.startsWith('pxeroot-lab-')).length
+    const labDirsBefore = (await fs.readdir(os.tmpdir())).filter((f) => f.startsWith(`${NETNS_PREFIX}${process.pid}-`)).length
     const abort = new AbortController()
     const ctx = context(abort.signal)
     const run = labBoot(ctx, {nodes: ['node01'], timeout: 420, accel: ACCEL})
@@ -166,7 +166,7 @@ describe.skipIf(!isRoot)('pxeroot lab boot', () => {
     abort.abort(new InterruptedError('interrupted by SIGINT'))
     expect(await outcome).toBeInstanceOf(InterruptedError)
     expect(await leftovers()).toEqual({namespaces: [], mounts: [], processes: []})
-    expect((await fs.readdir(os.tmpdir())).filter((f) => f.startsWith('pxeroot-lab-')).length).toBe(labDirsBefore)
+    expect((await fs.readdir(os.tmpdir())).filter((f) => f.startsWith(`${NETNS_PREFIX}${process.pid}-`)).length).toBe(labDirsBefore)
   }, 300_000)
 
   it('refuses nodes that are not in the inventory before starting anything', async () => {
