@@ -15,8 +15,8 @@ export const EXIT = {
 export const EXIT_TABLE = `EXIT CODES
   0    done, or nothing to do
   1    failed (an external command or the system refused)
-  2    usage or invalid input, or a request that does not fit on disk (nothing was changed)
-  3    precondition (not root, a tool missing, a file pxeroot needs is absent)
+  2    usage, invalid input, or not enough disk (nothing was changed)
+  3    precondition (not root, a tool missing, a needed file absent)
   4    partial (a bulk run where some items failed)
   5    busy (another pxeroot run holds the lock; nothing was changed)
   130  interrupted (Ctrl-C / SIGTERM; the last good state is kept)`

@@ -1,9 +1,9 @@
-import fsSync from 'node:fs'
+import fsSync, {promises as fs} from 'node:fs'
 import path from 'node:path'
 
+import {fsTypeOf, mountOf} from '../system/mounts.js'
 import {type Runner} from '../system/runner.js'
-import {fsTypeOf} from '../system/mounts.js'
-import {exclusiveBytes} from '../system/trees.js'
+import {exclusiveBytes, qgroupSizes} from '../system/trees.js'
 import {type CloneMethod} from './method.js'
 
 export interface TreeUsage {
@@ -79,4 +79,23 @@ export async function rootSize(runner: Runner, dir: string): Promise<RootSize> {
   }
   const r = await runner.run('du', ['-s', '-B1', '-x', dir], {timeout: 10 * 60 * 1000})
   return {exclusive: Number(r.stdout.split(/\s+/)[0]), kind: 'allocated', fsType}
+}
+
+/**
+ * Sizes of many roots without walking any: from btrfs quota groups, when the filesystem holding
+ * `nodesDir` is btrfs with quotas enabled (`btrfs quota enable`); an empty map otherwise.
+ */
+export async function quotaSizes(runner: Runner, nodesDir: string, names: readonly string[]): Promise<Map<string, RootSize>> {
+  const out = new Map<string, RootSize>()
+  const mount = await mountOf(nodesDir).catch(() => undefined)
+  if (mount?.fsType !== 'btrfs') return out
+  const groups = await qgroupSizes(runner, nodesDir)
+  if (!groups) return out
+  // qgroup paths are relative to the filesystem's top level; the mount may show a subvolume of it.
+  const base = path.posix.join(mount.fsRoot, path.relative(mount.mountPoint, await fs.realpath(nodesDir))).replace(/^\/+/, '')
+  for (const name of names) {
+    const g = groups.get(base ? `${base}/${name}` : name)
+    if (g) out.set(name, {exclusive: g.exclusive, kind: 'exclusive', fsType: 'btrfs'})
+  }
+  return out
 }

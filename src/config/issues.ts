@@ -1,4 +1,4 @@
-import YAML from 'yaml'
+import jsYaml from 'js-yaml'
 import {type ZodError, type ZodTypeAny, type z} from 'zod'
 
 import {UserError} from '../errors.js'
@@ -17,7 +17,7 @@ export function zodProblems(error: ZodError): string[] {
 export function parseYamlFile<S extends ZodTypeAny>(schema: S, text: string, source: string): z.output<S> {
   let data: unknown
   try {
-    data = YAML.parse(text)
+    data = jsYaml.load(text)
   } catch (error) {
     throw new UserError(`${source}: not valid YAML: ${(error as Error).message.split('\n')[0]}`)
   }

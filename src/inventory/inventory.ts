@@ -1,5 +1,5 @@
 import {promises as fs} from 'node:fs'
-import YAML from 'yaml'
+import jsYaml from 'js-yaml'
 import {z} from 'zod'
 
 import {inRange, inSubnet, ipToNumber, isIPv4, normalizeMac, numberToIp} from '../config/address.js'
@@ -53,7 +53,7 @@ export function serializeInventory(inventory: Inventory): string {
   return '# The nodes of this site. pxeroot nodes add/set/rm edit this file; hand edits are fine too,\n'
     + '# then run "pxeroot apply". Fields: name, ip, mac (optional: binds the node by MAC), image\n'
     + '# (the revision its root was cloned from), kernelArgs (extra kernel command line).\n'
-    + YAML.stringify({nodes}, {lineWidth: 0})
+    + jsYaml.dump({nodes}, {lineWidth: -1, noCompatMode: true})
 }
 
 export function byName(a: {name: string}, b: {name: string}): number {

@@ -1,10 +1,15 @@
+import {promises as fs} from 'node:fs'
+import path from 'node:path'
+
 import {pxelinux} from '../backends/loaders/pxelinux.js'
 import {bootNodes} from '../boot/nodes.js'
-import {type Context} from '../system/context.js'
-import {nodeRootInfo} from '../clone/node-info.js'
+import {quotaSizes, rootSize, type RootSize} from '../clone/disk.js'
+import {cloneRecordOf, previousRootName} from '../clone/record.js'
 import {loadSite} from '../config/site-file.js'
-import {mapBounded, settled} from '../system/pool.js'
+import {currentRevision, parseRevisionRef, type RevisionRef} from '../images/layout.js'
 import {loadInventory} from '../inventory/inventory.js'
+import {type Context} from '../system/context.js'
+import {mapBounded, settled} from '../system/pool.js'
 
 export interface NodeRow {
   name: string
@@ -27,13 +32,38 @@ export interface NodeRow {
   initrd: string
 }
 
-export async function listNodes(ctx: Context, options: {size?: boolean} = {}): Promise<NodeRow[]> {
+export interface ListOptions {
+  /** Measure every root that quota groups do not size (walks each tree: seconds per root). */
+  size?: boolean
+}
+
+/**
+ * `nodes list`: the inventory with what the disk says of each root. No tree is walked unless asked
+ * (`--sizes`): sizes come free from btrfs quota groups when quotas are on, so a listing of 1,000
+ * nodes costs a few stat calls per node.
+ */
+export async function listNodes(ctx: Context, options: ListOptions = {}): Promise<NodeRow[]> {
   const site = await loadSite(ctx.root)
   const inventory = await loadInventory(ctx.root)
   const nodes = await bootNodes(ctx.root, site, inventory)
-  return settled(await mapBounded(nodes, 4, async (node): Promise<NodeRow> => {
-    const entry = inventory.nodes.find((n) => n.name === node.name)!
-    const info = await nodeRootInfo(ctx, site, entry, {size: options.size})
+  const nodesDir = ctx.root.resolve(site.paths.nodes)
+  const present = new Set(await fs.readdir(nodesDir).catch(() => [] as string[]))
+  const quotas = present.size > 0 ? await quotaSizes(ctx.runner, nodesDir, nodes.map((n) => n.name)) : new Map<string, RootSize>()
+  const currents = new Map<string, Promise<RevisionRef | undefined>>()
+  const currentOf = (image: string) => {
+    if (!currents.has(image)) currents.set(image, currentRevision(ctx.root, site, image))
+    return currents.get(image)!
+  }
+  const entries = new Map(inventory.nodes.map((n) => [n.name, n]))
+  return settled(await mapBounded(nodes, 16, async (node): Promise<NodeRow> => {
+    const entry = entries.get(node.name)!
+    const record = cloneRecordOf(entry)
+    const ref = entry.image ? parseRevisionRef(entry.image) : undefined
+    const current = ref ? await currentOf(ref.image) : undefined
+    const disk = path.join(nodesDir, node.name)
+    const exists = present.has(node.name) && await fs.lstat(disk).then((s) => s.isDirectory(), () => false)
+    const size = quotas.get(node.name) ?? (options.size && exists ? await rootSize(ctx.runner, disk) : undefined)
+    const previousExists = record?.previous !== undefined && present.has(previousRootName(node.name))
     return {
       name: node.name,
       ip: node.ip,
@@ -41,12 +71,12 @@ export async function listNodes(ctx: Context, options: {size?: boolean} = {}): P
       binding: node.mac ? 'mac' : 'ip',
       image: entry.image ?? null,
       root: node.rootPath,
-      rootExists: info.exists,
-      method: info.method ?? null,
-      behind: info.behind ?? null,
-      size: info.size?.exclusive ?? null,
-      sizeKind: info.size?.kind ?? null,
-      previousRoot: info.previous?.exists ? `${node.rootPath}.previous (${info.previous.image ?? '?'})` : null,
+      rootExists: exists,
+      method: record?.method ?? null,
+      behind: ref && current ? Math.max(0, current.revision - ref.revision) : null,
+      size: size?.exclusive ?? null,
+      sizeKind: size?.kind ?? null,
+      previousRoot: previousExists ? `${node.rootPath}.previous (${record?.previous?.image ?? '?'})` : null,
       pxelinux: pxelinux.nodeFile(node),
       kernel: node.kernel,
       initrd: node.initrd,

@@ -159,3 +159,16 @@ export async function canReflink(sample: string, destDir: string): Promise<boole
 
 /** The name a reflink probe has, so a killed run's probe is recognised and removed. */
 export const REFLINK_PROBE = '.pxeroot-reflink-probe-'
+
+/** Referenced and exclusive bytes of every subvolume of a btrfs filesystem, by its path from the
+ * top level, from quota groups: one call, no tree walk. Undefined when quotas are not enabled. */
+export async function qgroupSizes(runner: Runner, dir: string): Promise<Map<string, {referenced: number, exclusive: number}> | undefined> {
+  const r = await runner.run('btrfs', ['qgroup', 'show', '--raw', dir], {reject: false, timeout: 60_000})
+  if (r.exitCode !== 0) return undefined
+  const out = new Map<string, {referenced: number, exclusive: number}>()
+  for (const line of r.stdout.split('\n')) {
+    const m = /^0\/\d+\s+(\d+)\s+(\d+)\s+(\S.*)$/.exec(line.trim())
+    if (m) out.set(m[3].trim(), {referenced: Number(m[1]), exclusive: Number(m[2])})
+  }
+  return out
+}

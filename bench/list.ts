@@ -1,0 +1,62 @@
+/**
+ * `nodes list` (and, once it exists, `status`) at 100 and 1,000 nodes, measured as whole
+ * processes (what an operator waits for), against `pxeroot version` in the same run (the CLI's
+ * own start-up). A benchmark, not a test: it prints a table and asserts nothing.
+ *
+ *   npm run build && npx tsx bench/list.ts [100 1000]
+ */
+import {spawnSync} from 'node:child_process'
+import {promises as fs} from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+
+import {numberToIp, ipToNumber} from '../src/config/address.js'
+
+const BIN = path.resolve(import.meta.dirname, '../bin/run.js')
+const RUNS = 5
+
+async function site(count: number): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), `pxeroot-bench-list-${count}-`))
+  await fs.mkdir(path.join(dir, 'etc/pxeroot'), {recursive: true})
+  await fs.writeFile(path.join(dir, 'etc/pxeroot/pxeroot.yaml'), 'server: 10.20.0.1\nsubnet: 10.20.0.0/16\nnodes: {range: 10.20.1.0-10.20.200.255, width: 5}\n')
+  const base = ipToNumber('10.20.1.0')
+  const lines = ['nodes:']
+  for (let i = 0; i < count; i++) {
+    const name = `node${String(i + 1).padStart(5, '0')}`
+    const mac = i % 2 === 0 ? `, mac: "52:54:00:${[(i >> 16) & 255, (i >> 8) & 255, i & 255].map((b) => b.toString(16).padStart(2, '0')).join(':')}"` : ''
+    lines.push(`  - {name: ${name}, ip: ${numberToIp(base + i)}${mac}, image: debian-bookworm@1, clone: {method: rsync}}`)
+    await fs.mkdir(path.join(dir, 'srv/nodes', name, 'etc'), {recursive: true})
+  }
+  await fs.writeFile(path.join(dir, 'etc/pxeroot/nodes.yaml'), lines.join('\n') + '\n')
+  await fs.mkdir(path.join(dir, 'srv/pxeroot/images/debian-bookworm/1/rootfs'), {recursive: true})
+  await fs.symlink('1', path.join(dir, 'srv/pxeroot/images/debian-bookworm/current'))
+  return dir
+}
+
+/** Median wall seconds of `pxeroot ARGS --root DIR` over RUNS runs (after one warm-up). */
+function time(args: string[], root: string): number {
+  const secs: number[] = []
+  for (let i = 0; i <= RUNS; i++) {
+    const t0 = process.hrtime.bigint()
+    const r = spawnSync(process.execPath, [BIN, ...args, '--root', root], {encoding: 'utf8', maxBuffer: 1 << 28})
+    if (r.status !== 0) throw new Error(`pxeroot ${args.join(' ')} failed: ${r.stderr}`)
+    if (i > 0) secs.push(Number(process.hrtime.bigint() - t0) / 1e9)
+  }
+  return secs.sort((a, b) => a - b)[Math.floor(secs.length / 2)]
+}
+
+const counts = process.argv.slice(2).map(Number).filter((n) => n > 0)
+console.log('nodes  command                seconds  vs version')
+for (const count of counts.length > 0 ? counts : [100, 1000]) {
+  const root = await site(count)
+  try {
+    const baseline = time(['version'], root)
+    console.log(`${String(count).padStart(5)}  ${'version'.padEnd(22)} ${baseline.toFixed(2).padStart(7)}  1.0x`)
+    for (const args of [['nodes', 'list'], ['nodes', 'list', '--json']]) {
+      const s = time(args, root)
+      console.log(`${String(count).padStart(5)}  ${args.join(' ').padEnd(22)} ${s.toFixed(2).padStart(7)}  ${(s / baseline).toFixed(1)}x`)
+    }
+  } finally {
+    await fs.rm(root, {recursive: true, force: true})
+  }
+}
