@@ -64,7 +64,7 @@ describe.each(['btrfs', 'xfs', 'ext4'] as FsType[])('rebase and rollback on a lo
     expect(await read(path.join(n1, 'var/log/dpkg.log'))).toContain('node01 log line')
     await expect(fs.stat(path.join(n1, 'usr/bin/hand-installed'))).rejects.toThrow()
     // Everything outside the node-local paths is the new revision, attributes included.
-    expect(treeDifferences(rev2, n1, ['/home/', '/root/', '/var/log/', '/var/lib/dbus/', '/etc/hostname', '/etc/hosts', '/etc/machine-id', '/etc/ssh/ssh_host_*', '/etc/ssh/ssh_known_hosts'])
+    expect(treeDifferences(rev2, n1, ['/home/', '/root/', '/var/log/', '/var/lib/dbus/', '/etc/hostname', '/etc/hosts', '/etc/resolv.conf', '/etc/machine-id', '/etc/ssh/ssh_host_*', '/etc/ssh/ssh_known_hosts'])
       .filter((l) => !/^\.d\.\.t\.{6,} \.\/$/.test(l))).toEqual([])
 
     const inv = await loadInventory(ctx.root)
