@@ -1,5 +1,5 @@
 /**
- * `nodes list` (and, once it exists, `status`) at 100 and 1,000 nodes, measured as whole
+^ * `nodes list` and `status` at 100 and 1,000 nodes, measured as whole
  * processes (what an operator waits for), against `pxeroot version` in the same run (the CLI's
  * own start-up). A benchmark, not a test: it prints a table and asserts nothing.
  *
@@ -52,7 +52,7 @@ for (const count of counts.length > 0 ? counts : [100, 1000]) {
   try {
     const baseline = time(['version'], root)
     console.log(`${String(count).padStart(5)}  ${'version'.padEnd(22)} ${baseline.toFixed(2).padStart(7)}  1.0x`)
-    for (const args of [['nodes', 'list'], ['nodes', 'list', '--json']]) {
+    for (const args of [['nodes', 'list'], ['nodes', 'list', '--json'], ['status'], ['status', '--json']]) {
       const s = time(args, root)
       console.log(`${String(count).padStart(5)}  ${args.join(' ').padEnd(22)} ${s.toFixed(2).padStart(7)}  ${(s / baseline).toFixed(1)}x`)
     }

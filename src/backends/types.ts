@@ -1,5 +1,6 @@
 import {type BootModel, type BootNode} from '../boot/model.js'
 import {type Context} from '../system/context.js'
+import {type LeaseDatabase} from './dhcp/leases.js'
 
 /**
  * The seams every daemon and boot loader plugs into. A new DHCP server, NFS server or loader
@@ -58,6 +59,8 @@ export interface ServiceBackend {
   check?(ctx: Context, candidate: Candidate): Promise<void>
   /** How the running daemon sees changed files, least disruptive first. */
   reload(): Command[]
+  /** A DHCP server's lease database, for `pxeroot status`. */
+  readonly leases?: LeaseDatabase
 }
 
 /** A program file a loader needs in the tftp root, copied from the host's package. */

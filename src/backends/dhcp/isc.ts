@@ -3,6 +3,7 @@ import {dhcpdIncludeLine, renderDhcpdInclude, renderDhcpdMain} from '../../rende
 import {type Context} from '../../system/context.js'
 import {tempNameFor} from '../../system/files.js'
 import {includeIn, includeRetired, type IncludeEdit} from '../include.js'
+import {parseIscLeases} from './leases.js'
 import {type Candidate, type ServiceBackend} from '../types.js'
 
 export const ISC_PATHS = {
@@ -58,4 +59,5 @@ export const iscDhcpd: ServiceBackend = {
   // dhcpd has no reload, but its config was checked before it was written, so the restart
   // cannot leave DHCP down; try-restart leaves a stopped service stopped.
   reload: () => [{command: 'systemctl', args: ['try-restart', 'isc-dhcp-server.service']}],
+  leases: {file: '/var/lib/dhcp/dhcpd.leases', parse: parseIscLeases},
 }

@@ -1,0 +1,44 @@
+import {promises as fs} from 'node:fs'
+
+import {DHCP_SERVERS} from '../backends/registry.js'
+import {bootNodes} from '../boot/nodes.js'
+import {loadSite} from '../config/site-file.js'
+import {UserError} from '../errors.js'
+import {loadInventory} from '../inventory/inventory.js'
+import {liveStatus, type LiveSources, type LiveStatus} from '../status/live.js'
+import {type Context} from '../system/context.js'
+
+/** The host's own logs a boot-file fetch may be recorded in (tftpd-hpa logs through syslog). */
+export const FETCH_LOGS = ['/var/log/syslog', '/var/log/daemon.log']
+
+export interface StatusResult extends LiveStatus {
+  /** When the state was read. */
+  at: string
+  /** What it was read from, so an empty answer can be told from a missing source. */
+  sources: {leases: string | null}
+}
+
+/**
+ * `pxeroot status [NODE...]`: each node's live state from the real services, read-only: the
+ * active DHCP server's lease database, the NFS connections to this server, the node's revision,
+ * and its last boot-file fetch where a log records it.
+ */
+export async function readStatus(ctx: Context, names: readonly string[] = []): Promise<StatusResult> {
+  const site = await loadSite(ctx.root)
+  const inventory = await loadInventory(ctx.root)
+  const all = await bootNodes(ctx.root, site, inventory)
+  for (const name of names) {
+    if (!all.some((n) => n.name === name)) throw new UserError(`NODE: ${name} is not in the inventory`, 'see "pxeroot nodes list"')
+  }
+  const nodes = names.length === 0 ? all : all.filter((n) => names.includes(n.name))
+  const db = DHCP_SERVERS[site.backends.dhcp].leases
+  const read = (hostPath: string) => fs.readFile(ctx.root.resolve(hostPath), 'utf8').catch(() => undefined)
+  const sources: LiveSources = {
+    leases: () => (db ? read(db.file) : Promise.resolve(undefined)),
+    // The socket tables are this machine's, whatever --root says (a test root has no connections).
+    sockets: async () => ctx.root.isHost ? (await Promise.all(['/proc/net/tcp', '/proc/net/tcp6'].map(read))).filter((t): t is string => t !== undefined) : [],
+    fetchLogs: async () => (await Promise.all(FETCH_LOGS.map(read))).filter((t): t is string => t !== undefined),
+  }
+  const status = await liveStatus(ctx.root, site, inventory, nodes, db, sources)
+  return {...status, at: new Date().toISOString(), sources: {leases: db?.file ?? null}}
+}

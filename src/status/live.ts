@@ -1,0 +1,44 @@
+import {type LeaseDatabase} from '../backends/dhcp/leases.js'
+import {type BootNode} from '../boot/model.js'
+import {type SiteModel} from '../config/site.js'
+import {currentRevision, parseRevisionRef, type RevisionRef} from '../images/layout.js'
+import {type Inventory} from '../inventory/inventory.js'
+import {type Root} from '../system/paths.js'
+import {lastFetches} from './fetches.js'
+import {nfsClientsIn} from './nfs-clients.js'
+import {nodeStatuses, summarize, type NodeStatus, type StatusSummary} from './node-status.js'
+
+/** Where the live state comes from: the host's files, or a lab run's private servers. */
+export interface LiveSources {
+  /** The DHCP server's lease database, as text (undefined: none yet). */
+  leases(): Promise<string | undefined>
+  /** Socket tables (/proc/net/tcp, tcp6) of the network namespace the NFS server runs in. */
+  sockets(): Promise<string[]>
+  /** Logs that record boot-file fetches (syslog for tftpd, the web server's access log). */
+  fetchLogs(): Promise<string[]>
+}
+
+export interface LiveStatus {
+  nodes: NodeStatus[]
+  summary: StatusSummary
+}
+
+/** The status of `nodes` from the given sources; reads only. */
+export async function liveStatus(root: Root, site: SiteModel, inventory: Inventory, nodes: readonly BootNode[], db: LeaseDatabase | undefined, sources: LiveSources, now = new Date()): Promise<LiveStatus> {
+  const leaseText = db ? await sources.leases() : undefined
+  const currents = new Map<string, Promise<RevisionRef | undefined>>()
+  const revisions = new Map<string, {image: string | null, behind: number | null}>()
+  for (const entry of inventory.nodes) {
+    const ref = entry.image ? parseRevisionRef(entry.image) : undefined
+    if (ref && !currents.has(ref.image)) currents.set(ref.image, currentRevision(root, site, ref.image))
+    const current = ref ? await currents.get(ref.image) : undefined
+    revisions.set(entry.name, {image: entry.image ?? null, behind: ref && current ? Math.max(0, current.revision - ref.revision) : null})
+  }
+  const statuses = nodeStatuses(nodes, {
+    leases: leaseText && db ? db.parse(leaseText, now) : [],
+    nfsClients: nfsClientsIn(await sources.sockets()),
+    revisions,
+    fetches: lastFetches(await sources.fetchLogs(), now),
+  })
+  return {nodes: statuses, summary: summarize(statuses)}
+}

@@ -1,0 +1,100 @@
+import {type Lease} from '../backends/dhcp/leases.js'
+import {type BootNode} from '../boot/model.js'
+
+/**
+ * Up: the node holds its lease and its root is mounted. Leased: it holds its address but its root
+ * is not mounted (booting, or stuck before the NFS mount). Mounted: its root is mounted but no
+ * lease says so. Down: neither.
+ */
+export type NodeState = 'up' | 'leased' | 'mounted' | 'down'
+
+export interface NodeStatus {
+  name: string
+  ip: string
+  binding: 'mac' | 'ip'
+  /** The MAC the node is bound to (MAC-bound nodes only). */
+  mac: string | null
+  state: NodeState
+  /** The active lease of the node's address, whoever holds it. */
+  lease: {mac: string, ends: string | null} | null
+  rootMounted: boolean
+  /** The revision its root was cloned from, and how many revisions it is behind its image's current one. */
+  image: string | null
+  behind: number | null
+  /** The last boot file this address fetched, where the server logs it. */
+  lastFetch: {file: string, at: string} | null
+  /** What an operator should look at, in words. */
+  problems: string[]
+}
+
+export interface LiveState {
+  leases: readonly Lease[]
+  /** Addresses with an NFS connection now. */
+  nfsClients: ReadonlySet<string>
+  revisions: ReadonlyMap<string, {image: string | null, behind: number | null}>
+  fetches?: ReadonlyMap<string, {file: string, at: Date}>
+}
+
+/** Each node's live state and its problems, from what the servers report; pure. */
+export function nodeStatuses(nodes: readonly BootNode[], live: LiveState): NodeStatus[] {
+  const active = live.leases.filter((l) => l.active)
+  const byIp = new Map(active.map((l) => [l.ip, l]))
+  const macOwner = new Map(nodes.flatMap((n) => (n.mac ? [[n.mac, n.name] as const] : [])))
+  const nodeByIp = new Map(nodes.map((n) => [n.ip, n.name]))
+  return nodes.map((node) => {
+    const lease = byIp.get(node.ip)
+    const mounted = live.nfsClients.has(node.ip)
+    const problems: string[] = []
+    const leasedByNode = lease !== undefined && (!node.mac || lease.mac === node.mac)
+    if (lease && node.mac && lease.mac !== node.mac) {
+      problems.push(`${node.ip} is leased to ${lease.mac}, not to ${node.name}'s ${node.mac}: another machine has its address`)
+    } else if (lease && !node.mac && macOwner.has(lease.mac) && macOwner.get(lease.mac) !== node.name) {
+      problems.push(`${node.ip} is leased to ${lease.mac}, which is ${macOwner.get(lease.mac)}'s MAC: that machine boots ${node.name}'s root`)
+    }
+    if (lease && !node.mac) {
+      const others = active.filter((l) => l.mac === lease.mac && l.ip !== node.ip && nodeByIp.has(l.ip)).map((l) => nodeByIp.get(l.ip))
+      if (others.length > 0) problems.push(`the machine ${lease.mac} also holds the address of ${others.join(', ')}`)
+    }
+    if (node.mac && !lease && !mounted) problems.push(`no lease for ${node.mac}: powered off, or its DHCP requests do not reach this server`)
+    if (mounted && !lease) problems.push(`root mounted by ${node.ip} but no active lease: the lease expired, or another DHCP server answered`)
+    const state: NodeState = leasedByNode && mounted ? 'up' : leasedByNode ? 'leased' : mounted ? 'mounted' : 'down'
+    const revision = live.revisions.get(node.name)
+    const fetch = live.fetches?.get(node.ip)
+    return {
+      name: node.name,
+      ip: node.ip,
+      binding: node.mac ? 'mac' : 'ip',
+      mac: node.mac ?? null,
+      state,
+      lease: lease ? {mac: lease.mac, ends: lease.ends?.toISOString() ?? null} : null,
+      rootMounted: mounted,
+      image: revision?.image ?? null,
+      behind: revision?.behind ?? null,
+      lastFetch: fetch ? {file: fetch.file, at: fetch.at.toISOString()} : null,
+      problems,
+    }
+  })
+}
+
+export interface StatusSummary {
+  up: number
+  leased: number
+  mounted: number
+  down: number
+  /** Nodes with at least one problem. */
+  flagged: number
+}
+
+export function summarize(statuses: readonly NodeStatus[]): StatusSummary {
+  const count = (s: NodeState) => statuses.filter((n) => n.state === s).length
+  return {up: count('up'), leased: count('leased'), mounted: count('mounted'), down: count('down'), flagged: statuses.filter((n) => n.problems.length > 0).length}
+}
+
+/** "41 up, 2 leased but no root mounted, 5 down". */
+export function summaryLine(s: StatusSummary): string {
+  const parts = [`${s.up} up`]
+  if (s.leased > 0) parts.push(`${s.leased} leased but no root mounted`)
+  if (s.mounted > 0) parts.push(`${s.mounted} root mounted without a lease`)
+  parts.push(`${s.down} down`)
+  return parts.join(', ') + (s.flagged > 0 ? ` (${s.flagged} with problems)` : '')
+}
