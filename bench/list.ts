@@ -1,5 +1,4 @@
-/**
-^ * `nodes list` and `status` at 100 and 1,000 nodes, measured as whole
+/** `nodes list` and `status` at 100 and 1,000 nodes, measured as whole
  * processes (what an operator waits for), against `pxeroot version` in the same run (the CLI's
  * own start-up). A benchmark, not a test: it prints a table and asserts nothing.
  *
