@@ -79,7 +79,8 @@ describe.skipIf(!isRoot)('pxeroot lab boot', () => {
     // the resolver assertions below then test clone for real.
     for (const n of ['node01', 'node02', 'node03']) {
       const resolv = golden.root.resolve(`${golden.site.paths.nodes}/${n}/etc/resolv.conf`)
-      if (!await fs.lstat(resolv).catch(() => undefined)) await fs.writeFile(resolv, `nameserver ${DNS}\nsearch ${DOMAIN}\n`)
+      const text = await fs.readFile(resolv, 'utf8').catch(() => '')
+      if (!/^nameserver /m.test(text)) await fs.writeFile(resolv, `${text}nameserver ${DNS}\nsearch ${DOMAIN}\n`)
     }
   }, 1_800_000)
 

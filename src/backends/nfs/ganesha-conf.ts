@@ -74,7 +74,8 @@ export function setGaneshaParam(text: string, path: readonly string[], key: stri
     const indent = '  '.repeat(depthOf(found) + 1)
     return `${text.slice(0, lineStart)}${indent}${param}\n${text.slice(lineStart)}`
   }
-  return `${text.slice(0, found.close)} ${param} ${text.slice(found.close)}`
+  const before = text.slice(0, found.close)
+  return `${before}${/\s$/.test(before) ? '' : ' '}${param} ${text.slice(found.close)}`
 }
 
 const INCLUDE = /^(\s*%include\s+)("([^"]*)"|(\S+))(.*)$/
