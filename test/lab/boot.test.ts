@@ -18,9 +18,9 @@ import NodesClone from '../../src/commands/nodes/clone.js'
 import NodesSet from '../../src/commands/nodes/set.js'
 import LabBootCommand from '../../src/commands/lab/boot.js'
 import {InterruptedError} from '../../src/errors.js'
+import {plainConsole} from '../../src/lab/milestones.js'
 import {type LabBootOptions, type LabBootResult} from '../../src/lab/run.js'
 import {labBoot} from '../../src/services/lab-boot.js'
-import {plainConsole} from '../../src/lab/milestones.js'
 import {NETNS_PREFIX} from '../../src/system/netns.js'
 import {type Accel} from '../../src/lab/qemu.js'
 import {execaRunner} from '../../src/system/runner.js'
@@ -44,26 +44,14 @@ function context(signal = new AbortController().signal): Context & {lines: strin
 
 let golden: Golden
 
-/**
- * What a lab run of this test process could have left: its namespaces, its mounts, and the
- * servers and VMs it started (their argv names the run directory or the VM, or they are still
- * this process's descendants). Other people's VMs and servers on a shared machine do not count.
- */
 async function leftovers(): Promise<{namespaces: string[], mounts: string[], processes: string[]}> {
   const ns = await execa('ip', ['netns', 'list'])
   const mounts = await fs.readFile('/proc/self/mountinfo', 'utf8')
-  const ps = await execa('ps', ['-eo', 'pid=,ppid=,args='])
-  const rows = ps.stdout.split('\n').map((l) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(l)).filter((m) => m !== null).map((m) => ({pid: Number(m[1]), ppid: Number(m[2]), args: m[3]}))
-  const ours = new Set([process.pid])
-  for (let grew = true; grew;) {
-    grew = false
-    for (const r of rows) if (ours.has(r.ppid) && !ours.has(r.pid)) grew = Boolean(ours.add(r.pid))
-  }
+  const ps = await execa('ps', ['-eo', 'pid,args'])
   return {
     namespaces: ns.stdout.split('\n').filter((l) => l.startsWith(`${NETNS_PREFIX}${process.pid}-`)),
     mounts: mounts.split('\n').filter((l) => l.includes('pxeroot-lab-')),
-    processes: rows.filter((r) => /qemu-system|dhcpd -f|in\.tftpd|ganesha\.nfsd|rpcbind -f/.test(r.args) && (r.args.includes('/pxeroot-lab-') || r.args.includes('-name pxeroot-lab-') || ours.has(r.pid)))
-      .map((r) => `${r.pid} ${r.args}`),
+    processes: ps.stdout.split('\n').filter((l) => /pxeroot-lab-|qemu-system|dhcpd -f|in\.tftpd|ganesha\.nfsd|rpcbind -f/.test(l) && !l.includes('ps -eo')),
   }
 }
 
