@@ -1,5 +1,6 @@
 import {type BootModel, type BootNode} from '../boot/model.js'
 import {type Context} from '../system/context.js'
+import {type Root} from '../system/paths.js'
 
 /**
  * The seams every daemon and boot loader plugs into. A new DHCP server, NFS server or loader
@@ -58,6 +59,44 @@ export interface ServiceBackend {
   check?(ctx: Context, candidate: Candidate): Promise<void>
   /** How the running daemon sees changed files, least disruptive first. */
   reload(): Command[]
+  /** How `pxeroot lab boot` runs this daemon on the files apply generated; pure. Absent: the lab cannot run it. */
+  lab?(env: LabEnv): LabDaemon
+}
+
+/**
+ * What the lab hands a backend's lab hook. The lab runs the daemon on the generated files as
+ * they are on disk, with the smallest delta: its private state paths, the lab's interface, and
+ * host paths rewritten to disk paths when --root is not "/" (README, "The lab").
+ */
+export interface LabEnv {
+  /** The generated files as they are on disk, by host path (absent: undefined). */
+  generated: AdminTexts
+  /** The lab run's private directory: every file the daemon writes goes here. */
+  runDir: string
+  /** The interface the lab's VMs are on. */
+  iface: string
+  /** Where host paths are on disk (--root). */
+  root: Root
+  /** The server's address on the lab network. */
+  server: string
+  /** DHCP only: addresses to offer these MACs first, as lease state (never a host entry). */
+  offers?: readonly {mac: string, ip: string}[]
+}
+
+/** A daemon as the lab runs it: in the foreground, on files in the run directory or on disk. */
+export interface LabDaemon {
+  /** Files the lab writes into the run directory first, by name: the lab's copies of the generated files, seeded state. */
+  files: {name: string, content: string}[]
+  /** Directories the lab makes in the run directory first, by name. */
+  dirs?: string[]
+  /** The program (found on PATH by the lab) and its arguments. */
+  program: string
+  args: string[]
+  /** The file it logs to (the lab reads milestones from it), and the text there that means it serves. */
+  log: string
+  ready: string
+  /** The daemon writes its own log (true) rather than stdout/stderr (false: the lab sends its output to `log`). */
+  logsItself: boolean
 }
 
 /** A program file a loader needs in the tftp root, copied from the host's package. */

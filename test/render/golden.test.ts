@@ -46,6 +46,9 @@ describe('renderers on the seed network (192.168.0.0/24, server 192.168.0.10)', 
     expect(text).toContain('range 192.168.0.200 192.168.0.202;\n  range 192.168.0.204 192.168.0.210;')
     expect(text).toContain('host node03 { hardware ethernet 52:54:00:ab:cd:ef; fixed-address 192.168.0.203;')
     expect(text).toContain('next-server 192.168.0.10;')
+    // Leases keyed on the MAC alone, in the boot subnet: the firmware (client identifier) and the
+    // initramfs (none) get one address. The lab boot proves it on a VM.
+    expect(text).toMatch(/^subnet 192\.168\.0\.0 netmask 255\.255\.255\.0 \{\n {2}ignore-client-uids true;$/m)
     await expectGolden('pxeroot.conf', text)
     await expectGolden('dhcpd.conf', renderDhcpdMain(site, '/etc/dhcp/pxeroot.conf'))
   })

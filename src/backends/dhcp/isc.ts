@@ -4,6 +4,7 @@ import {type Context} from '../../system/context.js'
 import {tempNameFor} from '../../system/files.js'
 import {includeIn, includeRetired, type IncludeEdit} from '../include.js'
 import {type Candidate, type ServiceBackend} from '../types.js'
+import {iscDhcpdLab} from './isc-lab.js'
 
 export const ISC_PATHS = {
   include: '/etc/dhcp/pxeroot.conf',
@@ -58,4 +59,5 @@ export const iscDhcpd: ServiceBackend = {
   // dhcpd has no reload, but its config was checked before it was written, so the restart
   // cannot leave DHCP down; try-restart leaves a stopped service stopped.
   reload: () => [{command: 'systemctl', args: ['try-restart', 'isc-dhcp-server.service']}],
+  lab: (env) => iscDhcpdLab(env, ISC_PATHS.main),
 }

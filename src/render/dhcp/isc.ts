@@ -14,6 +14,10 @@ export function renderDhcpdInclude(model: BootModel): string {
     'option pxeroot-arch code 93 = unsigned integer 16;',
     '',
     `subnet ${site.net.network} netmask ${site.net.netmask} {`,
+    // One lease per machine, keyed on its MAC: the PXE firmware sends a client identifier and
+    // the initramfs's DHCP client (klibc ipconfig) sends none, so with identifiers recorded the
+    // initramfs would lease a second address, which the node's export does not admit.
+    `${i}ignore-client-uids true;`,
     ...dynamicRanges(site, nodes).map((r) => `${i}range ${r.start} ${r.end};`),
     `${i}option subnet-mask ${site.net.netmask};`,
     `${i}option broadcast-address ${site.net.broadcast};`,
