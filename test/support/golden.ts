@@ -98,7 +98,8 @@ async function buildGolden(key: string): Promise<RevisionRef> {
   return ref
 }
 
-/** Keeps the newest KEEP_BUILDS - 1 other builds (by their ready time): other checkouts may be using them. */
+/** Removes other builds beyond the newest KEEP_BUILDS - 1, and only those unused for a day:
+ * other checkouts on this machine may be in the middle of a run on them. */
 async function pruneOldBuilds(key: string): Promise<void> {
   const {execa} = await import('execa')
   const others: {dir: string, mtime: number}[] = []
@@ -109,7 +110,8 @@ async function pruneOldBuilds(key: string): Promise<void> {
     }
   }
   others.sort((a, b) => b.mtime - a.mtime)
-  for (const old of others.slice(KEEP_BUILDS - 1)) await execa('rm', ['-rf', '--one-file-system', '--', old.dir], {reject: false})
+  const dayAgo = Date.now() - 24 * 3600_000
+  for (const old of others.slice(KEEP_BUILDS - 1).filter((o) => o.mtime < dayAgo)) await execa('rm', ['-rf', '--one-file-system', '--', old.dir], {reject: false})
 }
 
 let cached: Promise<RevisionRef> | undefined
