@@ -6,6 +6,7 @@ import {planFiles, readOwned} from '../apply/plan.js'
 import {activeServices, packagesFor} from '../backends/registry.js'
 import {type BootModel} from '../boot/model.js'
 import {type SiteModel} from '../config/site.js'
+import {PxerootError} from '../errors.js'
 import {type Inventory} from '../inventory/inventory.js'
 import {type Context} from '../system/context.js'
 import {exists, readIfExists} from '../system/files.js'
@@ -77,7 +78,9 @@ async function daemonChecks({ctx, site}: Facts): Promise<Check[]> {
       await backend.check(ctx, {text: (p) => texts.get(p)})
       out.push(ok(name, `${backend.daemon} accepts the configuration on disk`))
     } catch (error) {
-      out.push({check: name, status: 'fail', message: (error as Error).message, fix: `pxeroot apply (or fix ${backend.adminFiles[0] ?? backend.paths[0]} by hand)`})
+      // The checker's own fix names the file and line at fault when it knows them.
+      const fix = error instanceof PxerootError && error.suggestion ? error.suggestion : `pxeroot apply (or fix ${backend.adminFiles[0] ?? backend.paths[0]} by hand)`
+      out.push({check: name, status: 'fail', message: (error as Error).message, fix})
     }
   }
   return out
