@@ -97,6 +97,19 @@ export function normalizeMac(text: string): string | undefined {
   return MAC.test(mac) ? mac : undefined
 }
 
+/**
+ * A node's MAC, normalised, or why it cannot be one: a broadcast, multicast (group bit set) or
+ * all-zero address is no network card's, and dhcpd would hand the node's address to whatever
+ * sends from it.
+ */
+export function checkMac(text: string): {mac: string, problem?: undefined} | {mac?: undefined, problem: string} {
+  const mac = normalizeMac(text)
+  if (!mac) return {problem: `"${text}" is not a MAC address; write it as 52:54:00:12:34:56`}
+  const kind = mac === 'ff:ff:ff:ff:ff:ff' ? 'a broadcast' : Number.parseInt(mac.slice(0, 2), 16) & 1 ? 'a multicast' : mac === '00:00:00:00:00:00' ? 'an all-zero' : undefined
+  if (kind) return {problem: `${mac} is ${kind} address, not a network card's; use the MAC of the node's network card (its PXE screen shows it)`}
+  return {mac}
+}
+
 /** The pxelinux per-MAC file name: 01- (Ethernet ARP type) and the MAC lowercase with dashes. */
 export function macFileName(mac: string): string {
   return `01-${mac.toLowerCase().replaceAll(':', '-')}`

@@ -6,6 +6,13 @@ import {IMAGE_NAME} from './names.js'
 /** A hostname label as RFC 1123 allows: what dhcpd, DNS and the kernel's ip= all accept. */
 export const HOSTNAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
 
+/** Why a node name cannot be a hostname, or undefined when it can. */
+export function hostnameProblem(name: string): string | undefined {
+  if (name.length > 63) return `name is ${name.length} characters long; a hostname label has at most 63`
+  if (!HOSTNAME.test(name)) return 'name must be a hostname (lowercase letters, digits and "-", no "/", "..", "_" or spaces), e.g. node01'
+  return undefined
+}
+
 const ipv4 = z.string().refine(isIPv4, {message: 'must be an IPv4 address such as 192.168.0.10'})
 const cidr = z.string().refine((s) => {
   try {

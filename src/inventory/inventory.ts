@@ -2,9 +2,9 @@ import {promises as fs} from 'node:fs'
 import YAML from 'yaml'
 import {z} from 'zod'
 
-import {inRange, inSubnet, ipToNumber, isIPv4, normalizeMac, numberToIp} from '../config/address.js'
-import {parseYamlFile} from '../config/issues.js'
-import {HOSTNAME, type SiteModel} from '../config/site.js'
+import {checkMac, inRange, inSubnet, ipToNumber, isIPv4, numberToIp} from '../config/address.js'
+import {parseYamlFile, yamlLines, type LineOf} from '../config/issues.js'
+import {hostnameProblem, type SiteModel} from '../config/site.js'
 import {UserError} from '../errors.js'
 import {type Context} from '../system/context.js'
 import {STATE, type Root} from '../system/paths.js'
@@ -18,7 +18,9 @@ const NodeSchema = z.object({
   /** The image revision (name@N) this node's root was cloned from; absent until it has a root. */
   image: z.string().regex(REVISION_REF, {message: 'must be an image revision such as debian-bookworm@3'}).optional(),
   kernelArgs: z.string().regex(/^[^\n\r]*$/, {message: 'must be on one line'}).optional(),
-}).passthrough()
+  /** What `nodes clone` records about the root (clone/record.ts reads it loosely). */
+  clone: z.unknown().optional(),
+}).strict()
 
 const InventorySchema = z.object({nodes: z.array(NodeSchema).default([])}).strict()
 
@@ -27,16 +29,44 @@ export interface Inventory {
   readonly nodes: readonly InventoryNode[]
 }
 
-/** Parses the inventory text; pure. MACs are normalised to lowercase so that duplicates differing in case are caught. */
+/**
+ * What a list of nodes gets wrong whatever the site says: a name that is no hostname, and a
+ * name, address or MAC used twice. `who(i)` names entry i in the messages.
+ */
+function ownProblems(nodes: readonly InventoryNode[], who: (i: number) => string): string[] {
+  const problems: string[] = []
+  const seen = {name: new Map<string, number>(), ip: new Map<string, number>(), mac: new Map<string, number>()}
+  nodes.forEach((node, i) => {
+    const bad = hostnameProblem(node.name)
+    if (bad) problems.push(`${who(i)}: ${bad}`)
+    const claims: [keyof typeof seen, string | undefined][] = [['name', node.name.toLowerCase()], ['ip', node.ip], ['mac', node.mac]]
+    for (const [field, value] of claims) {
+      if (value === undefined) continue
+      const first = seen[field].get(value)
+      if (first === undefined) seen[field].set(value, i)
+      else problems.push(`${who(i)}: ${field} ${value} is already used by ${who(first)}; every node needs its own ${field}${field === 'name' ? ': rename or remove one of them' : ''}`)
+    }
+  })
+  return problems
+}
+
+/**
+ * Parses the inventory text; pure. Refuses what no site could accept (see ownProblems), naming
+ * each entry by its line, so a hand edit is refused by every command that reads the file. MACs
+ * are normalised to lowercase so that duplicates differing in case are caught.
+ */
 export function parseInventory(text: string, source = STATE.inventoryFile): Inventory {
   const parsed = parseYamlFile(InventorySchema, text, source)
+  let lines: LineOf | undefined
+  const line = (i: number) => (lines ??= yamlLines(text))(['nodes', i])
   const problems: string[] = []
   const nodes = parsed.nodes.map((node, i) => {
     if (node.mac === undefined) return node
-    const mac = normalizeMac(node.mac)
-    if (!mac) problems.push(`nodes[${i}] (${node.name}).mac: "${node.mac}" is not a MAC address; write it as aa:bb:cc:dd:ee:ff`)
-    return {...node, mac: mac ?? node.mac}
+    const checked = checkMac(node.mac)
+    if (checked.problem) problems.push(`line ${line(i)}: nodes.${i}.mac: ${checked.problem}`)
+    return {...node, mac: checked.mac ?? node.mac}
   })
+  problems.push(...ownProblems(nodes, (i) => `node ${JSON.stringify(nodes[i].name)} (line ${line(i)})`))
   if (problems.length > 0) throw new UserError(`${source}: ${problems.join('; ')}`)
   return {nodes}
 }
@@ -78,20 +108,9 @@ export async function saveInventory(ctx: Pick<Context, 'root' | 'files'>, invent
  * pxeroot refuses them itself before anything is rendered.
  */
 export function inventoryProblems(site: SiteModel, inventory: Inventory): string[] {
-  const problems: string[] = []
-  const seen = {name: new Map<string, string>(), ip: new Map<string, string>(), mac: new Map<string, string>()}
+  const problems = ownProblems(inventory.nodes, (i) => `node ${JSON.stringify(inventory.nodes[i].name)}`)
   for (const node of inventory.nodes) {
     const who = `node ${JSON.stringify(node.name)}`
-    if (!HOSTNAME.test(node.name)) {
-      problems.push(`${who}: name must be a hostname (lowercase letters, digits and "-", no "/", "..", "_" or spaces), e.g. node01`)
-    }
-    const claims: [keyof typeof seen, string | undefined][] = [['name', node.name.toLowerCase()], ['ip', node.ip], ['mac', node.mac]]
-    for (const [field, value] of claims) {
-      if (value === undefined) continue
-      const other = seen[field].get(value)
-      if (other !== undefined) problems.push(`${who}: ${field} ${value} is already used by node ${JSON.stringify(other)}; every node needs its own ${field}`)
-      else seen[field].set(value, node.name)
-    }
     if (!inSubnet(node.ip, site.net)) {
       problems.push(`${who}: ip ${node.ip} is outside subnet ${site.subnet}; pick an address in ${site.nodes.range}`)
       continue

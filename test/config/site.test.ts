@@ -21,7 +21,9 @@ describe('the site file', () => {
   })
 
   const bad: [string, string, RegExp][] = [
-    ['a misspelled field', `${BASE}sever: 1.2.3.4\n`, /unknown field sever; check the spelling/],
+    ['a misspelled field', `${BASE}sever: 1.2.3.4\n`, /: line 4: unknown field sever; did you mean server\?$/],
+    ['a misspelled nested field', `${BASE}paths:\n  tfpt: /srv/tftp\n`, /line 5: paths: unknown field tfpt; did you mean tftp\?/],
+    ['a misspelled recipe field', `${BASE}recipes:\n  lab:\n    extends: debian-bookworm\n    pakages: [vim]\n`, /line 7: recipes\.lab: unknown field pakages; did you mean packages\?/],
     ['a server outside the subnet', BASE.replace('192.168.0.10', '10.0.0.1'), /server: 10\.0\.0\.1 is outside subnet/],
     ['a host address as subnet', BASE.replace('192.168.0.0/24', '192.168.0.7/24'), /subnet: must be a network in CIDR form/],
     ['a reversed range', BASE.replace('200-192.168.0.210', '210-192.168.0.200'), /nodes\.range: must be an address range/],

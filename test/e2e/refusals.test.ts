@@ -1,0 +1,55 @@
+/**
+ * Refusals as a user meets them on the command line (issue 9, items 7–11): one line naming the
+ * field or file and the fix, the documented exit code, and nothing changed on disk.
+ */
+import {promises as fs} from 'node:fs'
+import path from 'node:path'
+import {describe, expect, it} from 'vitest'
+
+import {INIT, pxeroot} from '../support/cli.js'
+import {freshRootPerTest, snapshotTree} from '../support/tmp-root.js'
+
+const tmp = freshRootPerTest()
+
+interface DoctorCheck {check: string, status: string, message: string, fix?: string}
+const oneLine = (text: string) => expect(text.trim().split('\n')).toHaveLength(1)
+
+describe('a hand-edited inventory', () => {
+  it('a name twice: every command that reads nodes.yaml exits 2 naming the file, both entries and the fix; doctor fails its inventory check', async () => {
+    expect(pxeroot(tmp.dir, ...INIT).code).toBe(0)
+    expect(pxeroot(tmp.dir, 'nodes', 'add', 'node01').code).toBe(0)
+    await fs.appendFile(path.join(tmp.dir, 'etc/pxeroot/nodes.yaml'), '  - name: node01\n    ip: 192.168.0.205\n')
+    const before = await snapshotTree(tmp.dir)
+    for (const argv of [['nodes', 'list'], ['apply', '--dry-run'], ['nodes', 'add', 'node02'], ['nodes', 'rm', 'node01']]) {
+      const r = pxeroot(tmp.dir, ...argv)
+      expect(r.code, argv.join(' ')).toBe(2)
+      oneLine(r.stderr)
+      expect(r.stderr).toMatch(/^pxeroot: \/etc\/pxeroot\/nodes\.yaml: node "node01" \(line 7\): name node01 is already used by node "node01" \(line 5\); .*rename or remove one of them/)
+    }
+    expect(await snapshotTree(tmp.dir)).toEqual(before)
+
+    const doctor = pxeroot(tmp.dir, 'doctor', '--json')
+    expect(doctor.code).toBe(1)
+    const checks = JSON.parse(doctor.stdout).checks as DoctorCheck[]
+    expect(checks.find((c) => c.check === 'inventory')).toMatchObject({status: 'fail', message: expect.stringMatching(/nodes\.yaml: node "node01" \(line 7\)/)})
+    expect(checks.find((c) => c.check === 'node roots')).toMatchObject({status: 'skip'})
+    expect(checks.find((c) => c.check === 'dhcpd config')).toMatchObject({status: 'ok'})
+  })
+
+  it('a misspelled key (mca:) is refused with a "did you mean", not read as an address-bound node', async () => {
+    expect(pxeroot(tmp.dir, ...INIT).code).toBe(0)
+    await fs.writeFile(path.join(tmp.dir, 'etc/pxeroot/nodes.yaml'), 'nodes:\n  - name: node07\n    ip: 192.168.0.207\n    mca: 52:54:00:00:00:07\n')
+    const list = pxeroot(tmp.dir, 'nodes', 'list', '--json')
+    expect(list.code).toBe(2)
+    expect(JSON.parse(list.stdout).error).toMatchObject({code: 2, kind: 'UserError', message: '/etc/pxeroot/nodes.yaml: line 4: nodes.0: unknown field mca; did you mean mac?'})
+  })
+
+  it('doctor flags an inventory the site no longer fits (an address outside a changed subnet)', async () => {
+    expect(pxeroot(tmp.dir, ...INIT).code).toBe(0)
+    expect(pxeroot(tmp.dir, 'nodes', 'add', 'node01').code).toBe(0)
+    const site = path.join(tmp.dir, 'etc/pxeroot/pxeroot.yaml')
+    await fs.writeFile(site, (await fs.readFile(site, 'utf8')).replaceAll('192.168.0.', '192.168.1.'))
+    const checks = JSON.parse(pxeroot(tmp.dir, 'doctor', '--json').stdout).checks as DoctorCheck[]
+    expect(checks.find((c) => c.check === 'inventory')).toMatchObject({status: 'fail', message: expect.stringMatching(/node "node01": ip 192\.168\.0\.200 is outside subnet 192\.168\.1\.0\/24/)})
+  })
+})
