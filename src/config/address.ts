@@ -29,11 +29,14 @@ export interface Subnet {
   last: number
 }
 
+/** Text of the right form whose values do not fit: its message says what is wrong and the fix. */
+export class AddressError extends Error {}
+
 export function parseSubnet(cidr: string): Subnet {
   const [addr, len] = ipaddr.IPv4.parseCIDR(cidr)
   const network = ipaddr.IPv4.networkAddressFromCIDR(cidr).toString()
   const broadcast = ipaddr.IPv4.broadcastAddressFromCIDR(cidr).toString()
-  if (addr.toString() !== network) throw new Error(`${cidr} is not a network address (did you mean ${network}/${len}?)`)
+  if (addr.toString() !== network) throw new AddressError(`${cidr} has host bits set; did you mean ${network}/${len}?`)
   const size = 2 ** (32 - len)
   const base = ipToNumber(network)
   return {
@@ -61,7 +64,7 @@ export function parseRange(text: string): AddressRange {
   if (parts.length !== 2 || !isIPv4(parts[0]) || !isIPv4(parts[1])) {
     throw new Error(`"${text}" is not an address range; write it as FIRST-LAST, e.g. 192.168.0.200-192.168.0.210`)
   }
-  if (ipToNumber(parts[0]) > ipToNumber(parts[1])) throw new Error(`range ${text} ends before it starts`)
+  if (ipToNumber(parts[0]) > ipToNumber(parts[1])) throw new AddressError(`${text} ends before it starts; write it as ${parts[1]}-${parts[0]}`)
   return {start: parts[0], end: parts[1]}
 }
 

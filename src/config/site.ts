@@ -1,6 +1,6 @@
 import {z} from 'zod'
 
-import {inRange, inSubnet, isIPv4, parseRange, parseSubnet, rangesOverlap, type AddressRange, type Subnet} from './address.js'
+import {AddressError, inRange, inSubnet, isIPv4, parseRange, parseSubnet, rangesOverlap, type AddressRange, type Subnet} from './address.js'
 import {IMAGE_NAME} from './names.js'
 
 /** A hostname label as RFC 1123 allows: what dhcpd, DNS and the kernel's ip= all accept. */
@@ -14,22 +14,18 @@ export function hostnameProblem(name: string): string | undefined {
 }
 
 const ipv4 = z.string().refine(isIPv4, {message: 'must be an IPv4 address such as 192.168.0.10'})
-const cidr = z.string().refine((s) => {
-  try {
-    parseSubnet(s)
-    return true
-  } catch {
-    return false
-  }
-}, {message: 'must be a network in CIDR form such as 192.168.0.0/24'})
-const range = z.string().refine((s) => {
-  try {
-    parseRange(s)
-    return true
-  } catch {
-    return false
-  }
-}, {message: 'must be an address range FIRST-LAST such as 192.168.0.200-192.168.0.210'})
+/** A string `parse` accepts; its own message when the form is right but the values are not, else `message`. */
+function parsedBy(parse: (text: string) => unknown, message: string) {
+  return z.string().superRefine((text, ctx) => {
+    try {
+      parse(text)
+    } catch (error) {
+      ctx.addIssue({code: z.ZodIssueCode.custom, message: error instanceof AddressError ? error.message : message})
+    }
+  })
+}
+const cidr = parsedBy(parseSubnet, 'must be a network in CIDR form such as 192.168.0.0/24')
+const range = parsedBy(parseRange, 'must be an address range FIRST-LAST such as 192.168.0.200-192.168.0.210')
 /** Paths end up in exports lines and dhcpd/pxelinux text: whitespace or control characters would split them. */
 const hostDir = z.string().regex(/^\/[^\s\0]*$/, {message: 'must be an absolute path without spaces or control characters'})
 const imageName = z.string().regex(IMAGE_NAME, {message: 'must be lowercase letters, digits, ".", "_" or "-"'})

@@ -53,3 +53,47 @@ describe('a hand-edited inventory', () => {
     expect(checks.find((c) => c.check === 'inventory')).toMatchObject({status: 'fail', message: expect.stringMatching(/node "node01": ip 192\.168\.0\.200 is outside subnet 192\.168\.1\.0\/24/)})
   })
 })
+
+describe('nothing changed on disk', () => {
+  it('apply --dry-run and nodes add --dry-run on a fresh root create nothing (not even /etc/dhcp)', async () => {
+    expect(pxeroot(tmp.dir, ...INIT).code).toBe(0)
+    const before = await snapshotTree(tmp.dir)
+    const dry = pxeroot(tmp.dir, 'apply', '--dry-run')
+    expect(dry.code).toBe(0)
+    expect(dry.stdout).toContain('+++ b/etc/dhcp/pxeroot.conf')
+    expect(pxeroot(tmp.dir, 'nodes', 'add', 'node01', '--dry-run').code).toBe(0)
+    expect(await snapshotTree(tmp.dir)).toEqual(before)
+  })
+
+  it('a refused command on a fresh root leaves no /var/lib/pxeroot (or anything else) behind', async () => {
+    expect(pxeroot(tmp.dir, ...INIT).code).toBe(0)
+    const before = await snapshotTree(tmp.dir)
+    const refused: [string[], number, RegExp][] = [
+      [['nodes', 'add', 'node01', '--mac', 'ff:ff:ff:ff:ff:ff'], 2, /--mac: ff:ff:ff:ff:ff:ff is a broadcast address/],
+      [['nodes', 'set', 'node09', '--ip', '192.168.0.209'], 2, /no node named node09/],
+      [['nodes', 'rm', 'node09'], 2, /no node named node09/],
+      [['nodes', 'rollback', 'node09'], 2, /node09 is not in the inventory/],
+      [['nodes', 'rebase', 'node09', '--image', 'lab@1'], 2, /there is no revision lab@1/],
+      [['image', 'rm', 'lab@1'], 2, /lab@1 does not exist/],
+    ]
+    for (const [argv, code, message] of refused) {
+      const r = pxeroot(tmp.dir, ...argv)
+      expect([r.code, r.stderr], argv.join(' ')).toEqual([code, expect.stringMatching(message)])
+      oneLine(r.stderr)
+      expect(await snapshotTree(tmp.dir), argv.join(' ')).toEqual(before)
+    }
+  })
+
+  it('a damaged owned.json: exit 3, one line naming the file and the fix, nothing changed', async () => {
+    expect(pxeroot(tmp.dir, ...INIT).code).toBe(0)
+    expect(pxeroot(tmp.dir, 'nodes', 'add', 'node01').code).toBe(0)
+    await fs.writeFile(path.join(tmp.dir, 'var/lib/pxeroot/owned.json'), '{"files": ["/etc/dhcp/pxeroot.conf",')
+    await fs.rm(path.join(tmp.dir, 'var/lib/tftpboot/pxelinux.cfg/default'))
+    const before = await snapshotTree(tmp.dir)
+    const apply = pxeroot(tmp.dir, 'apply')
+    expect(apply.code).toBe(3)
+    oneLine(apply.stderr)
+    expect(apply.stderr).toMatch(/^pxeroot: \/var\/lib\/pxeroot\/owned\.json is damaged .*nothing was changed \(restore it from a backup, or remove it and run "pxeroot apply"/)
+    expect(await snapshotTree(tmp.dir)).toEqual(before)
+  })
+})
