@@ -97,3 +97,38 @@ describe('nothing changed on disk', () => {
     expect(await snapshotTree(tmp.dir)).toEqual(before)
   })
 })
+
+describe('argv the commands do not know', () => {
+  it('an unknown flag: exit 2 with one line, or under --json one small error object on stdout', async () => {
+    const json = pxeroot(tmp.dir, 'nodes', 'list', '--json', '--sise')
+    expect(json.code).toBe(2)
+    expect(json.stdout.length).toBeLessThan(400)
+    expect(JSON.parse(json.stdout)).toEqual({error: {code: 2, kind: 'UserError', message: 'unknown flag --sise; did you mean --size?', suggestion: 'see "pxeroot nodes list --help"'}})
+    expect(json.stderr).toBe('')
+
+    const plain = pxeroot(tmp.dir, 'nodes', 'list', '--bogus')
+    expect(plain.code).toBe(2)
+    expect(plain.stderr).toBe('pxeroot: unknown flag --bogus (see "pxeroot nodes list --help")\n')
+
+    const missing = pxeroot(tmp.dir, 'nodes', 'add', '--json')
+    expect(missing.code).toBe(2)
+    expect(JSON.parse(missing.stdout).error).toMatchObject({code: 2, message: expect.stringMatching(/^missing argument NAME: node name/)})
+    const extra = pxeroot(tmp.dir, 'nodes', 'add', 'node01', 'node02')
+    expect([extra.code, extra.stderr]).toEqual([2, 'pxeroot: unexpected argument node02 (see "pxeroot nodes add --help")\n'])
+  })
+
+  it('an unknown command exits 2 with one line and a "did you mean"', async () => {
+    const typo = pxeroot(tmp.dir, 'nodes', 'lsit')
+    expect(typo.code).toBe(2)
+    expect(typo.stderr).toBe('pxeroot: unknown command "nodes lsit"; did you mean "nodes list"? (see "pxeroot --help")\n')
+    const none = pxeroot(tmp.dir, 'frobnicate', '--now')
+    expect([none.code, none.stderr]).toEqual([2, 'pxeroot: unknown command "frobnicate" (see "pxeroot --help")\n'])
+    // With spaces between topic and command, "apply now" reads as a command "apply now".
+    const extra = pxeroot(tmp.dir, 'apply', 'now')
+    expect([extra.code, extra.stderr]).toEqual([2, 'pxeroot: unexpected argument now (see "pxeroot apply --help")\n'])
+    const json = pxeroot(tmp.dir, 'frobnicate', '--json')
+    expect(json.code).toBe(2)
+    expect(JSON.parse(json.stdout)).toEqual({error: {code: 2, kind: 'UserError', message: 'unknown command "frobnicate"', suggestion: 'see "pxeroot --help"'}})
+    expect(await fs.readdir(tmp.dir)).toEqual([])
+  })
+})
