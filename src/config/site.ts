@@ -1,6 +1,7 @@
 import {z} from 'zod'
 
 import {AddressError, inRange, inSubnet, isIPv4, parseRange, parseSubnet, rangesOverlap, type AddressRange, type Subnet} from './address.js'
+import {EXTRA_EXPORT_ID_BASE, MAX_EXPORT_ID} from './export-ids.js'
 import {IMAGE_NAME} from './names.js'
 
 /** A hostname label as RFC 1123 allows: what dhcpd, DNS and the kernel's ip= all accept. */
@@ -26,8 +27,18 @@ function parsedBy(parse: (text: string) => unknown, message: string) {
 }
 const cidr = parsedBy(parseSubnet, 'must be a network in CIDR form such as 192.168.0.0/24')
 const range = parsedBy(parseRange, 'must be an address range FIRST-LAST such as 192.168.0.200-192.168.0.210')
-/** Paths end up in exports lines and dhcpd/pxelinux text: whitespace or control characters would split them. */
-const hostDir = z.string().regex(/^\/[^\s\0]*$/, {message: 'must be an absolute path without spaces or control characters'})
+/**
+ * Host paths end up in /etc/default/tftpd-hpa (which the init script sources as shell: a "$",
+ * quote or backquote there is expanded or breaks it), in exports lines and Ganesha blocks (split
+ * by spaces and quotes) and in the kernel's nfsroot= (split by commas). Rather than quote for
+ * each, such paths are refused: the characters every one of them takes as is.
+ */
+const hostDir = z.string().superRefine((p, ctx) => {
+  const bad = p.startsWith('/') ? /[^A-Za-z0-9._+@/-]/.exec(p)?.[0] : undefined
+  if (!p.startsWith('/') || bad !== undefined) {
+    ctx.addIssue({code: z.ZodIssueCode.custom, message: `must be an absolute path without spaces or shell characters${bad === undefined ? '' : ` (found ${JSON.stringify(bad)})`}; use only letters, digits and . _ + @ - /`})
+  }
+})
 const imageName = z.string().regex(IMAGE_NAME, {message: 'must be lowercase letters, digits, ".", "_" or "-"'})
 
 /** Node-local state by default: identity, logs and home directories; what a rebase must keep. */
@@ -146,6 +157,8 @@ export function siteProblems(site: SiteModel): string[] {
     problems.push(`pool: ${site.pool} overlaps nodes.range ${site.nodes.range}; give unknown machines addresses apart from the nodes`)
   }
   if (site.lease.max < site.lease.default) problems.push('lease.max: must not be shorter than lease.default')
+  const extraIds = MAX_EXPORT_ID - EXTRA_EXPORT_ID_BASE + 1
+  if (site.backends.nfs === 'ganesha' && site.exports.length > extraIds) problems.push(`exports: NFS-Ganesha has export ids for ${extraIds} extra exports; share a parent directory instead`)
   return problems
 }
 

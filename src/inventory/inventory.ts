@@ -3,6 +3,7 @@ import YAML from 'yaml'
 import {z} from 'zod'
 
 import {checkMac, inRange, inSubnet, ipToNumber, isIPv4, numberToIp} from '../config/address.js'
+import {nodeExportId} from '../config/export-ids.js'
 import {parseYamlFile, yamlLines, type LineOf} from '../config/issues.js'
 import {hostnameProblem, type SiteModel} from '../config/site.js'
 import {UserError} from '../errors.js'
@@ -120,6 +121,22 @@ export function inventoryProblems(site: SiteModel, inventory: Inventory): string
       problems.push(`${who}: ip ${node.ip} lies in the dynamic pool ${site.pool}; a node's address must be outside the pool for unknown machines`)
     } else if (!node.mac && !inRange(node.ip, site.nodeRange)) {
       problems.push(`${who}: ip ${node.ip} is outside nodes.range ${site.nodes.range}, so DHCP never hands it out; give the node a MAC (--mac) or an address in the range`)
+    }
+  }
+  if (site.backends.nfs === 'ganesha') problems.push(...exportIdProblems(inventory.nodes))
+  return problems
+}
+
+/** Two nodes NFS-Ganesha would give one Export_Id (possible only on subnets larger than /16, or at a /16's very ends). */
+function exportIdProblems(nodes: readonly InventoryNode[]): string[] {
+  const problems: string[] = []
+  const seen = new Map<number, InventoryNode>()
+  for (const node of nodes) {
+    const id = nodeExportId(node.ip)
+    const other = seen.get(id)
+    if (!other) seen.set(id, node)
+    else if (other.ip !== node.ip) {
+      problems.push(`node ${JSON.stringify(node.name)}: NFS-Ganesha would give it Export_Id ${id}, as node ${JSON.stringify(other.name)} (${other.ip}): ids come from the last 16 bits of the address; give one of them an address that differs there`)
     }
   }
   return problems

@@ -35,6 +35,12 @@ describe('the site file', () => {
     ['a pool overlapping the nodes', `${BASE}pool: 192.168.0.205-192.168.0.230\n`, /pool: .* overlaps nodes\.range/],
     ['an unknown backend', `${BASE}backends: {nfs: samba}\n`, /backends\.nfs: /],
     ['broken YAML', 'server: [', /not valid YAML/],
+    // /etc/default/tftpd-hpa is sourced by the shell; exports lines and nfsroot= split on other characters.
+    ['a "$" in the tftp root', `${BASE}paths:\n  tftp: /srv/$HOME/tftp\n`, /paths\.tftp: must be an absolute path without spaces or shell characters \(found "\$"\); use only letters, digits and \. _ \+ @ - \//],
+    ['a quote in the tftp root', `${BASE}paths:\n  tftp: '/srv/t"ftp'\n`, /paths\.tftp: .*\(found "\\""\)/],
+    ['a backquote in the images path', `${BASE}paths:\n  images: /srv/\`id\`\n`, /paths\.images: .*\(found "`"\)/],
+    ['a comma in the nodes path (nfsroot= options)', `${BASE}paths:\n  nodes: /srv/a,b\n`, /paths\.nodes: .*\(found ","\)/],
+    ['a "$" in the deb cache', `${BASE}images:\n  debCache: /var/cache/$x\n`, /images\.debCache: .*\(found "\$"\)/],
   ]
   for (const [what, text, message] of bad) {
     it(`refuses ${what} with the field named`, () => {
