@@ -66,6 +66,9 @@ export const RecipeSchema = z.object({
   components: z.array(z.string().regex(/^[a-z0-9-]+$/, {message: 'must be an archive component such as contrib'})).default([]),
   mirror: mirrorUrl.optional(),
   postInstall: z.array(z.array(z.string().regex(/^[^\0]*$/)).min(1, {message: 'must be a non-empty argv array such as ["systemctl", "enable", "foo"]'})).default([]),
+  /** The archive keyring debootstrap verifies with, a file on this machine: an Ubuntu recipe on a
+   * Debian host needs one, since Debian has no ubuntu-keyring package. */
+  keyring: hostDir.optional(),
   /** MODULES=list with these modules instead of MODULES=netboot: a much smaller, faster initrd for known NICs. */
   initramfsModules: z.array(z.string().regex(/^[a-z0-9_-]+$/, {message: 'must be a kernel module name such as e1000'})).min(1).optional(),
 }).strict()
