@@ -44,7 +44,7 @@ const DHCPD_NOISE = /^(Internet Systems|Copyright|All rights|For info|Config fil
  * dhcpd -t's first reason as one line, in the file and at the line where the mistake is: dhcpd
  * reports "FILE line N: problem", then the line as far as it read it, then a caret.
  */
-export function dhcpdReason(output: string, candidate: string, origins: readonly LineOrigin[], hostPath: (disk: string) => string): ValidationError {
+function dhcpdReason(output: string, candidate: string, origins: readonly LineOrigin[], hostPath: (disk: string) => string): ValidationError {
   const lines = output.split('\n')
   const at = lines.findIndex((l) => / line \d+: /.test(l))
   if (at < 0) {
