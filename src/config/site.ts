@@ -1,30 +1,44 @@
 import {z} from 'zod'
 
-import {inRange, inSubnet, isIPv4, parseRange, parseSubnet, rangesOverlap, type AddressRange, type Subnet} from './address.js'
+import {AddressError, inRange, inSubnet, isIPv4, parseRange, parseSubnet, rangesOverlap, type AddressRange, type Subnet} from './address.js'
+import {EXTRA_EXPORT_ID_BASE, MAX_EXPORT_ID} from './export-ids.js'
 import {IMAGE_NAME} from './names.js'
 
 /** A hostname label as RFC 1123 allows: what dhcpd, DNS and the kernel's ip= all accept. */
 export const HOSTNAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
 
+/** Why a node name cannot be a hostname, or undefined when it can. */
+export function hostnameProblem(name: string): string | undefined {
+  if (name.length > 63) return `name is ${name.length} characters long; a hostname label has at most 63`
+  if (!HOSTNAME.test(name)) return 'name must be a hostname (lowercase letters, digits and "-", no "/", "..", "_" or spaces), e.g. node01'
+  return undefined
+}
+
 const ipv4 = z.string().refine(isIPv4, {message: 'must be an IPv4 address such as 192.168.0.10'})
-const cidr = z.string().refine((s) => {
-  try {
-    parseSubnet(s)
-    return true
-  } catch {
-    return false
+/** A string `parse` accepts; its own message when the form is right but the values are not, else `message`. */
+function parsedBy(parse: (text: string) => unknown, message: string) {
+  return z.string().superRefine((text, ctx) => {
+    try {
+      parse(text)
+    } catch (error) {
+      ctx.addIssue({code: z.ZodIssueCode.custom, message: error instanceof AddressError ? error.message : message})
+    }
+  })
+}
+const cidr = parsedBy(parseSubnet, 'must be a network in CIDR form such as 192.168.0.0/24')
+const range = parsedBy(parseRange, 'must be an address range FIRST-LAST such as 192.168.0.200-192.168.0.210')
+/**
+ * Host paths end up in /etc/default/tftpd-hpa (which the init script sources as shell: a "$",
+ * quote or backquote there is expanded or breaks it), in exports lines and Ganesha blocks (split
+ * by spaces and quotes) and in the kernel's nfsroot= (split by commas). Rather than quote for
+ * each, such paths are refused: the characters every one of them takes as is.
+ */
+const hostDir = z.string().superRefine((p, ctx) => {
+  const bad = p.startsWith('/') ? /[^A-Za-z0-9._+@/-]/.exec(p)?.[0] : undefined
+  if (!p.startsWith('/') || bad !== undefined) {
+    ctx.addIssue({code: z.ZodIssueCode.custom, message: `must be an absolute path without spaces or shell characters${bad === undefined ? '' : ` (found ${JSON.stringify(bad)})`}; use only letters, digits and . _ + @ - /`})
   }
-}, {message: 'must be a network in CIDR form such as 192.168.0.0/24'})
-const range = z.string().refine((s) => {
-  try {
-    parseRange(s)
-    return true
-  } catch {
-    return false
-  }
-}, {message: 'must be an address range FIRST-LAST such as 192.168.0.200-192.168.0.210'})
-/** Paths end up in exports lines and dhcpd/pxelinux text: whitespace or control characters would split them. */
-const hostDir = z.string().regex(/^\/[^\s\0]*$/, {message: 'must be an absolute path without spaces or control characters'})
+})
 const imageName = z.string().regex(IMAGE_NAME, {message: 'must be lowercase letters, digits, ".", "_" or "-"'})
 
 /** Node-local state by default: identity, logs and home directories; what a rebase must keep. */
@@ -52,6 +66,9 @@ export const RecipeSchema = z.object({
   components: z.array(z.string().regex(/^[a-z0-9-]+$/, {message: 'must be an archive component such as contrib'})).default([]),
   mirror: mirrorUrl.optional(),
   postInstall: z.array(z.array(z.string().regex(/^[^\0]*$/)).min(1, {message: 'must be a non-empty argv array such as ["systemctl", "enable", "foo"]'})).default([]),
+  /** The archive keyring debootstrap verifies with, a file on this machine: an Ubuntu recipe on a
+   * Debian host needs one, since Debian has no ubuntu-keyring package. */
+  keyring: hostDir.optional(),
   /** MODULES=list with these modules instead of MODULES=netboot: a much smaller, faster initrd for known NICs. */
   initramfsModules: z.array(z.string().regex(/^[a-z0-9_-]+$/, {message: 'must be a kernel module name such as e1000'})).min(1).optional(),
 }).strict()
@@ -143,6 +160,8 @@ export function siteProblems(site: SiteModel): string[] {
     problems.push(`pool: ${site.pool} overlaps nodes.range ${site.nodes.range}; give unknown machines addresses apart from the nodes`)
   }
   if (site.lease.max < site.lease.default) problems.push('lease.max: must not be shorter than lease.default')
+  const extraIds = MAX_EXPORT_ID - EXTRA_EXPORT_ID_BASE + 1
+  if (site.backends.nfs === 'ganesha' && site.exports.length > extraIds) problems.push(`exports: NFS-Ganesha has export ids for ${extraIds} extra exports; share a parent directory instead`)
   return problems
 }
 

@@ -6,9 +6,11 @@ import {planFiles, readOwned} from '../apply/plan.js'
 import {activeServices, packagesFor} from '../backends/registry.js'
 import {type BootModel} from '../boot/model.js'
 import {type SiteModel} from '../config/site.js'
-import {type Inventory} from '../inventory/inventory.js'
+import {PxerootError, UserError} from '../errors.js'
+import {inventoryProblems, type Inventory} from '../inventory/inventory.js'
 import {type Context} from '../system/context.js'
 import {exists, readIfExists} from '../system/files.js'
+import {STATE} from '../system/paths.js'
 
 export type Status = 'ok' | 'warn' | 'fail' | 'skip'
 
@@ -77,7 +79,9 @@ async function daemonChecks({ctx, site}: Facts): Promise<Check[]> {
       await backend.check(ctx, {text: (p) => texts.get(p)})
       out.push(ok(name, `${backend.daemon} accepts the configuration on disk`))
     } catch (error) {
-      out.push({check: name, status: 'fail', message: (error as Error).message, fix: `pxeroot apply (or fix ${backend.adminFiles[0] ?? backend.paths[0]} by hand)`})
+      // The checker's own fix names the file and line at fault when it knows them.
+      const fix = error instanceof PxerootError && error.suggestion ? error.suggestion : `pxeroot apply (or fix ${backend.adminFiles[0] ?? backend.paths[0]} by hand)`
+      out.push({check: name, status: 'fail', message: (error as Error).message, fix})
     }
   }
   return out
@@ -138,5 +142,31 @@ async function exportsActive({ctx, site, model}: Facts): Promise<Check[]> {
     : {check: 'exports', status: 'fail', message: `not exported now: ${inactive.map((n) => n.name).join(', ')}`, fix: 'pxeroot apply (runs exportfs -ra)'}]
 }
 
-/** Every check doctor runs, in the order it prints them; each yields one or more lines. */
-export const CHECKS: readonly ((facts: Facts) => Promise<Check[]>)[] = [packages, services, upToDate, daemonChecks, tftpReadable, nodeBootFiles, nodeRoots, exportsActive]
+/** The inventory as every nodes command and apply would take it: readable, and fitting the site. */
+export function inventoryCheck(site: SiteModel, loaded: Inventory | UserError): Check {
+  const fix = `edit ${STATE.inventoryFile} as the message says (or change the node with "pxeroot nodes set")`
+  if (loaded instanceof UserError) return {check: 'inventory', status: 'fail', message: loaded.message, fix}
+  const problems = inventoryProblems(site, loaded)
+  return problems.length === 0 ? ok('inventory', `${loaded.nodes.length} node(s), every one valid for this site`)
+    : {check: 'inventory', status: 'fail', message: `${STATE.inventoryFile}: ${problems.join('; ')}`, fix}
+}
+
+export interface DoctorCheck {
+  /** The name its lines carry. */
+  name: string
+  /** It looks at the nodes, so it says nothing true while the inventory is invalid. */
+  needsNodes: boolean
+  run: (facts: Facts) => Promise<Check[]>
+}
+
+/** Every check doctor runs after the inventory's, in the order it prints them; each yields one or more lines. */
+export const CHECKS: readonly DoctorCheck[] = [
+  {name: 'packages', needsNodes: false, run: packages},
+  {name: 'services', needsNodes: false, run: services},
+  {name: 'boot files', needsNodes: true, run: upToDate},
+  {name: 'config', needsNodes: false, run: daemonChecks},
+  {name: 'tftp root', needsNodes: false, run: tftpReadable},
+  {name: 'node boot files', needsNodes: true, run: nodeBootFiles},
+  {name: 'node roots', needsNodes: true, run: nodeRoots},
+  {name: 'exports', needsNodes: true, run: exportsActive},
+]
