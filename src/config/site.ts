@@ -124,7 +124,8 @@ export const SiteSchema = z.object({
   }).strict().default({}),
   exports: z.array(z.object({
     path: hostDir,
-    clients: z.string().regex(/^[^\s()]+$/, {message: 'must be an address, network or host pattern without spaces or parentheses'}),
+    // Rendered into exports lines and Ganesha blocks: nothing that could end or add a setting there.
+    clients: z.string().regex(/^[A-Za-z0-9.:/*?@_-]+$/, {message: 'must be an address, network, host pattern or @netgroup (letters, digits and . : / * ? @ _ -), e.g. 192.168.0.0/24'}),
     options: z.string().regex(/^[a-z0-9_=,.:/-]+$/i, {message: 'must be a comma-separated option list without spaces, e.g. rw,sync,no_subtree_check'}).default('rw,sync,no_root_squash,no_subtree_check'),
   }).strict()).default([]),
 }).strict()

@@ -18,9 +18,15 @@ export async function acquireLock(file: string, what = 'pxeroot'): Promise<Lock>
   const created = await fs.mkdir(path.dirname(file), {recursive: true})
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      const handle = await fs.open(file, 'wx', 0o644)
-      await handle.writeFile(`${process.pid}\n`)
-      await handle.close()
+      // The lock appears with its owner already in it (a temp file linked into place): a run that
+      // finds it never sees an empty file it would take for a stale one.
+      const temp = `${file}.${process.pid}.${Math.random().toString(16).slice(2)}`
+      await fs.writeFile(temp, `${process.pid}\n`, {mode: 0o644})
+      try {
+        await fs.link(temp, file)
+      } finally {
+        await fs.rm(temp, {force: true})
+      }
       let released = false
       return {
         async release() {

@@ -106,7 +106,8 @@ async function pruneOldBuilds(key: string): Promise<void> {
   for (const name of await fs.readdir(CACHE).catch(() => [] as string[])) {
     if (name.startsWith('golden-') && name !== `golden-${key}` && !name.endsWith('.lock')) {
       const st = await fs.stat(path.join(CACHE, name, 'ready.json')).catch(() => undefined)
-      others.push({dir: path.join(CACHE, name), mtime: st?.mtimeMs ?? 0})
+      // No ready.json: a build in progress (another checkout's), never ours to remove.
+      if (st) others.push({dir: path.join(CACHE, name), mtime: st.mtimeMs})
     }
   }
   others.sort((a, b) => b.mtime - a.mtime)
