@@ -3,9 +3,13 @@ import path from 'node:path'
 
 import {desiredFiles} from '../apply/desired.js'
 import {planFiles, readOwned} from '../apply/plan.js'
+import {SHIM} from '../backends/loaders/grub.js'
 import {activeServices, packagesFor} from '../backends/registry.js'
 import {type BootModel} from '../boot/model.js'
 import {type SiteModel} from '../config/site.js'
+import {formatRevisionRef} from '../images/layout.js'
+import {readManifest} from '../images/manifest.js'
+import {revisionSecureBoot} from '../images/secure-boot.js'
 import {type Inventory} from '../inventory/inventory.js'
 import {type Context} from '../system/context.js'
 import {exists, readIfExists} from '../system/files.js'
@@ -120,6 +124,28 @@ async function nodeBootFiles({ctx, site, model}: Facts): Promise<Check[]> {
     : {check: 'node boot files', status: 'warn', message: `boot files do not exist yet: ${missing.slice(0, 4).join('; ')}${missing.length > 4 ? ` (+${missing.length - 4})` : ''}`, fix: `pxeroot image build ${site.boot.image}`}]
 }
 
+/** Under Secure Boot, each revision a node boots: a kernel shim trusts, and no module lockdown refuses. */
+async function secureBoot({ctx, site, model}: Facts): Promise<Check[]> {
+  if (!site.boot.firmware.includes('uefi')) return [{check: 'secure boot', status: 'skip', message: 'boot.firmware has no uefi'}]
+  const revisions = new Map(model.nodes.filter((n) => n.revision).map((n) => [formatRevisionRef(n.revision!), n.revision!]))
+  if (revisions.size === 0) return [{check: 'secure boot', status: 'skip', message: 'no node boots an image revision yet'}]
+  const out: Check[] = []
+  for (const [name, ref] of revisions) {
+    const manifest = await readManifest(ctx.root, site, ref).catch(() => undefined)
+    if (!manifest) continue // the node boot files check reports a revision that is not there
+    const {kernel, modules} = await revisionSecureBoot(ctx, site, ref, manifest.kernel, SHIM)
+    const check = `secure boot ${name}`
+    out.push(kernel.status === 'trusted' ? ok(check, `kernel ${kernel.message}`)
+      : {check, status: 'warn', message: `kernel ${kernel.status}: ${kernel.message}`,
+        fix: kernel.status === 'unknown' ? 'install what the message names' : 'boot a Debian-signed kernel, sign this one with a key enrolled as a MOK on the nodes, or turn Secure Boot off on them'})
+    if (modules.status !== 'ok') {
+      out.push({check, status: 'warn', message: `modules: ${modules.message}`,
+        fix: modules.status === 'unknown' ? 'install what the message names' : 'sign them with a key and enroll it as a MOK on each node (mokutil --import, confirmed at the node\'s console), or turn Secure Boot off on the nodes'})
+    }
+  }
+  return out
+}
+
 async function nodeRoots({ctx, model}: Facts): Promise<Check[]> {
   const {nodes} = model
   const missing = []
@@ -139,4 +165,4 @@ async function exportsActive({ctx, site, model}: Facts): Promise<Check[]> {
 }
 
 /** Every check doctor runs, in the order it prints them; each yields one or more lines. */
-export const CHECKS: readonly ((facts: Facts) => Promise<Check[]>)[] = [packages, services, upToDate, daemonChecks, tftpReadable, nodeBootFiles, nodeRoots, exportsActive]
+export const CHECKS: readonly ((facts: Facts) => Promise<Check[]>)[] = [packages, services, upToDate, daemonChecks, tftpReadable, nodeBootFiles, secureBoot, nodeRoots, exportsActive]
