@@ -5,7 +5,7 @@ import {describe, expect, it} from 'vitest'
 
 import {applyBootConfig} from '../../src/apply/apply.js'
 import NodesRm from '../../src/commands/nodes/rm.js'
-import {PreconditionError} from '../../src/errors.js'
+import {PreconditionError, UserError} from '../../src/errors.js'
 import {runCommand} from '../support/run-command.js'
 import {FIXTURES, freshRootPerTest, seedSite, snapshotTree, testContext} from '../support/tmp-root.js'
 
@@ -106,6 +106,20 @@ describe('UEFI boot files: apply under a temporary root, with the packages\' rea
     expect(error).toBeInstanceOf(PreconditionError)
     expect((error as Error).message).toBe('/var/lib/tftpboot/grub/grub.cfg exists and pxeroot did not write it; nothing was changed')
     expect(await snapshotTree(tmp.dir)).toEqual(before)
+  })
+})
+
+describe('kernel arguments GRUB would change on their way to the kernel', () => {
+  it('are refused (exit 2) naming the node and the argument, nothing changed; BIOS-only sites take them as before', async () => {
+    await seedSite(tmp.dir, {nodes: true, site: await siteWith('boot: {kernelArgs: "msg=it\'s"}\n')})
+    const before = await snapshotTree(tmp.dir)
+    const error = await applyBootConfig(testContext(tmp.dir)).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(UserError)
+    expect((error as Error).message).toMatch(/^node01: the kernel argument msg=it's would reach the kernel changed through GRUB/)
+    expect(await snapshotTree(tmp.dir)).toEqual(before)
+    await writeSite(await siteWith('boot: {kernelArgs: "msg=it\'s", firmware: [bios]}\n'))
+    await applyBootConfig(testContext(tmp.dir))
+    expect(await fs.readFile(tftp('pxelinux.cfg/C0A800C9'), 'utf8')).toContain(' msg=it\'s\n')
   })
 })
 

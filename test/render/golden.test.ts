@@ -96,22 +96,27 @@ describe('renderers on the seed network (192.168.0.0/24, server 192.168.0.10)', 
     await expectGolden('grub/nodes/01-52-54-00-ab-cd-ef.cfg', renderGrubNode(node03))
   })
 
-  it('one boot model, two renderers: each node boots the same kernel, initrd and command line from pxelinux and GRUB', async () => {
+  it('one boot model, two renderers: the kernel gets the same kernel, initrd and parameters from pxelinux and GRUB', async () => {
     const {site, inventory} = await seed()
-    // Arguments GRUB's parser would otherwise take apart: a quoted value with a space, a $, a ; and a quote.
-    const odd = {...inventory, nodes: [...inventory.nodes, {name: 'node04', ip: '192.168.0.204', kernelArgs: 'note="a b" x=$y;z it\'s'}]}
+    // Arguments GRUB's parser and its command-line builder would otherwise change: a quoted value with a space, a $ and a ;.
+    const odd = {...inventory, nodes: [...inventory.nodes, {name: 'node04', ip: '192.168.0.204', kernelArgs: 'note="a b" "x=c d" y=$z;w'}]}
     for (const node of bootNodesFor(site, odd, {image: 'debian-bookworm', revision: 2})) {
       const pxe = renderPxelinuxNode(node)
       const kernel = /^ {2}KERNEL (.*)$/m.exec(pxe)![1]
-      const [initrdArg, ...append] = /^ {2}APPEND (.*)$/m.exec(pxe)![1].split(' ')
+      const append = /^ {2}APPEND (.*)$/m.exec(pxe)![1]
       const entry = renderGrubNode(node)
       const [linuxPath, ...linuxArgs] = grubWords(/^ {2}linux (.*)$/m.exec(entry)![1])
       expect(linuxPath).toBe(`/${kernel}`)
-      expect(`initrd=${/^ {2}initrd \/(.*)$/m.exec(entry)![1]}`).toBe(initrdArg)
+      expect(append).toMatch(new RegExp(`^initrd=${/^ {2}initrd \/(.*)$/m.exec(entry)![1]} `))
       // IPAPPEND 2 adds BOOTIF=01-<mac of the booting NIC>; GRUB gets it from grub.cfg.
-      expect(linuxArgs).toEqual([...append, 'BOOTIF=${pxeroot_bootif}'])
+      expect(linuxArgs.at(-1)).toBe('BOOTIF=${pxeroot_bootif}')
       expect(pxe).toContain('IPAPPEND 2')
+      expect(kernelParams(grubCmdline(linuxArgs.slice(0, -1)))).toEqual(kernelParams(append.replace(/^initrd=\S+ /, '')))
     }
+    expect(kernelParams(grubCmdline(grubWords(/^ {2}linux \S+ (.*)$/m.exec(renderGrubNode(bootNodesFor(site, odd)[3]))![1])))).toContainEqual(['note', 'a b'])
+    // A quote GRUB would escape on its way to the kernel is refused, naming the node and the argument.
+    const quote = {...inventory, nodes: [{name: 'node05', ip: '192.168.0.205', kernelArgs: 'msg=it\'s'}]}
+    expect(() => renderGrubNode(bootNodesFor(site, quote)[0])).toThrow(/^node05: the kernel argument msg=it's would reach the kernel changed through GRUB/)
   })
 
   it('grub.cfg: finds the node by MAC, then by hex address through a lookup that maps every octet as hexIp does', async () => {
@@ -146,6 +151,50 @@ describe('renderers on the seed network (192.168.0.0/24, server 192.168.0.10)', 
     expect(packagesFor(only(['bios']))).not.toContain('shim-signed')
   })
 })
+
+/** What GRUB's `linux` passes the kernel for its words (grub_create_loader_cmdline): \\, ' and " escaped, a word with a space double-quoted. */
+function grubCmdline(words: string[]): string {
+  return words.map((w) => {
+    const escaped = w.replaceAll(/[\\'"]/g, (c) => `\\${c}`)
+    return w.includes(' ') ? `"${escaped}"` : escaped
+  }).join(' ')
+}
+
+/** The (parameter, value) pairs the kernel parses from a command line, as kernel/params.c next_arg does. */
+function kernelParams(cmdline: string): [string, string | null][] {
+  const out: [string, string | null][] = []
+  let args = cmdline.trimStart()
+  while (args) {
+    let inQuote = false
+    let quoted = false
+    if (args[0] === '"') {
+      args = args.slice(1)
+      inQuote = quoted = true
+    }
+    let i = 0
+    let equals = 0
+    for (; i < args.length; i++) {
+      if (/\s/.test(args[i]) && !inQuote) break
+      if (equals === 0 && args[i] === '=') equals = i
+      if (args[i] === '"') inQuote = !inQuote
+    }
+    const word = args.slice(0, i)
+    let param = equals ? word.slice(0, equals) : word
+    let value = equals ? word.slice(equals + 1) : null
+    let stripLast = quoted && word.endsWith('"')
+    if (value?.startsWith('"')) {
+      value = value.slice(1)
+      stripLast ||= word.endsWith('"')
+    }
+    if (stripLast) {
+      if (value === null) param = param.slice(0, -1)
+      else value = value.slice(0, -1)
+    }
+    out.push([param, value])
+    args = args.slice(i).trimStart()
+  }
+  return out
+}
 
 /** Splits a GRUB command line into words as GRUB's parser does for plain and single-quoted words. */
 function grubWords(line: string): string[] {

@@ -1,5 +1,6 @@
 import {type BootNode} from '../../boot/model.js'
 import {type SiteModel} from '../../config/site.js'
+import {UserError} from '../../errors.js'
 import {header} from '../header.js'
 import {pxelinuxFileName} from './pxelinux.js'
 
@@ -24,17 +25,52 @@ export function grubWord(word: string): string {
   return PLAIN_WORD.test(word) ? word : `'${word.replaceAll('\'', '\'\\\'\'')}'`
 }
 
+/** The kernel's split of its command line: at spaces outside double quotes (kernel/params.c, next_arg). */
+export function kernelWords(cmdline: string): string[] {
+  const words: string[] = []
+  let word = ''
+  let quoted = false
+  for (const ch of cmdline) {
+    if (/\s/.test(ch) && !quoted) {
+      if (word) words.push(word)
+      word = ''
+      continue
+    }
+    if (ch === '"') quoted = !quoted
+    word += ch
+  }
+  if (word) words.push(word)
+  return words
+}
+
+/**
+ * One kernel argument as a GRUB word the kernel reads the same as pxelinux's APPEND text.
+ * GRUB's `linux` rebuilds the command line from its words, double-quoting a word that holds a
+ * space and putting a backslash before every quote and backslash. So `name="a b"` becomes the
+ * word `name=a b`, which reaches the kernel as `"name=a b"`: the same parameter and value. Any
+ * other quote or backslash would reach the kernel changed, so it is refused.
+ */
+function grubArgument(node: BootNode, word: string): string {
+  const value = /^"([^"]*)"$/.exec(word)?.[1] ?? /^([^="]*=)"([^"]*)"$/.exec(word)?.slice(1).join('') ?? word
+  if (/["'\\]/.test(value)) {
+    throw new UserError(`${node.name}: the kernel argument ${word} would reach the kernel changed through GRUB, which escapes quotes and backslashes`,
+      'quote only whole values, as in name="value with spaces", and use no \' or \\ in boot.kernelArgs or the node\'s kernelArgs; or leave uefi out of boot.firmware')
+  }
+  return grubWord(value)
+}
+
 /** A path relative to the tftp root, as GRUB opens it on the TFTP server it booted from ($root). */
 const onServer = (rel: string) => `/${rel}`
 
 /**
  * A node's file: names the node and adds its one menu entry, with the kernel, initrd and command
- * line of the boot model (the same fields as its pxelinux entry). BOOTIF=01-<mac> of the NIC it
+ * line of the boot model (the same fields as its pxelinux entry; the kernel parses both command
+ * lines to the same parameters, see grubArgument). BOOTIF=01-<mac> of the NIC it
  * booted from, as pxelinux's IPAPPEND 2 adds it, comes from grub.cfg (pxeroot_bootif).
  */
 export function renderGrubNode(node: BootNode): string {
   const binding = node.mac ? `its MAC ${node.mac}` : `its address ${node.ip}`
-  const args = node.cmdline.split(/\s+/).filter(Boolean).map(grubWord)
+  const args = kernelWords(node.cmdline).map((word) => grubArgument(node, word))
   return [
     header('#'),
     `# ${node.name}, found by ${binding}.`,
