@@ -137,10 +137,10 @@ async function secureBoot({ctx, site, model}: Facts): Promise<Check[]> {
     const check = `secure boot ${name}`
     out.push(kernel.status === 'trusted' ? ok(check, `kernel ${kernel.message}`)
       : {check, status: 'warn', message: `kernel ${kernel.status}: ${kernel.message}`,
-        fix: kernel.status === 'unknown' ? 'install what the message names' : 'boot a Debian-signed kernel, sign this one with a key enrolled as a MOK on the nodes, or turn Secure Boot off on them'})
+        fix: kernel.status === 'unknown' ? undefined : 'boot a Debian-signed kernel, sign this one with a key enrolled as a MOK on the nodes, or turn Secure Boot off on them'})
     if (modules.status !== 'ok') {
       out.push({check, status: 'warn', message: `modules: ${modules.message}`,
-        fix: modules.status === 'unknown' ? 'install what the message names' : 'sign them with a key and enroll it as a MOK on each node (mokutil --import, confirmed at the node\'s console), or turn Secure Boot off on the nodes'})
+        fix: modules.status === 'unknown' ? undefined : 'sign them with a key and enroll it as a MOK on each node (mokutil --import, confirmed at the node\'s console), or turn Secure Boot off on the nodes'})
     }
   }
   return out

@@ -137,9 +137,11 @@ async function moduleFiles(dir: string): Promise<string[]> {
 
 /** The kernel's module directory inside a root: usr/lib/modules on merged-/usr roots, never through a link out of the root. */
 async function modulesDir(rootfs: string, kernel: string): Promise<string | undefined> {
-  for (const dir of [path.join(rootfs, 'usr/lib/modules', kernel), path.join(rootfs, 'lib/modules', kernel)]) {
+  const root = await fs.realpath(rootfs).catch(() => undefined)
+  if (!root) return undefined
+  for (const dir of [path.join(root, 'usr/lib/modules', kernel), path.join(root, 'lib/modules', kernel)]) {
     const real = await fs.realpath(dir).catch(() => undefined)
-    if (real && !path.relative(rootfs, real).startsWith('..')) return real
+    if (real && !path.relative(root, real).startsWith('..')) return real
   }
   return undefined
 }

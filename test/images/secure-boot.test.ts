@@ -9,7 +9,7 @@ import ImageShow from '../../src/commands/image/show.js'
 import {bootFiles, revisionManifest, revisionRootfs} from '../../src/images/layout.js'
 import {kernelTrust, type KernelTrust, type ModuleTrust} from '../../src/images/secure-boot.js'
 import {runDoctor} from '../../src/services/doctor.js'
-import {type Golden, goldenCopy, removeGoldenRoot, runCommand} from '../support/golden.js'
+import {type Golden, goldenCopy, goldenImage, removeGoldenRoot, runCommand} from '../support/golden.js'
 import {testContext} from '../support/tmp-root.js'
 
 const MAGIC = Buffer.from('~Module signature appended~\n')
@@ -62,10 +62,17 @@ describe('Secure Boot checks against a real golden revision (sbverify, modinfo, 
   })
 
   it('image show: Debian\'s kernel verifies against shim\'s vendor certificate, and there is no out-of-tree module', async () => {
-    const {secureBoot} = await show()
-    expect(secureBoot.kernel).toMatchObject({status: 'trusted', trustedBy: 'CN=Debian Secure Boot CA', file: path.posix.join(g.site.paths.tftp, bootFiles(g.ref).kernel)})
-    expect(secureBoot.kernel.signers).toEqual([{subject: expect.stringMatching(/^CN=Debian Secure Boot Signer .* - linux$/), issuer: 'CN=Debian Secure Boot CA'}])
-    expect(secureBoot.modules).toMatchObject({status: 'ok', outOfTree: 0, refused: []})
+    // The shared golden image, whose images directory is a link into the test cache (as an images directory on another disk would be).
+    const shared = await goldenImage()
+    try {
+      const r = await runCommand(ImageShow, [`${shared.ref.image}@${shared.ref.revision}`, '--root', shared.rootPrefix, '--json'])
+      const {secureBoot} = r.result as Shown
+      expect(secureBoot.kernel).toMatchObject({status: 'trusted', trustedBy: 'CN=Debian Secure Boot CA', file: path.posix.join(g.site.paths.tftp, bootFiles(shared.ref).kernel)})
+      expect(secureBoot.kernel.signers).toEqual([{subject: expect.stringMatching(/^CN=Debian Secure Boot Signer .* - linux$/), issuer: 'CN=Debian Secure Boot CA'}])
+      expect(secureBoot.modules).toMatchObject({status: 'ok', outOfTree: 0, refused: []})
+    } finally {
+      await removeGoldenRoot(shared)
+    }
   })
 
   it('a copy without its signature (sbattach --remove) is unsigned; one signed by a self-made key named "Debian Secure Boot CA" is not trusted', async () => {
