@@ -22,7 +22,7 @@ export function renderSiteFile(site: Site): string {
     `  range: ${site.nodes.range}`,
     `  prefix: ${site.nodes.prefix}      # node names: prefix + number, zero-padded to width`,
     `  width: ${site.nodes.width}`,
-    '# Optional dynamic pool for unknown machines; they boot pxelinux.cfg/default.',
+    '# Optional dynamic pool for unknown machines; they get what boot.unknown says.',
     site.pool ? `pool: ${site.pool}` : '# pool: 192.168.0.220-192.168.0.240',
     'lease:',
     `  default: ${site.lease.default}   # seconds`,
