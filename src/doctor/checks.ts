@@ -12,7 +12,7 @@ import {readManifest} from '../images/manifest.js'
 import {revisionSecureBoot} from '../images/secure-boot.js'
 import {type Inventory} from '../inventory/inventory.js'
 import {type Context} from '../system/context.js'
-import {exists, readIfExists} from '../system/files.js'
+import {exists, filesUnder, readIfExists} from '../system/files.js'
 
 export type Status = 'ok' | 'warn' | 'fail' | 'skip'
 
@@ -87,23 +87,12 @@ async function daemonChecks({ctx, site}: Facts): Promise<Check[]> {
   return out
 }
 
-async function walk(dir: string): Promise<string[]> {
-  const entries = await fs.readdir(dir, {withFileTypes: true}).catch(() => [])
-  const out: string[] = []
-  for (const e of entries) {
-    const p = path.join(dir, e.name)
-    if (e.isDirectory()) out.push(...await walk(p))
-    else if (e.isFile()) out.push(p)
-  }
-  return out
-}
-
 /** tftpd-hpa serves only world-readable files. */
 async function tftpReadable({ctx, site}: Facts): Promise<Check[]> {
   const dir = ctx.root.resolve(site.paths.tftp)
   if (!await exists(dir)) return [{check: 'tftp root', status: 'fail', message: `${site.paths.tftp} does not exist`, fix: 'pxeroot apply'}]
   const unreadable: string[] = []
-  for (const file of await walk(dir)) {
+  for (const file of await filesUnder(dir)) {
     const st = await fs.stat(file)
     if ((st.mode & 0o004) === 0) unreadable.push(ctx.root.hostPath(file))
   }

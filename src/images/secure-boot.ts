@@ -4,7 +4,7 @@ import path from 'node:path'
 import {type SiteModel} from '../config/site.js'
 import {PreconditionError} from '../errors.js'
 import {type Context} from '../system/context.js'
-import {exists, readIfExists, withTempDir} from '../system/files.js'
+import {exists, filesUnder, readIfExists, withTempDir} from '../system/files.js'
 import {bootFiles, revisionRootfs, type RevisionRef} from './layout.js'
 import {shimVendorCertificates} from './shim-certificates.js'
 
@@ -123,17 +123,7 @@ export async function kernelTrust(ctx: Context, kernel: string, shim: ShimSource
 
 const MODULE_FILE = /\.ko(\.(xz|zst|gz))?$/
 
-/** Module files under dir, without following symlinks (a root's links may point anywhere). */
-async function moduleFiles(dir: string): Promise<string[]> {
-  const entries = await fs.readdir(dir, {withFileTypes: true}).catch(() => [])
-  const out: string[] = []
-  for (const e of entries) {
-    const p = path.join(dir, e.name)
-    if (e.isDirectory()) out.push(...await moduleFiles(p))
-    else if (e.isFile() && MODULE_FILE.test(e.name)) out.push(p)
-  }
-  return out
-}
+const moduleFiles = async (dir: string) => (await filesUnder(dir)).filter((f) => MODULE_FILE.test(f))
 
 /** The kernel's module directory inside a root: usr/lib/modules on merged-/usr roots, never through a link out of the root. */
 async function modulesDir(rootfs: string, kernel: string): Promise<string | undefined> {
