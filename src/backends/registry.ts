@@ -1,7 +1,9 @@
 import {type DhcpBoot} from '../boot/model.js'
 import {type SiteModel} from '../config/site.js'
 import {iscDhcpd} from './dhcp/isc.js'
-import {PXELINUX_BOOT_FILE, pxelinux} from './loaders/pxelinux.js'
+import {SECURE_BOOT_TOOLS} from '../images/secure-boot.js'
+import {grub} from './loaders/grub.js'
+import {pxelinux} from './loaders/pxelinux.js'
 import {nfsGanesha} from './nfs/ganesha.js'
 import {kernelNfs} from './nfs/kernel.js'
 import {tftpdHpa} from './tftp/tftpd-hpa.js'
@@ -30,18 +32,23 @@ export function serviceOwning(path: string): ServiceBackend | undefined {
   return ALL.find((b) => b.paths.includes(path))
 }
 
-/** The boot loaders the site serves. */
-export function loadersFor(_site: SiteModel): BootLoader[] {
-  return [pxelinux]
+/** Every boot loader, one per firmware. */
+export const LOADERS: readonly BootLoader[] = [pxelinux, grub]
+
+/** The boot loaders the site serves: one for each firmware in boot.firmware. */
+export function loadersFor(site: SiteModel): BootLoader[] {
+  return LOADERS.filter((l) => site.boot.firmware.includes(l.firmware))
 }
 
-/** The boot file DHCP hands each kind of client. */
-export function dhcpBootFor(_site: SiteModel): DhcpBoot {
-  return {bios: PXELINUX_BOOT_FILE}
+/** The boot file DHCP hands each kind of client (option 93 tells them apart). */
+export function dhcpBootFor(site: SiteModel): DhcpBoot {
+  return Object.fromEntries(loadersFor(site).map((l) => [l.firmware, l.bootFile]))
 }
 
 /** The Debian packages the site's backends and loaders need (what init --install-packages installs). */
 export function packagesFor(site: SiteModel): string[] {
   const pkgs = [...activeServices(site), ...loadersFor(site)].flatMap((b) => b.packages)
-  return [...new Set([...pkgs, 'debootstrap', 'rsync'])]
+  // UEFI nodes may run Secure Boot: image show and doctor check kernel and module signatures.
+  const checks = site.boot.firmware.includes('uefi') ? Object.values(SECURE_BOOT_TOOLS) : []
+  return [...new Set([...pkgs, ...checks, 'debootstrap', 'rsync'])]
 }

@@ -1,4 +1,5 @@
 import {type BootModel, type BootNode} from '../boot/model.js'
+import {type Firmware} from '../config/site.js'
 import {type Context} from '../system/context.js'
 import {type Root} from '../system/paths.js'
 
@@ -18,6 +19,8 @@ export interface DesiredFile {
   mode: number
   /** A file pxeroot edits but does not own (dhcpd.conf's include line): never removed. */
   edited?: boolean
+  /** In a directory the admin shares (the tftp root): an existing file pxeroot did not write is never replaced. */
+  guarded?: boolean
 }
 
 /** The current text of the files a backend edits but does not own (absent: undefined). */
@@ -113,6 +116,10 @@ export interface ProgramFile {
 export interface BootLoader {
   readonly name: string
   readonly label: string
+  /** The firmware it boots (boot.firmware turns it on or off). */
+  readonly firmware: Firmware
+  /** The file DHCP hands that firmware, relative to the tftp root. */
+  readonly bootFile: string
   readonly packages: readonly string[]
   readonly programs: readonly ProgramFile[]
   /** Its configuration files (relative to the tftp root), shared and per node; pure. */

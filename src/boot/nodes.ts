@@ -31,6 +31,7 @@ export function bootNodesFor(site: SiteModel, inventory: Inventory, fallback?: R
       ip: node.ip,
       mac: node.mac,
       rootPath,
+      revision: ref,
       ...files,
       kernelArgs,
       cmdline: [nfsrootArgs(site, rootPath), kernelArgs].filter(Boolean).join(' '),

@@ -54,6 +54,10 @@ export const DEFAULT_NODE_LOCAL = [
   '/var/lib/systemd/random-seed',
 ] as const
 
+/** The firmware a node can network-boot from: legacy BIOS PXE, and x64 UEFI (with or without Secure Boot). */
+export const FIRMWARE = ['bios', 'uefi'] as const
+export type Firmware = typeof FIRMWARE[number]
+
 /** The built-in recipes a custom recipe can extend; their definitions live in src/images/recipes.ts. */
 export const BUILTIN_RECIPES = ['debian-bookworm', 'debian-trixie', 'ubuntu-jammy', 'ubuntu-noble'] as const
 const debPackage = z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, {message: 'must be a Debian package name such as vim'})
@@ -102,6 +106,11 @@ export const SiteSchema = z.object({
     image: imageName.default('debian-bookworm'),
     kernelArgs: z.string().regex(/^[^\n\r]*$/, {message: 'must be on one line'}).default(''),
     unknown: z.enum(['local', 'none']).default('local'),
+    /** The machines served: BIOS (pxelinux) and/or UEFI (shim + GRUB); DHCP option 93 picks per client. */
+    firmware: z.array(z.enum(FIRMWARE, {errorMap: () => ({message: 'must be bios or uefi'})}))
+      .min(1, {message: 'must list bios, uefi or both, e.g. [bios, uefi]'})
+      .transform((list) => FIRMWARE.filter((f) => list.includes(f)))
+      .default([...FIRMWARE]),
   }).strict().default({}),
   /** How node roots are cloned from image revisions; see src/clone/. */
   clone: z.object({

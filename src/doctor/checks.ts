@@ -3,13 +3,17 @@ import path from 'node:path'
 
 import {desiredFiles} from '../apply/desired.js'
 import {planFiles, readOwned} from '../apply/plan.js'
+import {SHIM} from '../backends/loaders/grub.js'
 import {activeServices, packagesFor} from '../backends/registry.js'
 import {type BootModel} from '../boot/model.js'
 import {type SiteModel} from '../config/site.js'
 import {PxerootError, UserError} from '../errors.js'
+import {formatRevisionRef} from '../images/layout.js'
+import {readManifest} from '../images/manifest.js'
+import {revisionSecureBoot} from '../images/secure-boot.js'
 import {inventoryProblems, type Inventory} from '../inventory/inventory.js'
 import {type Context} from '../system/context.js'
-import {exists, readIfExists} from '../system/files.js'
+import {exists, filesUnder, readIfExists} from '../system/files.js'
 import {STATE} from '../system/paths.js'
 
 export type Status = 'ok' | 'warn' | 'fail' | 'skip'
@@ -87,23 +91,12 @@ async function daemonChecks({ctx, site}: Facts): Promise<Check[]> {
   return out
 }
 
-async function walk(dir: string): Promise<string[]> {
-  const entries = await fs.readdir(dir, {withFileTypes: true}).catch(() => [])
-  const out: string[] = []
-  for (const e of entries) {
-    const p = path.join(dir, e.name)
-    if (e.isDirectory()) out.push(...await walk(p))
-    else if (e.isFile()) out.push(p)
-  }
-  return out
-}
-
 /** tftpd-hpa serves only world-readable files. */
 async function tftpReadable({ctx, site}: Facts): Promise<Check[]> {
   const dir = ctx.root.resolve(site.paths.tftp)
   if (!await exists(dir)) return [{check: 'tftp root', status: 'fail', message: `${site.paths.tftp} does not exist`, fix: 'pxeroot apply'}]
   const unreadable: string[] = []
-  for (const file of await walk(dir)) {
+  for (const file of await filesUnder(dir)) {
     const st = await fs.stat(file)
     if ((st.mode & 0o004) === 0) unreadable.push(ctx.root.hostPath(file))
   }
@@ -122,6 +115,28 @@ async function nodeBootFiles({ctx, site, model}: Facts): Promise<Check[]> {
   if (nodes.length === 0) return [{check: 'node boot files', status: 'skip', message: 'no nodes yet'}]
   return [missing.length === 0 ? ok('node boot files', `kernel and initrd present for ${nodes.length} node(s)`)
     : {check: 'node boot files', status: 'warn', message: `boot files do not exist yet: ${missing.slice(0, 4).join('; ')}${missing.length > 4 ? ` (+${missing.length - 4})` : ''}`, fix: `pxeroot image build ${site.boot.image}`}]
+}
+
+/** Under Secure Boot, each revision a node boots: a kernel shim trusts, and no module lockdown refuses. */
+async function secureBoot({ctx, site, model}: Facts): Promise<Check[]> {
+  if (!site.boot.firmware.includes('uefi')) return [{check: 'secure boot', status: 'skip', message: 'boot.firmware has no uefi'}]
+  const revisions = new Map(model.nodes.filter((n) => n.revision).map((n) => [formatRevisionRef(n.revision!), n.revision!]))
+  if (revisions.size === 0) return [{check: 'secure boot', status: 'skip', message: 'no node boots an image revision yet'}]
+  const out: Check[] = []
+  for (const [name, ref] of revisions) {
+    const manifest = await readManifest(ctx.root, site, ref).catch(() => undefined)
+    if (!manifest) continue // the node boot files check reports a revision that is not there
+    const {kernel, modules} = await revisionSecureBoot(ctx, site, ref, manifest.kernel, SHIM)
+    const check = `secure boot ${name}`
+    out.push(kernel.status === 'trusted' ? ok(check, `kernel ${kernel.message}`)
+      : {check, status: 'warn', message: `kernel ${kernel.status}: ${kernel.message}`,
+        fix: kernel.status === 'unknown' ? undefined : 'boot a Debian-signed kernel, sign this one with a key enrolled as a MOK on the nodes, or turn Secure Boot off on them'})
+    if (modules.status !== 'ok') {
+      out.push({check, status: 'warn', message: `modules: ${modules.message}`,
+        fix: modules.status === 'unknown' ? undefined : 'sign them with a key and enroll it as a MOK on each node (mokutil --import, confirmed at the node\'s console), or turn Secure Boot off on the nodes'})
+    }
+  }
+  return out
 }
 
 async function nodeRoots({ctx, model}: Facts): Promise<Check[]> {
@@ -167,6 +182,7 @@ export const CHECKS: readonly DoctorCheck[] = [
   {name: 'config', needsNodes: false, run: daemonChecks},
   {name: 'tftp root', needsNodes: false, run: tftpReadable},
   {name: 'node boot files', needsNodes: true, run: nodeBootFiles},
+  {name: 'secure boot', needsNodes: true, run: secureBoot},
   {name: 'node roots', needsNodes: true, run: nodeRoots},
   {name: 'exports', needsNodes: true, run: exportsActive},
 ]

@@ -30,9 +30,9 @@ export function renderDhcpdInclude(model: BootModel): string {
     `${i}use-host-decl-names on;`,
     `${i}next-server ${site.server};`,
     `${i}if ${UEFI_ARCHES.map((a) => `option pxeroot-arch = ${a.hex.replace(/^(..)(..)$/, '$1:$2')}`).join(' or ')} {`,
-    dhcpBoot.uefi ? `${i}${i}filename "${dhcpBoot.uefi}";` : `${i}${i}# UEFI clients: no boot file is published for them yet.`,
+    dhcpBoot.uefi ? `${i}${i}filename "${dhcpBoot.uefi}";` : `${i}${i}# UEFI clients: no boot file (boot.firmware has no uefi).`,
     `${i}} else {`,
-    `${i}${i}filename "${dhcpBoot.bios}";`,
+    dhcpBoot.bios ? `${i}${i}filename "${dhcpBoot.bios}";` : `${i}${i}# BIOS clients: no boot file (boot.firmware has no bios).`,
     `${i}}`,
     '}',
   ]
