@@ -26,6 +26,10 @@ const range = z.string().refine((s) => {
 /** Paths end up in exports lines and dhcpd/pxelinux text: whitespace or control characters would split them. */
 const hostDir = z.string().regex(/^\/[^\s\0]*$/, {message: 'must be an absolute path without spaces or control characters'})
 const imageName = z.string().regex(IMAGE_NAME, {message: 'must be lowercase letters, digits, ".", "_" or "-"'})
+/** Linux interface names: at most 15 characters (IFNAMSIZ), no "/" or whitespace. */
+const interfaceName = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$/, {message: 'must be a network interface name such as eth0 or br0 ("ip -br link" lists them)'})
+/** Every DHCP server reads a lease time as 32 bits, dnsmasq as a signed int: larger values wrap silently. */
+const leaseSeconds = z.number().int().positive().max(2_147_483_647, {message: 'must be at most 2147483647 seconds (68 years); larger values wrap around in the DHCP servers'})
 
 /** Node-local state by default: identity, logs and home directories; what a rebase must keep. */
 export const DEFAULT_NODE_LOCAL = [
@@ -69,8 +73,8 @@ export const SiteSchema = z.object({
   }).strict(),
   pool: range.optional(),
   lease: z.object({
-    default: z.number().int().positive().default(86_400),
-    max: z.number().int().positive().default(604_800),
+    default: leaseSeconds.default(86_400),
+    max: leaseSeconds.default(604_800),
   }).strict().default({}),
   paths: z.object({
     images: hostDir.default('/srv/pxeroot/images'),
@@ -78,8 +82,15 @@ export const SiteSchema = z.object({
     tftp: hostDir.default('/var/lib/tftpboot'),
   }).strict().default({}),
   backends: z.object({
-    dhcp: z.enum(['isc']).default('isc'),
+    dhcp: z.enum(['isc', 'kea', 'dnsmasq']).default('isc'),
     nfs: z.enum(['kernel', 'ganesha']).default('kernel'),
+  }).strict().default({}),
+  /** How pxeroot's DHCP server answers; see README "DHCP backends". */
+  dhcp: z.object({
+    /** full: it hands out addresses too; proxy (dnsmasq only): it adds PXE answers beside the network's own DHCP server. */
+    mode: z.enum(['full', 'proxy']).default('full'),
+    /** The boot network's interface; Kea and dnsmasq listen only there (init fills it in). */
+    interface: interfaceName.optional(),
   }).strict().default({}),
   boot: z.object({
     image: imageName.default('debian-bookworm'),
@@ -143,7 +154,25 @@ export function siteProblems(site: SiteModel): string[] {
     problems.push(`pool: ${site.pool} overlaps nodes.range ${site.nodes.range}; give unknown machines addresses apart from the nodes`)
   }
   if (site.lease.max < site.lease.default) problems.push('lease.max: must not be shorter than lease.default')
+  problems.push(...dhcpProblems(site))
+  return problems
+}
+
+/** The DHCP settings that only make sense together. */
+function dhcpProblems(site: SiteModel): string[] {
+  const problems: string[] = []
+  const {dhcp, backends} = site
+  if (dhcp.mode === 'proxy' && backends.dhcp !== 'dnsmasq') {
+    problems.push(`dhcp.mode: proxy needs backends.dhcp: dnsmasq (only dnsmasq answers PXE requests beside another DHCP server), not ${backends.dhcp}; set backends.dhcp: dnsmasq, or dhcp.mode: full`)
+  }
+  if (backends.dhcp !== 'isc' && !dhcp.interface) {
+    problems.push(`dhcp.interface: is required with backends.dhcp: ${backends.dhcp}; name the interface that holds ${site.server}, e.g. dhcp: {interface: eth0} ("ip -br addr" lists them)`)
+  }
+  if (dhcp.mode === 'proxy' && site.pool) {
+    problems.push('pool: in proxy mode the network\'s own DHCP server hands out every address; remove pool, or set dhcp.mode: full')
+  }
   return problems
 }
 
 export type NfsBackend = Site['backends']['nfs']
+export type DhcpBackend = Site['backends']['dhcp']
