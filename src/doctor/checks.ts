@@ -9,6 +9,7 @@ import {type SiteModel} from '../config/site.js'
 import {type Inventory} from '../inventory/inventory.js'
 import {type Context} from '../system/context.js'
 import {exists, readIfExists} from '../system/files.js'
+import {dhcpChecks} from './dhcp.js'
 
 export type Status = 'ok' | 'warn' | 'fail' | 'skip'
 
@@ -138,5 +139,11 @@ async function exportsActive({ctx, site, model}: Facts): Promise<Check[]> {
     : {check: 'exports', status: 'fail', message: `not exported now: ${inactive.map((n) => n.name).join(', ')}`, fix: 'pxeroot apply (runs exportfs -ra)'}]
 }
 
+/** The site's DHCP server runs alone (two must never answer on one network), on the interface that holds the server address. */
+async function dhcpServer({ctx, site}: Facts): Promise<Check[]> {
+  if (!ctx.root.isHost) return [{check: 'dhcp server', status: 'skip', message: '--root is set: the host\'s DHCP servers are not this root\'s'}]
+  return (await dhcpChecks(ctx, site)).map(({check, verdict}) => ({check, ...verdict}))
+}
+
 /** Every check doctor runs, in the order it prints them; each yields one or more lines. */
-export const CHECKS: readonly ((facts: Facts) => Promise<Check[]>)[] = [packages, services, upToDate, daemonChecks, tftpReadable, nodeBootFiles, nodeRoots, exportsActive]
+export const CHECKS: readonly ((facts: Facts) => Promise<Check[]>)[] = [packages, services, dhcpServer, upToDate, daemonChecks, tftpReadable, nodeBootFiles, nodeRoots, exportsActive]
