@@ -49,11 +49,11 @@ describe('Kea on the seed network, checked by kea-dhcp4 -t', () => {
 })
 
 describe('dnsmasq on the seed network, checked by dnsmasq --test', () => {
-  it('full: DNS off, leases keyed on the MAC, carved ranges, hosts in their own file, boot file by option 93', async () => {
+  it('full: DNS off, leases keyed on the MAC, the node range whole (fixed addresses live in the hosts file), boot file by option 93', async () => {
     const model = await seedModel(DNSMASQ_SITE)
     const main = renderDnsmasqMain(model, HOSTS)
     for (const line of ['port=0', 'no-resolv', 'no-hosts', 'interface=eth0', 'dhcp-ignore-clid', `dhcp-hostsfile=${HOSTS}`,
-      'dhcp-range=192.168.0.200,192.168.0.202,255.255.255.0,86400', 'dhcp-range=192.168.0.204,192.168.0.210,255.255.255.0,86400',
+      'dhcp-range=192.168.0.200,192.168.0.210,255.255.255.0,86400', 'dhcp-range=192.168.0.0,static,255.255.255.0,86400',
       'dhcp-boot=tag:uefi,bootx64.efi,,192.168.0.10', 'dhcp-boot=tag:!uefi,pxelinux.0,,192.168.0.10']) expect(main.split('\n')).toContain(line)
     expect(main).not.toMatch(/^(dhcp-host|server|resolv-file)=/m)
     const hosts = renderDnsmasqHosts(model)

@@ -15,10 +15,15 @@ export const UEFI_ARCHES = [
 /** DHCP option 77 (user class) as iPXE sends it, so a chainloaded iPXE is not handed iPXE again. */
 export const IPXE_USER_CLASS = 'iPXE'
 
-/** The dynamic ranges: the node range without MAC-bound nodes' fixed addresses, plus the pool. */
+/** The dynamic ranges of servers that would hand a reserved address out: the node range without MAC-bound nodes' fixed addresses, plus the pool. */
 export function dynamicRanges(site: SiteModel, nodes: readonly BootNode[]): AddressRange[] {
   const fixed = nodes.filter((n) => n.mac).map((n) => n.ip)
   return [...carveRange(site.nodeRange, fixed), ...(site.poolRange ? [site.poolRange] : [])]
+}
+
+/** The node range and the pool as they are, for a server that never offers a reserved address to another client (dnsmasq). */
+export function addressRanges(site: SiteModel): AddressRange[] {
+  return [site.nodeRange, ...(site.poolRange ? [site.poolRange] : [])]
 }
 
 /** Nodes bound by MAC: the only ones a DHCP server has a reservation (or, in proxy mode, an answer) for. */

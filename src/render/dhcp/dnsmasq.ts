@@ -1,6 +1,6 @@
 import {type BootModel} from '../../boot/model.js'
 import {header} from '../header.js'
-import {dhcpInterface, dynamicRanges, IPXE_USER_CLASS, macBoundNodes, UEFI_ARCHES} from './common.js'
+import {addressRanges, dhcpInterface, IPXE_USER_CLASS, macBoundNodes, UEFI_ARCHES} from './common.js'
 
 /** dnsmasq's own state, apart from any dnsmasq a `dnsmasq` package may run for DNS. */
 export const DNSMASQ_STATE = {
@@ -42,7 +42,7 @@ function bootFiles(model: BootModel): string[] {
 }
 
 function fullMode(model: BootModel): string[] {
-  const {site, nodes} = model
+  const {site} = model
   const lease = site.lease.default
   return [
     'dhcp-authoritative',
@@ -51,8 +51,10 @@ function fullMode(model: BootModel): string[] {
     'dhcp-ignore-clid',
     '# The boot file and server in their BOOTP fields, where PXE firmware, shim and GRUB read them.',
     'dhcp-no-override',
-    '# Dynamic ranges. lease.max has no dnsmasq equivalent: every lease lasts lease.default.',
-    ...dynamicRanges(site, nodes).map((r) => `dhcp-range=${r.start},${r.end},${site.net.netmask},${lease}`),
+    '# Dynamic ranges. dnsmasq never offers a node\'s fixed address to another machine, so they are',
+    '# not carved around the nodes: adding a node changes only the hosts file, which SIGHUP rereads.',
+    '# lease.max has no dnsmasq equivalent: every lease lasts lease.default.',
+    ...addressRanges(site).map((r) => `dhcp-range=${r.start},${r.end},${site.net.netmask},${lease}`),
     '# Fixed addresses anywhere in the subnet, for the nodes in the hosts file.',
     `dhcp-range=${site.net.network},static,${site.net.netmask},${lease}`,
     // An empty option is "do not send": without it dnsmasq names itself the router.
