@@ -78,7 +78,7 @@ export async function applyBootConfig(ctx: Context, options: ApplyOptions = {}):
 }
 
 /** The daemons whose files changed, each with its changed paths and whether it is being switched away from. */
-function touchedServices(site: SiteModel, changed: readonly string[]): Touched[] {
+export function touchedServices(site: SiteModel, changed: readonly string[]): Touched[] {
   const active = new Set(activeServices(site))
   const byBackend = new Map<ServiceBackend, string[]>()
   for (const p of changed) {
