@@ -14,7 +14,7 @@ import {type LabDhcpDaemon, type LabDhcpSetup} from '../../src/backends/dhcp/lab
 import {dhcpBootFor} from '../../src/backends/registry.js'
 import {parseSite} from '../../src/config/site-file.js'
 import {addNodeEntry} from '../../src/services/nodes-add.js'
-import {dhcpNet, pidFrom, type DhcpNet} from '../support/dhcp-net.js'
+import {dhcpNet, pidFrom, type DhcpNet, type Reply} from '../support/dhcp-net.js'
 import {DNSMASQ_SITE, KEA_SITE, PROXY_SITE, seedNodesAllByMac, seedSiteText} from '../support/seed-model.js'
 import {seedSite, testContext, tmpRoot} from '../support/tmp-root.js'
 
@@ -65,33 +65,52 @@ async function throughBootStages(mac: string) {
   return [firmware.ack?.yiaddr, other.ack?.yiaddr, initramfs.ack?.yiaddr]
 }
 
+/**
+ * What a full-mode server answers on the seed network: node03 (bound by MAC) its address, name,
+ * next-server and the boot file of its architecture; an address-bound machine one address through
+ * every boot stage, which the lab's lease reader finds in the log. Returns node03's BIOS offer.
+ */
+async function expectSeedAnswers(daemon: LabDhcpDaemon, log: string, uefiArch: number): Promise<Reply> {
+  const bios = (await net.probe({mac: NODE03, arch: 0, clientId: true})).offer
+  expect(bios).toMatchObject({yiaddr: '192.168.0.203', siaddr: '192.168.0.10', file: 'pxelinux.0'})
+  expect(Buffer.from(bios!.options[12], 'hex').toString()).toBe('node03')
+  expect((await net.probe({mac: NODE03, arch: uefiArch})).offer).toMatchObject({yiaddr: '192.168.0.203', file: UEFI_FILE})
+  const [firmware, ...later] = await throughBootStages(LOOSE)
+  expect(firmware).toMatch(DYNAMIC)
+  expect(later).toEqual([firmware, firmware])
+  expect(daemon.leases(await fs.readFile(log, 'utf8'))).toContainEqual({ip: firmware, mac: LOOSE})
+  return bios!
+}
+
+/**
+ * Adds node04 through `nodes add`, gives the running daemon the lab's version of the new files
+ * and a SIGHUP (what the units' ExecReload sends): the new node is served, the address-bound
+ * machine keeps its lease, and the process is the same. Returns what `nodes add` changed.
+ */
+async function addNodeAndSighup(again: () => Promise<LabDhcpDaemon>, pidFile: string, before?: string) {
+  const added = await addNodeEntry(testContext(dir), 'node04', {mac: '52:54:00:00:00:04', ip: freeBesides(before)})
+  for (const f of (await again()).files) await fs.writeFile(f.path, f.content)
+  const pid = await pidFrom(pidFile)
+  process.kill(pid, 'SIGHUP')
+  await expect.poll(async () => (await net.probe({mac: '52:54:00:00:00:04'})).offer?.yiaddr, {timeout: 15_000}).toBe(freeBesides(before))
+  expect(await throughBootStages(LOOSE)).toEqual([before, before, before])
+  expect(await pidFrom(pidFile)).toBe(pid)
+  return added
+}
+
 describe('Kea serves the generated configuration', () => {
   it('a MAC-bound node gets its address, name, next-server and boot file by architecture; an address-bound machine keeps one address through every boot stage', async () => {
     const {runDir, daemon} = await applied(KEA_SITE, [KEA_PATHS.config], labDaemonKea)
     const log = path.join(runDir, 'kea.log')
     await net.start(daemon, log)
-    const bios = await net.probe({mac: NODE03, arch: 0, clientId: true})
-    expect(bios.offer).toMatchObject({yiaddr: '192.168.0.203', siaddr: '192.168.0.10', file: 'pxelinux.0'})
-    expect(Buffer.from(bios.offer!.options[12], 'hex').toString()).toBe('node03')
-    expect((await net.probe({mac: NODE03, arch: 7})).offer).toMatchObject({yiaddr: '192.168.0.203', file: UEFI_FILE})
-    const [firmware, ...later] = await throughBootStages(LOOSE)
-    expect(firmware).toMatch(DYNAMIC)
-    expect(later).toEqual([firmware, firmware])
-    expect(daemon.leases(await fs.readFile(log, 'utf8'))).toContainEqual({ip: firmware, mac: LOOSE})
+    await expectSeedAnswers(daemon, log, 7)
   })
 
   it('a reload (SIGHUP, as the drop-in\'s ExecReload sends) takes a new node and keeps the leases', async () => {
     const {runDir, daemon, again} = await applied(KEA_SITE, [KEA_PATHS.config], labDaemonKea)
     await net.start(daemon, path.join(runDir, 'kea.log'))
     const [before] = await throughBootStages(LOOSE)
-    await addNodeEntry(testContext(dir), 'node04', {mac: '52:54:00:00:00:04', ip: freeBesides(before)})
-    const reloaded = await again()
-    for (const f of reloaded.files) await fs.writeFile(f.path, f.content)
-    const pid = await pidFrom(path.join(runDir, 'kea-dhcp4.kea-dhcp4.pid'))
-    process.kill(pid, 'SIGHUP')
-    await expect.poll(async () => (await net.probe({mac: '52:54:00:00:00:04'})).offer?.yiaddr, {timeout: 15_000}).toBe(freeBesides(before))
-    expect(await throughBootStages(LOOSE)).toEqual([before, before, before])
-    expect(await pidFrom(path.join(runDir, 'kea-dhcp4.kea-dhcp4.pid'))).toBe(pid)
+    await addNodeAndSighup(again, path.join(runDir, 'kea-dhcp4.kea-dhcp4.pid'), before)
   })
 })
 
@@ -100,30 +119,16 @@ describe('dnsmasq serves the generated configuration', () => {
     const {runDir, daemon} = await applied(DNSMASQ_SITE, [DNSMASQ_PATHS.main, DNSMASQ_PATHS.hosts], labDaemonDnsmasq)
     const log = path.join(runDir, 'dnsmasq.log')
     await net.start(daemon, log)
-    const bios = await net.probe({mac: NODE03, arch: 0, clientId: true})
-    expect(bios.offer).toMatchObject({yiaddr: '192.168.0.203', siaddr: '192.168.0.10', file: 'pxelinux.0'})
-    expect(Buffer.from(bios.offer!.options[12], 'hex').toString()).toBe('node03')
-    expect(Buffer.from(bios.offer!.options[3], 'hex')).toEqual(Buffer.from([192, 168, 0, 10]))
-    expect((await net.probe({mac: NODE03, arch: 9})).offer).toMatchObject({yiaddr: '192.168.0.203', file: UEFI_FILE})
-    const [firmware, ...later] = await throughBootStages(LOOSE)
-    expect(firmware).toMatch(DYNAMIC)
-    expect(later).toEqual([firmware, firmware])
-    expect(daemon.leases(await fs.readFile(log, 'utf8'))).toContainEqual({ip: firmware, mac: LOOSE})
+    const bios = await expectSeedAnswers(daemon, log, 9)
+    expect(Buffer.from(bios.options[3], 'hex')).toEqual(Buffer.from([192, 168, 0, 10]))
   })
 
   it('adding a node changes only the hosts file, and a SIGHUP serves it without a restart', async () => {
     const {runDir, daemon, again} = await applied(DNSMASQ_SITE, [DNSMASQ_PATHS.main, DNSMASQ_PATHS.hosts], labDaemonDnsmasq)
     await net.start(daemon, path.join(runDir, 'dnsmasq.log'))
     const [before] = await throughBootStages(LOOSE)
-    const added = await addNodeEntry(testContext(dir), 'node04', {mac: '52:54:00:00:00:04', ip: freeBesides(before)})
+    const added = await addNodeAndSighup(again, path.join(runDir, 'dnsmasq.pid'), before)
     expect(added.changes.map((c) => c.path).filter((p) => p.startsWith('/etc/pxeroot/dnsmasq') || p.endsWith('.service'))).toEqual([DNSMASQ_PATHS.hosts])
-    const reloaded = await again()
-    for (const f of reloaded.files) await fs.writeFile(f.path, f.content)
-    const pid = await pidFrom(path.join(runDir, 'dnsmasq.pid'))
-    process.kill(pid, 'SIGHUP')
-    await expect.poll(async () => (await net.probe({mac: '52:54:00:00:00:04'})).offer?.yiaddr, {timeout: 15_000}).toBe(freeBesides(before))
-    expect(await throughBootStages(LOOSE)).toEqual([before, before, before])
-    expect(await pidFrom(path.join(runDir, 'dnsmasq.pid'))).toBe(pid)
   })
 
   it('proxy: no address from pxeroot, a PXE answer naming this server for the nodes, silence for other machines', async () => {

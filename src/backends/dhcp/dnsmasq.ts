@@ -6,6 +6,7 @@ import {macBoundNodes} from '../../render/dhcp/common.js'
 import {renderDnsmasqHosts, renderDnsmasqMain, renderDnsmasqUnit} from '../../render/dhcp/dnsmasq.js'
 import {type Context} from '../../system/context.js'
 import {withTempDir} from '../../system/files.js'
+import {systemctl} from '../systemctl.js'
 import {type Command, type ServiceBackend} from '../types.js'
 import {leasesIn, type LabDhcpDaemon, type LabDhcpSetup} from './lab-daemon.js'
 import {locatedReason, type SettingRule} from './reasons.js'
@@ -121,7 +122,6 @@ export function labDaemonDnsmasq(setup: LabDhcpSetup): LabDhcpDaemon {
  * Switched away from: pxeroot's own unit is stopped and disabled.
  */
 function dnsmasqReload(changed: readonly string[], retired: boolean): Command[] {
-  const systemctl = (...args: string[]) => ({command: 'systemctl', args})
   if (retired) return [systemctl('stop', UNIT), systemctl('disable', UNIT), systemctl('daemon-reload')]
   const unit = changed.includes(DNSMASQ_PATHS.unit)
   if (unit || changed.includes(DNSMASQ_PATHS.main)) return [...(unit ? [systemctl('daemon-reload')] : []), systemctl('try-restart', UNIT)]

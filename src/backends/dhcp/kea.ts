@@ -5,6 +5,7 @@ import {parseKeaConfig, renderKeaConfig, renderKeaDropIn} from '../../render/dhc
 import {type Context} from '../../system/context.js'
 import {exists, withTempDir} from '../../system/files.js'
 import {runIsolated} from '../../system/isolate.js'
+import {systemctl} from '../systemctl.js'
 import {type Command, type ServiceBackend} from '../types.js'
 import {leasesIn, type LabDhcpDaemon, type LabDhcpSetup} from './lab-daemon.js'
 import {locatedReason, type SettingRule} from './reasons.js'
@@ -119,7 +120,6 @@ export function labDaemonKea(setup: LabDhcpSetup): LabDhcpDaemon {
  * admin's own kea-dhcp4.conf, so it stops answering for the boot network.
  */
 function keaReload(changed: readonly string[], retired: boolean): Command[] {
-  const systemctl = (...args: string[]) => ({command: 'systemctl', args})
   if (retired || changed.includes(KEA_PATHS.dropIn)) return [systemctl('daemon-reload'), systemctl('try-restart', UNIT)]
   return [systemctl('try-reload-or-restart', UNIT)]
 }
