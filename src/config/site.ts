@@ -175,4 +175,3 @@ function dhcpProblems(site: SiteModel): string[] {
 }
 
 export type NfsBackend = Site['backends']['nfs']
-export type DhcpBackend = Site['backends']['dhcp']
