@@ -1,7 +1,7 @@
 import {z} from 'zod'
 
 import {inRange, inSubnet, isIPv4, parseRange, parseSubnet, rangesOverlap, type AddressRange, type Subnet} from './address.js'
-import {IMAGE_NAME} from './names.js'
+import {IMAGE_NAME, INTERFACE_NAME} from './names.js'
 
 /** A hostname label as RFC 1123 allows: what dhcpd, DNS and the kernel's ip= all accept. */
 export const HOSTNAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
@@ -26,8 +26,7 @@ const range = z.string().refine((s) => {
 /** Paths end up in exports lines and dhcpd/pxelinux text: whitespace or control characters would split them. */
 const hostDir = z.string().regex(/^\/[^\s\0]*$/, {message: 'must be an absolute path without spaces or control characters'})
 const imageName = z.string().regex(IMAGE_NAME, {message: 'must be lowercase letters, digits, ".", "_" or "-"'})
-/** Linux interface names: at most 15 characters (IFNAMSIZ), no "/" or whitespace. */
-const interfaceName = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$/, {message: 'must be a network interface name such as eth0 or br0 ("ip -br link" lists them)'})
+const interfaceName = z.string().regex(INTERFACE_NAME, {message: 'must be a network interface name such as eth0 or br0 ("ip -br link" lists them)'})
 /** Every DHCP server reads a lease time as 32 bits, dnsmasq as a signed int: larger values wrap silently. */
 const leaseSeconds = z.number().int().positive().max(2_147_483_647, {message: 'must be at most 2147483647 seconds (68 years); larger values wrap around in the DHCP servers'})
 

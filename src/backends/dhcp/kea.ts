@@ -1,5 +1,6 @@
 import path from 'node:path'
 
+import {INTERFACE_NAME} from '../../config/names.js'
 import {PreconditionError, ValidationError} from '../../errors.js'
 import {parseKeaConfig, renderKeaConfig, renderKeaDropIn} from '../../render/dhcp/kea.js'
 import {type Context} from '../../system/context.js'
@@ -58,7 +59,7 @@ function keaReason(output: string, config: string): string {
 function interfacesOf(config: string): string[] {
   try {
     const listed = (parseKeaConfig(config).Dhcp4['interfaces-config'] as {interfaces?: unknown} | undefined)?.interfaces
-    return Array.isArray(listed) ? listed.filter((i): i is string => typeof i === 'string' && /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$/.test(i)) : []
+    return Array.isArray(listed) ? listed.filter((i): i is string => typeof i === 'string' && INTERFACE_NAME.test(i)) : []
   } catch {
     return []
   }
@@ -71,6 +72,7 @@ function interfacesOf(config: string): string[] {
  * interface that does not exist; pxeroot's doctor checks the host's interface itself.
  */
 export async function checkKea(ctx: Pick<Context, 'runner' | 'files' | 'signal'>, config: string): Promise<void> {
+  // The host's Kea checks the candidate, whatever --root is: /etc/kea here is the host's.
   if (!await exists('/etc/kea')) throw new PreconditionError('kea-dhcp4 is not installed (no /etc/kea)', 'apt-get install kea-dhcp4-server')
   const iface = interfacesOf(config)
   await withTempDir(ctx.files, 'pxeroot-kea-', async (dir) => {
