@@ -1,7 +1,9 @@
 import {type DhcpBoot} from '../boot/model.js'
 import {type SiteModel} from '../config/site.js'
+import {dnsmasqDhcp} from './dhcp/dnsmasq.js'
 import {iscDhcpd} from './dhcp/isc.js'
 import {SECURE_BOOT_TOOLS} from '../images/secure-boot.js'
+import {keaDhcp} from './dhcp/kea.js'
 import {grub} from './loaders/grub.js'
 import {pxelinux} from './loaders/pxelinux.js'
 import {nfsGanesha} from './nfs/ganesha.js'
@@ -10,7 +12,7 @@ import {tftpdHpa} from './tftp/tftpd-hpa.js'
 import {type BootLoader, type ServiceBackend} from './types.js'
 
 /** Every backend of each kind, by the name the site file selects it with. */
-export const DHCP_SERVERS: Record<SiteModel['backends']['dhcp'], ServiceBackend> = {isc: iscDhcpd}
+export const DHCP_SERVERS: Record<SiteModel['backends']['dhcp'], ServiceBackend> = {isc: iscDhcpd, kea: keaDhcp, dnsmasq: dnsmasqDhcp}
 export const NFS_SERVERS: Record<SiteModel['backends']['nfs'], ServiceBackend> = {kernel: kernelNfs, ganesha: nfsGanesha}
 export const TFTP_SERVERS: Record<string, ServiceBackend> = {'tftpd-hpa': tftpdHpa}
 

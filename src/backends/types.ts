@@ -37,6 +37,14 @@ export interface Command {
   args: string[]
 }
 
+/** What one apply changed for one daemon, so that it is told the least disruptive way. */
+export interface ReloadCause {
+  /** Its host paths that were created, updated or removed. */
+  changed: readonly string[]
+  /** Another backend of its kind is active now: this one is being switched away from. */
+  retired: boolean
+}
+
 /** A daemon pxeroot writes configuration for: a DHCP server, an NFS server, the TFTP server. */
 export interface ServiceBackend {
   readonly kind: ServiceKind
@@ -58,10 +66,13 @@ export interface ServiceBackend {
   files(model: BootModel, admin: AdminTexts): DesiredFile[]
   /** While another backend of its kind is active: its edits of admin files taken back; pure. */
   retire(admin: AdminTexts): DesiredFile[]
+  /** Inputs pxeroot's rules allow but this daemon would misread, one line each naming the field
+   * and the fix; refused (exit 2) before anything is written. Pure. */
+  problems?(model: BootModel): string[]
   /** Checks the candidate with the daemon's own checker before anything is written; throws ValidationError with the daemon's reason. */
   check?(ctx: Context, candidate: Candidate): Promise<void>
-  /** How the running daemon sees changed files, least disruptive first. */
-  reload(): Command[]
+  /** How the running daemon sees changed files, least disruptive first; each command is run in turn. */
+  reload(cause: ReloadCause): Command[]
   /** How `pxeroot lab boot` runs this daemon on the files apply generated; pure. Absent: the lab cannot run it. */
   lab?(env: LabEnv): LabDaemon
 }

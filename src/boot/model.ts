@@ -33,6 +33,8 @@ export interface DhcpBoot {
   bios?: string
   /** UEFI x64 (option 93 = 7, or 9 per the RFC 4578 errata), when a UEFI loader is enabled. */
   uefi?: string
+  /** iPXE (user class "iPXE", whatever the firmware), when iPXE scripts are served: a URL or file. */
+  ipxe?: string
 }
 
 /** Everything the renderers of one apply see. */

@@ -2,7 +2,7 @@ import {z} from 'zod'
 
 import {AddressError, inRange, inSubnet, isIPv4, parseRange, parseSubnet, rangesOverlap, type AddressRange, type Subnet} from './address.js'
 import {EXTRA_EXPORT_ID_BASE, MAX_EXPORT_ID} from './export-ids.js'
-import {IMAGE_NAME} from './names.js'
+import {IMAGE_NAME, INTERFACE_NAME} from './names.js'
 
 /** A hostname label as RFC 1123 allows: what dhcpd, DNS and the kernel's ip= all accept. */
 export const HOSTNAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
@@ -40,6 +40,9 @@ const hostDir = z.string().superRefine((p, ctx) => {
   }
 })
 const imageName = z.string().regex(IMAGE_NAME, {message: 'must be lowercase letters, digits, ".", "_" or "-"'})
+const interfaceName = z.string().regex(INTERFACE_NAME, {message: 'must be a network interface name such as eth0 or br0 ("ip -br link" lists them)'})
+/** Every DHCP server reads a lease time as 32 bits, dnsmasq as a signed int: larger values wrap silently. */
+const leaseSeconds = z.number().int().positive().max(2_147_483_647, {message: 'must be at most 2147483647 seconds (68 years); larger values wrap around in the DHCP servers'})
 
 /** Node-local state by default: identity, logs and home directories; what a rebase must keep. */
 export const DEFAULT_NODE_LOCAL = [
@@ -90,8 +93,8 @@ export const SiteSchema = z.object({
   }).strict(),
   pool: range.optional(),
   lease: z.object({
-    default: z.number().int().positive().default(86_400),
-    max: z.number().int().positive().default(604_800),
+    default: leaseSeconds.default(86_400),
+    max: leaseSeconds.default(604_800),
   }).strict().default({}),
   paths: z.object({
     images: hostDir.default('/srv/pxeroot/images'),
@@ -99,8 +102,15 @@ export const SiteSchema = z.object({
     tftp: hostDir.default('/var/lib/tftpboot'),
   }).strict().default({}),
   backends: z.object({
-    dhcp: z.enum(['isc']).default('isc'),
+    dhcp: z.enum(['isc', 'kea', 'dnsmasq']).default('isc'),
     nfs: z.enum(['kernel', 'ganesha']).default('kernel'),
+  }).strict().default({}),
+  /** How pxeroot's DHCP server answers; see README "DHCP backends". */
+  dhcp: z.object({
+    /** full: it hands out addresses too; proxy (dnsmasq only): it adds PXE answers beside the network's own DHCP server. */
+    mode: z.enum(['full', 'proxy']).default('full'),
+    /** The boot network's interface; Kea and dnsmasq listen only there (init fills it in). */
+    interface: interfaceName.optional(),
   }).strict().default({}),
   boot: z.object({
     image: imageName.default('debian-bookworm'),
@@ -172,6 +182,23 @@ export function siteProblems(site: SiteModel): string[] {
   if (site.lease.max < site.lease.default) problems.push('lease.max: must not be shorter than lease.default')
   const extraIds = MAX_EXPORT_ID - EXTRA_EXPORT_ID_BASE + 1
   if (site.backends.nfs === 'ganesha' && site.exports.length > extraIds) problems.push(`exports: NFS-Ganesha has export ids for ${extraIds} extra exports; share a parent directory instead`)
+  problems.push(...dhcpProblems(site))
+  return problems
+}
+
+/** The DHCP settings that only make sense together. */
+function dhcpProblems(site: SiteModel): string[] {
+  const problems: string[] = []
+  const {dhcp, backends} = site
+  if (dhcp.mode === 'proxy' && backends.dhcp !== 'dnsmasq') {
+    problems.push(`dhcp.mode: proxy needs backends.dhcp: dnsmasq (only dnsmasq answers PXE requests beside another DHCP server), not ${backends.dhcp}; set backends.dhcp: dnsmasq, or dhcp.mode: full`)
+  }
+  if (backends.dhcp !== 'isc' && !dhcp.interface) {
+    problems.push(`dhcp.interface: is required with backends.dhcp: ${backends.dhcp}; name the interface that holds ${site.server}, e.g. dhcp: {interface: eth0} ("ip -br addr" lists them)`)
+  }
+  if (dhcp.mode === 'proxy' && site.pool) {
+    problems.push('pool: in proxy mode the network\'s own DHCP server hands out every address; remove pool, or set dhcp.mode: full')
+  }
   return problems
 }
 

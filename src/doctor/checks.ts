@@ -15,6 +15,7 @@ import {inventoryProblems, type Inventory} from '../inventory/inventory.js'
 import {type Context} from '../system/context.js'
 import {exists, filesUnder, readIfExists} from '../system/files.js'
 import {STATE} from '../system/paths.js'
+import {dhcpChecks} from './dhcp.js'
 
 export type Status = 'ok' | 'warn' | 'fail' | 'skip'
 
@@ -157,6 +158,12 @@ async function exportsActive({ctx, site, model}: Facts): Promise<Check[]> {
     : {check: 'exports', status: 'fail', message: `not exported now: ${inactive.map((n) => n.name).join(', ')}`, fix: 'pxeroot apply (runs exportfs -ra)'}]
 }
 
+/** The site's DHCP server runs alone (two must never answer on one network), on the interface that holds the server address. */
+async function dhcpServer({ctx, site}: Facts): Promise<Check[]> {
+  if (!ctx.root.isHost) return [{check: 'dhcp server', status: 'skip', message: '--root is set: the host\'s DHCP servers are not this root\'s'}]
+  return (await dhcpChecks(ctx, site)).map(({check, verdict}) => ({check, ...verdict}))
+}
+
 /** The inventory as every nodes command and apply would take it: readable, and fitting the site. */
 export function inventoryCheck(site: SiteModel, loaded: Inventory | UserError): Check {
   const fix = `edit ${STATE.inventoryFile} as the message says (or change the node with "pxeroot nodes set")`
@@ -178,6 +185,7 @@ export interface DoctorCheck {
 export const CHECKS: readonly DoctorCheck[] = [
   {name: 'packages', needsNodes: false, run: packages},
   {name: 'services', needsNodes: false, run: services},
+  {name: 'dhcp server', needsNodes: false, run: dhcpServer},
   {name: 'boot files', needsNodes: true, run: upToDate},
   {name: 'config', needsNodes: false, run: daemonChecks},
   {name: 'tftp root', needsNodes: false, run: tftpReadable},

@@ -117,7 +117,9 @@ export function inventoryProblems(site: SiteModel, inventory: Inventory): string
       continue
     }
     if (node.ip === site.server || node.ip === site.router) problems.push(`${who}: ip ${node.ip} is the ${node.ip === site.server ? 'server' : 'router'}'s address`)
-    if (site.poolRange && inRange(node.ip, site.poolRange)) {
+    if (site.dhcp.mode === 'proxy' && !node.mac) {
+      problems.push(`${who}: has no MAC, and in proxy mode (dhcp.mode: proxy) the network's DHCP server picks addresses, so a node is found by its MAC alone; give it one (pxeroot nodes set ${node.name} --mac aa:bb:cc:dd:ee:ff)`)
+    } else if (site.poolRange && inRange(node.ip, site.poolRange)) {
       problems.push(`${who}: ip ${node.ip} lies in the dynamic pool ${site.pool}; a node's address must be outside the pool for unknown machines`)
     } else if (!node.mac && !inRange(node.ip, site.nodeRange)) {
       problems.push(`${who}: ip ${node.ip} is outside nodes.range ${site.nodes.range}, so DHCP never hands it out; give the node a MAC (--mac) or an address in the range`)

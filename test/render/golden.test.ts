@@ -15,19 +15,8 @@ import {renderGaneshaExports, renderGaneshaMain} from '../../src/render/nfs/gane
 import {renderGrubCfg, renderGrubNode} from '../../src/render/loaders/grub.js'
 import {pxelinuxFileName, renderPxelinuxDefault, renderPxelinuxNode} from '../../src/render/loaders/pxelinux.js'
 import {renderTftpdDefault} from '../../src/render/tftpd.js'
+import {expectGolden} from '../support/golden-file.js'
 import {FIXTURES} from '../support/tmp-root.js'
-
-const GOLDEN = path.join(FIXTURES, 'golden/seed')
-
-/** Compares with the checked-in expected file; UPDATE_GOLDEN=1 rewrites it (review the diff). */
-async function expectGolden(name: string, actual: string): Promise<void> {
-  const file = path.join(GOLDEN, name)
-  if (process.env.UPDATE_GOLDEN) {
-    await fs.mkdir(path.dirname(file), {recursive: true})
-    await fs.writeFile(file, actual)
-  }
-  expect(actual).toBe(await fs.readFile(file, 'utf8'))
-}
 
 async function seed() {
   const site = parseSite(await fs.readFile(path.join(FIXTURES, 'seed-site.yaml'), 'utf8'))
