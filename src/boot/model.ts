@@ -30,6 +30,9 @@ export interface DhcpBoot {
   bios: string
   /** UEFI x64 (option 93 = 7, or 9 per the RFC 4578 errata), when a UEFI loader is enabled. */
   uefi?: string
+  /** iPXE clients (DHCP user class "iPXE"), with boot.transport http: the URL of the script that
+   * picks their node. iPXE asks DHCP again once loaded; this answer is what ends the chain. */
+  ipxeScript?: string
 }
 
 /** Everything the renderers of one apply see. */

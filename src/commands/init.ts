@@ -18,6 +18,7 @@ export default class Init extends BaseCommand {
     pool: Flags.string({description: 'dynamic pool for unknown machines, FIRST-LAST'}),
     nfs: Flags.string({description: 'NFS server', options: ['kernel', 'ganesha'], default: 'kernel'}),
     image: Flags.string({description: 'image nodes boot until cloned from a revision', default: 'debian-bookworm'}),
+    transport: Flags.string({description: 'how nodes fetch kernel and initrd: tftp (pxelinux) or http (iPXE and lighttpd)', options: ['tftp', 'http'], default: 'tftp'}),
     force: Flags.boolean({description: 'replace an existing site file'}),
     'install-packages': Flags.boolean({description: 'apt-get install the servers the chosen backends need'}),
   }
@@ -34,7 +35,7 @@ export default class Init extends BaseCommand {
         nodes: {range: flags.nodes},
         pool: flags.pool,
         backends: {nfs: flags.nfs as 'kernel' | 'ganesha'},
-        boot: {image: flags.image},
+        boot: {image: flags.image, transport: flags.transport as 'tftp' | 'http'},
       },
       force: flags.force,
       installPackages: flags['install-packages'],

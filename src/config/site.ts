@@ -85,6 +85,10 @@ export const SiteSchema = z.object({
     image: imageName.default('debian-bookworm'),
     kernelArgs: z.string().regex(/^[^\n\r]*$/, {message: 'must be on one line'}).default(''),
     unknown: z.enum(['local', 'none']).default('local'),
+    /** How nodes fetch kernel and initrd: tftp (pxelinux) or http (iPXE, served by the web server). */
+    transport: z.enum(['tftp', 'http']).default('tftp'),
+    /** The web server's port when transport is http. */
+    httpPort: z.number().int().min(1).max(65_535).default(80),
   }).strict().default({}),
   /** How node roots are cloned from image revisions; see src/clone/. */
   clone: z.object({
@@ -147,3 +151,4 @@ export function siteProblems(site: SiteModel): string[] {
 }
 
 export type NfsBackend = Site['backends']['nfs']
+export type BootTransport = Site['boot']['transport']

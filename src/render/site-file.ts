@@ -38,6 +38,8 @@ export function renderSiteFile(site: Site): string {
     `  image: ${site.boot.image}   # image a node boots until it is cloned from a revision`,
     `  kernelArgs: ${q(site.boot.kernelArgs)}   # added to every node's kernel command line`,
     `  unknown: ${site.boot.unknown}      # pxelinux.cfg/default: local (boot the local disk) or none`,
+    `  transport: ${site.boot.transport}    # kernel and initrd over tftp (pxelinux) or http (iPXE + lighttpd; README "Boot over HTTP")`,
+    `  httpPort: ${site.boot.httpPort}      # the web server's port when transport is http`,
     '# Extra shared exports, e.g. a data area for every node:',
     '#   - {path: /data, clients: 192.168.0.0/24, options: "rw,sync,no_root_squash,no_subtree_check"}',
     '# Optional sections (see README): clone {hostKeyTypes, nodeLocal, concurrency},',
