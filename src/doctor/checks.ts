@@ -9,6 +9,7 @@ import {type SiteModel} from '../config/site.js'
 import {type Inventory} from '../inventory/inventory.js'
 import {type Context} from '../system/context.js'
 import {exists, readIfExists} from '../system/files.js'
+import {webServer} from './web.js'
 
 export type Status = 'ok' | 'warn' | 'fail' | 'skip'
 
@@ -139,4 +140,4 @@ async function exportsActive({ctx, site, model}: Facts): Promise<Check[]> {
 }
 
 /** Every check doctor runs, in the order it prints them; each yields one or more lines. */
-export const CHECKS: readonly ((facts: Facts) => Promise<Check[]>)[] = [packages, services, upToDate, daemonChecks, tftpReadable, nodeBootFiles, nodeRoots, exportsActive]
+export const CHECKS: readonly ((facts: Facts) => Promise<Check[]>)[] = [packages, services, upToDate, daemonChecks, tftpReadable, nodeBootFiles, nodeRoots, exportsActive, webServer]

@@ -63,7 +63,7 @@ export async function checkLighttpd(ctx: Pick<Context, 'root' | 'runner' | 'file
     })
     const hostPaths = (line: string) => [...hostPathOf].sort((a, b) => b[0].length - a[0].length).reduce((l, [tmp, host]) => l.replaceAll(tmp, host), line)
     const lines = reasons(`${result.stdout}\n${result.stderr}`).map(hostPaths)
-    const ignored = lines.map((l) => /unknown config-key: (\S+)/.exec(l)?.[1]).filter((key): key is string => key !== undefined && dropIn.includes(`${key} `))
+    const ignored = [...new Set(lines.map((l) => /unknown config-key: (\S+)/.exec(l)?.[1]))].filter((key): key is string => key !== undefined && dropIn.includes(`${key} `))
     if (result.exitCode !== 0) {
       const errors = lines.filter((l) => !/^WARNING/.test(l))
       throw new ValidationError(`lighttpd rejects the generated configuration: ${(errors.length > 0 ? errors : lines).slice(0, 3).join(' | ')}`, 'nothing was written; fix the setting it names')
