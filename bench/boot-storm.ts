@@ -229,7 +229,8 @@ async function main(): Promise<void> {
   process.once('SIGINT', interrupted)
   process.once('SIGTERM', interrupted)
   try {
-    // The tftp root both servers serve: the two files, world-readable, as `image build` publishes them.
+    // The tftp root both servers serve: the two files, world-readable, as `image build` publishes
+    // them. The copies stay in the page cache, so both servers read them from memory alike.
     const tftp = path.join(dir, 'tftp')
     const files = bootFiles(from.ref)
     for (const [rel, src] of [[files.kernel, from.kernel], [files.initrd, from.initrd]] as const) {
@@ -260,7 +261,6 @@ async function main(): Promise<void> {
     const tftpdCpu = await meter('tftpd', tftpd.pid!)
     const webCpu = await meter('lighttpd', web.pid!)
     meters.push(tftpdCpu, webCpu)
-    // The copies just written are in the page cache: both servers read them from memory.
 
     console.error(`boot storm: ${from.label}, kernel + initrd ${(expected / 1e6).toFixed(1)} MB per node; TFTP blksize ${o.blksize}; server CPU from ${tftpdCpu.how}; ${os.cpus().length} cores, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`)
     const rows: string[] = []

@@ -14,7 +14,7 @@ import {parseSite} from '../../src/config/site-file.js'
 import {webServes} from '../../src/doctor/web.js'
 import {renderLighttpdDropIn, renderLighttpdMain} from '../../src/render/web/lighttpd.js'
 import {type Runner, execaRunner} from '../../src/system/runner.js'
-import {createHttpNet, type HttpNet, waitListening} from '../support/http-net.js'
+import {createHttpNet, type HttpNet, type HttpNetOptions, waitListening} from '../support/http-net.js'
 import {FIXTURES, seedSite, testContext} from '../support/tmp-root.js'
 
 const SERVER = '192.168.0.10'
@@ -70,40 +70,48 @@ async function wwwDataFile(file: string): Promise<string> {
   return file
 }
 
+type ServedRoot = Awaited<ReturnType<typeof servedRoot>>
+
+/**
+ * For the calling describe block: a served root and lighttpd on it (the argv `command` returns,
+ * in the server namespace), listening before the first test; ended by PID after the last.
+ */
+function lighttpdOn(network: Omit<HttpNetOptions, 'server'>, command: (root: ServedRoot) => Promise<string[]>): {net: HttpNet, root: ServedRoot} {
+  const served = {} as {net: HttpNet, root: ServedRoot}
+  beforeAll(async () => {
+    served.root = await servedRoot()
+    served.net = await createHttpNet({server: `${SERVER}/24`, ...network})
+    void served.net.start(await command(served.root), 120_000, path.join(served.root.dir, 'lighttpd.out'))
+    await waitListening(served.net, SERVER, 80, 'tcp')
+  }, 60_000)
+  afterAll(async () => {
+    await served.net?.destroy()
+    if (served.root) await fs.rm(served.root.dir, {recursive: true, force: true})
+  })
+  return served
+}
+
 describe('lighttpd on pxeroot\'s drop-in, in a private network namespace', () => {
-  let net: HttpNet
-  let root: Awaited<ReturnType<typeof servedRoot>>
-  let accessLog: string
+  const served = lighttpdOn({clients: ['192.168.0.201/24'], outside: '10.99.9.2/24'}, async ({dir, tftp}) => {
+    const dropIn = path.join(dir, 'lighttpd-pxeroot.conf')
+    await fs.writeFile(dropIn, await dropInFor(dir, tftp))
+    const main = path.join(dir, 'lighttpd.conf')
+    await fs.writeFile(main, renderLighttpdMain({include: dropIn, accessLog: await wwwDataFile(path.join(dir, 'access.log')), errorLog: await wwwDataFile(path.join(dir, 'error.log'))}))
+    return ['lighttpd', '-D', '-f', main]
+  })
   const client = execaRunner()
   /** The doctor's fetch, run from the client namespace. */
-  const fromClient: Runner = {run: (command, args, options) => client.run('ip', ['netns', 'exec', net.client, command, ...args], options)}
-
-  beforeAll(async () => {
-    root = await servedRoot()
-    net = await createHttpNet({server: `${SERVER}/24`, clients: ['192.168.0.201/24'], outside: '10.99.9.2/24'})
-    const dropIn = path.join(root.dir, 'lighttpd-pxeroot.conf')
-    await fs.writeFile(dropIn, await dropInFor(root.dir, root.tftp))
-    accessLog = await wwwDataFile(path.join(root.dir, 'access.log'))
-    const main = path.join(root.dir, 'lighttpd.conf')
-    await fs.writeFile(main, renderLighttpdMain({include: dropIn, accessLog, errorLog: await wwwDataFile(path.join(root.dir, 'error.log'))}))
-    void net.start(['lighttpd', '-D', '-f', main], 120_000, path.join(root.dir, 'lighttpd.out'))
-    await waitListening(net, SERVER, 80, 'tcp')
-  }, 60_000)
-
-  afterAll(async () => {
-    await net?.destroy()
-    if (root) await fs.rm(root.dir, {recursive: true, force: true})
-  })
+  const fromClient: Runner = {run: (command, args, options) => client.run('ip', ['netns', 'exec', served.net.client, command, ...args], options)}
 
   it('serves a node its script and its kernel, and logs both (what the lab reads as milestones)', async () => {
-    const script = await get(net, `http://${SERVER}${MAC_SCRIPT}`)
+    const script = await get(served.net, `http://${SERVER}${MAC_SCRIPT}`)
     expect(script.code).toBe('200')
-    expect(script.body.toString()).toBe(await fs.readFile(path.join(root.tftp, MAC_SCRIPT), 'utf8'))
-    const kernel = await get(net, `http://${SERVER}${KERNEL}`)
+    expect(script.body.toString()).toBe(await fs.readFile(path.join(served.root.tftp, MAC_SCRIPT), 'utf8'))
+    const kernel = await get(served.net, `http://${SERVER}${KERNEL}`)
     expect(kernel.code).toBe('200')
-    expect(kernel.body.equals(root.kernel)).toBe(true)
-    const kernelLine = new RegExp(`^192\\.168\\.0\\.201 .*"GET ${KERNEL} HTTP/1\\.1" 200 ${root.kernel.length} `, 'm')
-    const log = await logHolding(accessLog, kernelLine)
+    expect(kernel.body.equals(served.root.kernel)).toBe(true)
+    const kernelLine = new RegExp(`^192\\.168\\.0\\.201 .*"GET ${KERNEL} HTTP/1\\.1" 200 ${served.root.kernel.length} `, 'm')
+    const log = await logHolding(path.join(served.root.dir, 'access.log'), kernelLine)
     expect(log).toMatch(new RegExp(`^192\\.168\\.0\\.201 .*"GET ${MAC_SCRIPT} HTTP/1\\.1" 200 `, 'm'))
     expect(log).toMatch(kernelLine)
   })
@@ -111,22 +119,22 @@ describe('lighttpd on pxeroot\'s drop-in, in a private network namespace', () =>
   it('lists no directory, serves nothing outside the boot folders, takes no writes', async () => {
     // A folder without its "/" is first redirected to it (lighttpd's own), and then refused.
     for (const url of ['/pxeroot/', '/ipxe/nodes/', '/pxeroot/debian-bookworm', '/', '/undionly.kpxe', '/ipxe/../undionly.kpxe', '/pxeroot/%2e%2e/undionly.kpxe', '/../etc/passwd']) {
-      expect((await get(net, `http://${SERVER}${url}`, '--path-as-is', '--location')).code, url).toBe('403')
+      expect((await get(served.net, `http://${SERVER}${url}`, '--path-as-is', '--location')).code, url).toBe('403')
     }
-    expect((await get(net, `http://${SERVER}/ipxe/boot.ipxe`, '--request', 'PUT', '--data', 'x')).code).toBe('403')
-    expect((await get(net, `http://${SERVER}/ipxe/boot.ipxe`, '--request', 'DELETE')).code).toBe('403')
-    expect(await fs.readFile(path.join(root.tftp, 'ipxe/boot.ipxe'), 'utf8')).toMatch(/^#!ipxe\n/)
+    expect((await get(served.net, `http://${SERVER}/ipxe/boot.ipxe`, '--request', 'PUT', '--data', 'x')).code).toBe('403')
+    expect((await get(served.net, `http://${SERVER}/ipxe/boot.ipxe`, '--request', 'DELETE')).code).toBe('403')
+    expect(await fs.readFile(path.join(served.root.tftp, 'ipxe/boot.ipxe'), 'utf8')).toMatch(/^#!ipxe\n/)
   })
 
   it('refuses a client from outside the boot subnet, though it reaches the address', async () => {
-    const outside = await get(net, `http://${SERVER}${MAC_SCRIPT}`, '--interface', '10.99.9.2')
+    const outside = await get(served.net, `http://${SERVER}${MAC_SCRIPT}`, '--interface', '10.99.9.2')
     expect(outside.code).toBe('403')
     const refused = new RegExp(`^10\\.99\\.9\\.2 .*"GET ${MAC_SCRIPT} HTTP/1\\.1" 403 `, 'm')
-    expect(await logHolding(accessLog, refused)).toMatch(refused)
+    expect(await logHolding(path.join(served.root.dir, 'access.log'), refused)).toMatch(refused)
   })
 
   it('doctor\'s fetch: ok when the node\'s script is served as on disk, and says why when it is not', async () => {
-    const onDisk = await fs.readFile(path.join(root.tftp, MAC_SCRIPT))
+    const onDisk = await fs.readFile(path.join(served.root.tftp, MAC_SCRIPT))
     await expect(webServes(fromClient, `http://${SERVER}${MAC_SCRIPT}`, onDisk)).resolves.toBeUndefined()
     await expect(webServes(fromClient, `http://${SERVER}${MAC_SCRIPT}`, Buffer.from('#!ipxe\nexit\n'))).resolves.toMatch(/serves something else/)
     await expect(webServes(fromClient, `http://${SERVER}/ipxe/nodes/192.168.0.209.ipxe`, onDisk)).resolves.toMatch(/answers HTTP 404$/)
@@ -135,18 +143,13 @@ describe('lighttpd on pxeroot\'s drop-in, in a private network namespace', () =>
 })
 
 describe('Debian\'s own lighttpd.conf and enabled snippets with pxeroot\'s drop-in', () => {
-  let net: HttpNet
-  let root: Awaited<ReturnType<typeof servedRoot>>
-
-  beforeAll(async () => {
-    root = await servedRoot()
-    net = await createHttpNet({server: `${SERVER}/24`, clients: ['192.168.0.201/24']})
+  const served = lighttpdOn({clients: ['192.168.0.201/24']}, async ({dir, tftp}) => {
     // Debian's enabled snippets plus the drop-in, and its placeholder site, bound over the
     // package's paths inside a private mount namespace: the host's files are never touched.
-    const enabled = path.join(root.dir, 'conf-enabled')
+    const enabled = path.join(dir, 'conf-enabled')
     await fs.cp('/etc/lighttpd/conf-enabled', enabled, {recursive: true, dereference: true})
-    await fs.writeFile(path.join(enabled, '99-pxeroot.conf'), await dropInFor(root.dir, root.tftp))
-    const www = path.join(root.dir, 'www')
+    await fs.writeFile(path.join(enabled, '99-pxeroot.conf'), await dropInFor(dir, tftp))
+    const www = path.join(dir, 'www')
     await fs.mkdir(www, {mode: 0o755})
     await fs.writeFile(path.join(www, 'index.lighttpd.html'), 'Placeholder page\n', {mode: 0o644})
     const script = [
@@ -157,25 +160,19 @@ describe('Debian\'s own lighttpd.conf and enabled snippets with pxeroot\'s drop-
       'mount -t tmpfs -o mode=0777 pxeroot-test /var/log/lighttpd',
       'exec lighttpd -D -f /etc/lighttpd/lighttpd.conf',
     ].join('\n')
-    void net.start(['unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', enabled, www], 120_000, path.join(root.dir, 'lighttpd.out'))
-    await waitListening(net, SERVER, 80, 'tcp')
-  }, 60_000)
-
-  afterAll(async () => {
-    await net?.destroy()
-    if (root) await fs.rm(root.dir, {recursive: true, force: true})
+    return ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', enabled, www]
   })
 
   it('serves the boot files, and none of the default site: neither its page nor its /javascript alias', async () => {
-    expect((await get(net, `http://${SERVER}${MAC_SCRIPT}`)).code).toBe('200')
-    for (const url of ['/', '/index.lighttpd.html', '/javascript/', '/doc/']) expect((await get(net, `http://${SERVER}${url}`)).code, url).toBe('403')
+    expect((await get(served.net, `http://${SERVER}${MAC_SCRIPT}`)).code).toBe('200')
+    for (const url of ['/', '/index.lighttpd.html', '/javascript/', '/doc/']) expect((await get(served.net, `http://${SERVER}${url}`)).code, url).toBe('403')
   })
 
   it('listens for IPv4 on the server address alone; Debian\'s own [::]:80 answers no one', async () => {
-    const [cmd, ...args] = net.inServer(['ss', '-ltnH'])
+    const [cmd, ...args] = served.net.inServer(['ss', '-ltnH'])
     const sockets = String((await execa(cmd, args)).stdout).split('\n').map((l) => l.trim().split(/\s+/)[3]).sort()
     expect(sockets).toEqual([`${SERVER}:80`, '[::]:80'])
-    const [c6, ...a6] = net.inServer(['curl', '--silent', '--output', '/dev/null', '--write-out', '%{http_code}', '--max-time', '10', `http://[::1]${MAC_SCRIPT}`])
+    const [c6, ...a6] = served.net.inServer(['curl', '--silent', '--output', '/dev/null', '--write-out', '%{http_code}', '--max-time', '10', `http://[::1]${MAC_SCRIPT}`])
     expect(String((await execa(c6, a6, {reject: false})).stdout)).toBe('403')
   })
 })
