@@ -10,7 +10,7 @@ import {type Root} from '../system/paths.js'
  */
 
 /** The kinds of daemons pxeroot configures; a change to one kind's files reloads that daemon. */
-export type ServiceKind = 'dhcp' | 'nfs' | 'tftp'
+export type ServiceKind = 'dhcp' | 'nfs' | 'tftp' | 'web'
 
 /** A file pxeroot wants on disk, by host path. */
 export interface DesiredFile {

@@ -33,7 +33,8 @@ export interface DhcpBoot {
   bios?: string
   /** UEFI x64 (option 93 = 7, or 9 per the RFC 4578 errata), when a UEFI loader is enabled. */
   uefi?: string
-  /** iPXE (user class "iPXE", whatever the firmware), when iPXE scripts are served: a URL or file. */
+  /** iPXE clients (DHCP user class "iPXE", whatever the firmware), with boot.transport http: the URL
+   * of the script that picks their node. iPXE asks DHCP again once loaded; this answer ends the chain. */
   ipxe?: string
 }
 

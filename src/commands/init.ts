@@ -25,6 +25,7 @@ export default class Init extends BaseCommand {
     proxy: Flags.boolean({description: "proxy DHCP (with --dhcp dnsmasq): the network's own DHCP server keeps handing out addresses, pxeroot adds only the PXE answers"}),
     interface: Flags.string({description: "the boot network's interface Kea or dnsmasq serves (default: the one holding --server)"}),
     image: Flags.string({description: 'image nodes boot until cloned from a revision', default: 'debian-bookworm'}),
+    transport: Flags.string({description: 'how nodes fetch kernel and initrd: tftp (pxelinux) or http (iPXE and lighttpd)', options: ['tftp', 'http'], default: 'tftp'}),
     force: Flags.boolean({description: 'replace an existing site file'}),
     'install-packages': Flags.boolean({description: 'apt-get install the servers the chosen backends need'}),
   }
@@ -42,7 +43,7 @@ export default class Init extends BaseCommand {
         pool: flags.pool,
         backends: {nfs: flags.nfs as 'kernel' | 'ganesha', dhcp: flags.dhcp as 'isc' | 'kea' | 'dnsmasq'},
         dhcp: {mode: flags.proxy ? 'proxy' : 'full', interface: flags.interface},
-        boot: {image: flags.image},
+        boot: {image: flags.image, transport: flags.transport as 'tftp' | 'http'},
       },
       force: flags.force,
       installPackages: flags['install-packages'],

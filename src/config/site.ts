@@ -121,6 +121,10 @@ export const SiteSchema = z.object({
       .min(1, {message: 'must list bios, uefi or both, e.g. [bios, uefi]'})
       .transform((list) => FIRMWARE.filter((f) => list.includes(f)))
       .default([...FIRMWARE]),
+    /** How nodes fetch kernel and initrd: tftp (pxelinux) or http (iPXE, served by the web server). */
+    transport: z.enum(['tftp', 'http']).default('tftp'),
+    /** The web server's port when transport is http. */
+    httpPort: z.number().int().min(1).max(65_535).default(80),
   }).strict().default({}),
   /** How node roots are cloned from image revisions; see src/clone/. */
   clone: z.object({
@@ -203,3 +207,4 @@ function dhcpProblems(site: SiteModel): string[] {
 }
 
 export type NfsBackend = Site['backends']['nfs']
+export type BootTransport = Site['boot']['transport']

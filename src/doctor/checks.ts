@@ -16,6 +16,7 @@ import {type Context} from '../system/context.js'
 import {exists, filesUnder, readIfExists} from '../system/files.js'
 import {STATE} from '../system/paths.js'
 import {dhcpChecks} from './dhcp.js'
+import {webServer} from './web.js'
 
 export type Status = 'ok' | 'warn' | 'fail' | 'skip'
 
@@ -193,4 +194,5 @@ export const CHECKS: readonly DoctorCheck[] = [
   {name: 'secure boot', needsNodes: true, run: secureBoot},
   {name: 'node roots', needsNodes: true, run: nodeRoots},
   {name: 'exports', needsNodes: true, run: exportsActive},
+  {name: 'web server', needsNodes: true, run: webServer},
 ]

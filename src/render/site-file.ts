@@ -44,6 +44,8 @@ export function renderSiteFile(site: Site): string {
     `  kernelArgs: ${q(site.boot.kernelArgs)}   # added to every node's kernel command line`,
     `  unknown: ${site.boot.unknown}      # machines no node is bound to: local (leave network boot for the local disk) or none`,
     `  firmware: [${site.boot.firmware.join(', ')}]   # bios (pxelinux.0), uefi (shim + GRUB, Secure Boot ready), or both`,
+  `  transport: ${site.boot.transport}    # kernel and initrd over tftp (pxelinux) or http (iPXE + lighttpd; README "Boot over HTTP")`,
+    `  httpPort: ${site.boot.httpPort}      # the web server's port when transport is http`,
     '# Extra shared exports, e.g. a data area for every node:',
     '#   - {path: /data, clients: 192.168.0.0/24, options: "rw,sync,no_root_squash,no_subtree_check"}',
     '# Optional sections (see README): clone {hostKeyTypes, nodeLocal, concurrency},',

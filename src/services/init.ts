@@ -18,7 +18,7 @@ export interface InitOptions {
 /** The flag that sets each site field, so init's errors name what the user typed. */
 const FLAG_OF: Record<string, string> = {
   server: '--server', subnet: '--subnet', router: '--router', dns: '--dns', domain: '--domain',
-  'nodes.range': '--nodes', pool: '--pool', 'backends.nfs': '--nfs', 'boot.image': '--image',
+  'nodes.range': '--nodes', pool: '--pool', 'backends.nfs': '--nfs', 'boot.image': '--image', 'boot.transport': '--transport',
   'backends.dhcp': '--dhcp', 'dhcp.interface': '--interface', 'dhcp.mode': '--proxy',
 }
 

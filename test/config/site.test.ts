@@ -34,6 +34,8 @@ describe('the site file', () => {
     ['a range holding the server', BASE.replace('192.168.0.200-', '192.168.0.5-'), /nodes\.range: contains the server address/],
     ['a pool overlapping the nodes', `${BASE}pool: 192.168.0.205-192.168.0.230\n`, /pool: .* overlaps nodes\.range/],
     ['an unknown backend', `${BASE}backends: {nfs: samba}\n`, /backends\.nfs: /],
+    ['an unknown boot transport', `${BASE}boot: {transport: ftp}\n`, /boot\.transport: Invalid enum value. Expected 'tftp' \| 'http'/],
+    ['a web server port out of range', `${BASE}boot: {transport: http, httpPort: 70000}\n`, /boot\.httpPort: /],
     ['broken YAML', 'server: [', /not valid YAML/],
     // /etc/default/tftpd-hpa is sourced by the shell; exports lines and nfsroot= split on other characters.
     ['a "$" in the tftp root', `${BASE}paths:\n  tftp: /srv/$HOME/tftp\n`, /paths\.tftp: must be an absolute path without spaces or shell characters \(found "\$"\); use only letters, digits and \. _ \+ @ - \//],

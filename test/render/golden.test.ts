@@ -12,9 +12,11 @@ import {parseInventory} from '../../src/inventory/inventory.js'
 import {renderDhcpdInclude, renderDhcpdMain} from '../../src/render/dhcp/isc.js'
 import {renderKernelExports} from '../../src/render/nfs/exports.js'
 import {renderGaneshaExports, renderGaneshaMain} from '../../src/render/nfs/ganesha.js'
+import {ipxeBootUrl, ipxeNodeFile, renderIpxeBoot, renderIpxeDefault, renderIpxeNode} from '../../src/render/loaders/ipxe.js'
 import {renderGrubCfg, renderGrubNode} from '../../src/render/loaders/grub.js'
 import {pxelinuxFileName, renderPxelinuxDefault, renderPxelinuxNode} from '../../src/render/loaders/pxelinux.js'
 import {renderTftpdDefault} from '../../src/render/tftpd.js'
+import {renderLighttpdDropIn} from '../../src/render/web/lighttpd.js'
 import {expectGolden} from '../support/golden-file.js'
 import {FIXTURES} from '../support/tmp-root.js'
 
@@ -196,3 +198,57 @@ function grubWords(line: string): string[] {
   }
   return words
 }
+describe('boot over HTTP on the seed network (boot.transport: http)', () => {
+  async function httpSeed(httpPort = 80) {
+    const {site, inventory} = await seed()
+    const http = {...site, boot: {...site.boot, transport: 'http' as const, httpPort}}
+    return {site: http, nodes: bootNodesFor(http, inventory, {image: 'debian-bookworm', revision: 2})}
+  }
+
+  it('names node scripts by 01-<mac> or the dotted address, and leaves the port out of URLs only when it is 80', async () => {
+    const {site, nodes} = await httpSeed()
+    expect(nodes.map(ipxeNodeFile)).toEqual(['ipxe/nodes/192.168.0.201.ipxe', 'ipxe/nodes/192.168.0.202.ipxe', 'ipxe/nodes/01-52-54-00-ab-cd-ef.ipxe'])
+    expect(ipxeBootUrl(site)).toBe('http://192.168.0.10/ipxe/boot.ipxe')
+    expect(ipxeBootUrl({...site, boot: {...site.boot, httpPort: 8080}})).toBe('http://192.168.0.10:8080/ipxe/boot.ipxe')
+  })
+
+  it('iPXE scripts: boot.ipxe looks up by MAC, then address, then the default; a node fetches its revision over HTTP with the pxelinux command line', async () => {
+    const {site, nodes} = await httpSeed()
+    const [node01, node02, node03] = nodes
+    const boot = renderIpxeBoot(site)
+    expect(boot.split('\n')[0]).toBe('#!ipxe')
+    expect(boot).toContain('imgfetch --name node http://192.168.0.10/ipxe/nodes/01-${mac:hexhyp}.ipxe || imgfetch --name node http://192.168.0.10/ipxe/nodes/${ip}.ipxe || imgfetch --name node http://192.168.0.10/ipxe/default.ipxe || goto unknown\nimgexec node\n')
+    const text = renderIpxeNode(site, node01)
+    expect(text).toContain('kernel http://192.168.0.10/pxeroot/debian-bookworm/2/vmlinuz initrd=initrd.img root=/dev/nfs nfsroot=192.168.0.10:/srv/nodes/node01,vers=3,tcp ip=dhcp rw BOOTIF=01-${mac:hexhyp}\n')
+    expect(text).toContain('initrd http://192.168.0.10/pxeroot/debian-bookworm/2/initrd.img\nboot\n')
+    // The same command line as the node's pxelinux entry, from the same boot model.
+    expect(renderPxelinuxNode(node02)).toContain(`APPEND initrd=${node02.initrd} ${node02.cmdline}\n`)
+    expect(renderIpxeNode(site, node02)).toContain(` initrd=initrd.img ${node02.cmdline} BOOTIF=`)
+    expect(renderIpxeNode({...site, boot: {...site.boot, httpPort: 8080}}, node01)).toContain('initrd http://192.168.0.10:8080/pxeroot/')
+    await expectGolden('ipxe/boot.ipxe', boot)
+    await expectGolden('ipxe/default.ipxe', renderIpxeDefault())
+    await expectGolden('ipxe/nodes/192.168.0.201.ipxe', text)
+    await expectGolden('ipxe/nodes/01-52-54-00-ab-cd-ef.ipxe', renderIpxeNode(site, node03))
+  })
+
+  it('dhcpd include: iPXE clients (user class "iPXE") get the script URL, other BIOS clients undionly.kpxe', async () => {
+    const {site, nodes} = await httpSeed()
+    const text = renderDhcpdInclude({site, nodes, dhcpBoot: dhcpBootFor(site)})
+    expect(text).toContain([
+      '  if exists user-class and option user-class = "iPXE" {',
+      '    filename "http://192.168.0.10/ipxe/boot.ipxe";',
+      '  } elsif option pxeroot-arch = 00:07 or option pxeroot-arch = 00:09 {',
+    ].join('\n'))
+    expect(text).toContain('  } else {\n    filename "undionly.kpxe";\n  }\n')
+    await expectGolden('pxeroot-http.conf', text)
+  })
+
+  it('lighttpd drop-in: the tftp root on the server address and port, to the boot subnet, only boot files, only GET/HEAD', async () => {
+    const {site} = await httpSeed()
+    const text = renderLighttpdDropIn(site)
+    expect(text).toContain('server.document-root := "/var/lib/tftpboot"\nserver.bind := "192.168.0.10"\nserver.port := 80\n')
+    expect(text).toContain('$HTTP["remoteip"] != "192.168.0.0/24" { url.access-deny = ("") }')
+    expect(renderLighttpdDropIn({...site, boot: {...site.boot, httpPort: 8080}})).toContain('server.port := 8080\n')
+    await expectGolden('lighttpd-pxeroot.conf', text)
+  })
+})

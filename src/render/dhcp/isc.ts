@@ -29,7 +29,9 @@ export function renderDhcpdInclude(model: BootModel): string {
     `${i}get-lease-hostnames on;`,
     `${i}use-host-decl-names on;`,
     `${i}next-server ${site.server};`,
-    `${i}if ${UEFI_ARCHES.map((a) => `option pxeroot-arch = ${a.hex.replace(/^(..)(..)$/, '$1:$2')}`).join(' or ')} {`,
+    // iPXE, once loaded, asks again with user class "iPXE": its script URL, not iPXE a second time.
+    ...(dhcpBoot.ipxe ? [`${i}if exists user-class and option user-class = "iPXE" {`, `${i}${i}filename "${dhcpBoot.ipxe}";`] : []),
+    `${i}${dhcpBoot.ipxe ? '} elsif' : 'if'} ${UEFI_ARCHES.map((a) => `option pxeroot-arch = ${a.hex.replace(/^(..)(..)$/, '$1:$2')}`).join(' or ')} {`,
     dhcpBoot.uefi ? `${i}${i}filename "${dhcpBoot.uefi}";` : `${i}${i}# UEFI clients: no boot file (boot.firmware has no uefi).`,
     `${i}} else {`,
     dhcpBoot.bios ? `${i}${i}filename "${dhcpBoot.bios}";` : `${i}${i}# BIOS clients: no boot file (boot.firmware has no bios).`,
