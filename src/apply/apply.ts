@@ -1,5 +1,6 @@
 import {activeServices, serviceOwning} from '../backends/registry.js'
 import {type Candidate, type ServiceBackend} from '../backends/types.js'
+import {UserError} from '../errors.js'
 import {loadSite} from '../config/site-file.js'
 import {type SiteModel} from '../config/site.js'
 import {assertValidInventory, loadInventory, type Inventory} from '../inventory/inventory.js'
@@ -8,7 +9,7 @@ import {STATE} from '../system/paths.js'
 import {mapBounded, settled} from '../system/pool.js'
 import {bootModel, desiredFiles} from './desired.js'
 import {changeDiff, IO_CONCURRENCY, planFiles, readOwned, type Action} from './plan.js'
-import {reloadServices, type ReloadResult} from './reload.js'
+import {reloadServices, type ReloadResult, type Touched} from './reload.js'
 
 export interface ApplyOptions {
   dryRun?: boolean
@@ -39,6 +40,8 @@ export async function applyBootConfig(ctx: Context, options: ApplyOptions = {}):
   assertValidInventory(site, inventory)
 
   const model = await bootModel(ctx.root, site, inventory)
+  const misread = activeServices(site).flatMap((b) => b.problems?.(model) ?? [])
+  if (misread.length > 0) throw new UserError(misread.join('; '))
   const desired = await desiredFiles(ctx.root, model)
   const previous = await readOwned(ctx.root)
   const plan = await planFiles(ctx.root, desired, previous)
@@ -65,11 +68,22 @@ export async function applyBootConfig(ctx: Context, options: ApplyOptions = {}):
   }))
   if (changed.length > 0 || previous.files.join() !== plan.owned.join()) await writeManifest(plan.owned)
 
-  const touched = [...new Set(changed.map((c) => serviceOwning(c.path)).filter((b): b is ServiceBackend => b !== undefined))]
+  const touched = touchedServices(site, changed.map((c) => c.path))
   if (touched.length === 0) return {dryRun: false, changes: summary, diff, reloads: []}
   if (options.reload === false) return {dryRun: false, changes: summary, diff, reloads: [], reloadSkipped: '--no-reload'}
   if (!ctx.root.isHost) return {dryRun: false, changes: summary, diff, reloads: [], reloadSkipped: `--root ${ctx.root.prefix} is not the host's root`}
   const reloads = await reloadServices(ctx.runner, touched, ctx.signal)
   for (const r of reloads) ctx.log(`${r.ok ? 'reloaded' : 'could not reload'} ${r.service}: ${r.action}${r.message ? ` (${r.message})` : ''}`)
   return {dryRun: false, changes: summary, diff, reloads}
+}
+
+/** The daemons whose files changed, each with its changed paths and whether it is being switched away from. */
+export function touchedServices(site: SiteModel, changed: readonly string[]): Touched[] {
+  const active = new Set(activeServices(site))
+  const byBackend = new Map<ServiceBackend, string[]>()
+  for (const p of changed) {
+    const backend = serviceOwning(p)
+    if (backend) byBackend.set(backend, [...byBackend.get(backend) ?? [], p])
+  }
+  return [...byBackend].map(([backend, paths]) => ({backend, cause: {changed: paths, retired: !active.has(backend)}}))
 }

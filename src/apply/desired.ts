@@ -8,7 +8,7 @@ import {type SiteModel} from '../config/site.js'
 import {PreconditionError} from '../errors.js'
 import {type Inventory} from '../inventory/inventory.js'
 import {readIfExists} from '../system/files.js'
-import {type Root} from '../system/paths.js'
+import {STATE, type Root} from '../system/paths.js'
 
 /** The boot model of one apply: every node, and the boot file each kind of client gets. */
 export async function bootModel(root: Root, site: SiteModel, inventory: Inventory): Promise<BootModel> {
@@ -20,12 +20,13 @@ export function modelFor(site: SiteModel, nodes: readonly BootNode[]): BootModel
 }
 
 /** A loader's program file, read from the host's package (program files, not configuration: never under --root). */
-async function programFile(program: ProgramFile): Promise<Buffer> {
+async function programFile(loader: BootLoader, program: ProgramFile): Promise<Buffer> {
   for (const candidate of program.from) {
     const data = await readIfExists(candidate)
     if (data) return data
   }
-  throw new PreconditionError(`${program.name} is not installed (looked in ${program.from.join(', ')})`, `apt-get install ${program.pkg}`)
+  throw new PreconditionError(`${program.name} for ${loader.label} comes from the package ${program.pkg}, which is not installed (looked in ${program.from.join(', ')})`,
+    `apt-get install ${program.pkg}, or leave ${loader.firmware} out of boot.firmware in ${STATE.siteFile}`)
 }
 
 async function adminTexts(root: Root, backends: readonly ServiceBackend[]): Promise<Map<string, string | undefined>> {
@@ -38,8 +39,9 @@ async function loaderFiles(site: SiteModel, loader: BootLoader, model: BootModel
   const tftp = (rel: string) => path.posix.join(site.paths.tftp, rel)
   const out: DesiredFile[] = []
   // tftpd-hpa serves only world-readable files, and with --secure follows no symlink out of its root: copies, 0644.
-  for (const program of loader.programs) out.push({path: tftp(program.name), content: await programFile(program), mode: 0o644})
-  for (const file of loader.files(model)) out.push({path: tftp(file.path), content: file.content, mode: 0o644})
+  // The tftp root is shared with the admin's own files: one pxeroot did not write is never replaced.
+  for (const program of loader.programs) out.push({path: tftp(program.name), content: await programFile(loader, program), mode: 0o644, guarded: true})
+  for (const file of loader.files(model)) out.push({path: tftp(file.path), content: file.content, mode: 0o644, guarded: true})
   return out
 }
 

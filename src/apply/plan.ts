@@ -3,6 +3,7 @@ import {createTwoFilesPatch} from 'diff'
 
 import {type DesiredFile} from '../backends/types.js'
 import {PreconditionError} from '../errors.js'
+import {header} from '../render/header.js'
 import {mapBounded, settled} from '../system/pool.js'
 import {readIfExists} from '../system/files.js'
 import {STATE, type Root} from '../system/paths.js'
@@ -44,6 +45,25 @@ export async function readOwned(root: Root): Promise<OwnedManifest> {
   return {files: Array.isArray(data.files) ? data.files.filter((f): f is string => typeof f === 'string') : []}
 }
 
+/** A file with pxeroot's header was written by some pxeroot run (an owned.json lost or restored from an older backup). */
+function writtenByPxeroot(data: Buffer): boolean {
+  return data.subarray(0, 64).toString('utf8').startsWith(header('#'))
+}
+
+/**
+ * Refuses to replace a file in a shared directory (the tftp root) that pxeroot did not write:
+ * an admin's own grub/grub.cfg or pxelinux.0 stays as it is until they move it aside. A file
+ * with the same bytes, or one pxeroot's header shows it wrote, is taken over.
+ */
+function refuseHandMade(desired: readonly DesiredFile[], changes: readonly FileChange[], owned: OwnedManifest): void {
+  const ours = new Set(owned.files)
+  const guarded = new Set(desired.filter((f) => f.guarded).map((f) => f.path))
+  const handMade = changes.filter((c) => guarded.has(c.path) && c.action === 'update' && !ours.has(c.path) && !c.before!.equals(c.after!) && !writtenByPxeroot(c.before!)).map((c) => c.path)
+  if (handMade.length === 0) return
+  throw new PreconditionError(`${handMade.join(', ')} ${handMade.length === 1 ? 'exists' : 'exist'} and pxeroot did not write ${handMade.length === 1 ? 'it' : 'them'}; nothing was changed`,
+    `move ${handMade.length === 1 ? 'it' : 'them'} aside (pxeroot writes its own), or leave the firmware that needs ${handMade.length === 1 ? 'it' : 'them'} out of boot.firmware`)
+}
+
 /** Compares the desired files with the disk: what to create, update and remove. Reads only. */
 export async function planFiles(root: Root, desired: readonly DesiredFile[], previouslyOwned: OwnedManifest): Promise<Plan> {
   const compared = await mapBounded(desired, IO_CONCURRENCY, async (file): Promise<FileChange> => {
@@ -56,6 +76,7 @@ export async function planFiles(root: Root, desired: readonly DesiredFile[], pre
     return {path: file.path, action, before, after, mode: file.mode, edited: file.edited}
   })
   const changes = settled(compared)
+  refuseHandMade(desired, changes, previouslyOwned)
   const wanted = new Set(desired.map((f) => f.path))
   for (const stale of previouslyOwned.files) {
     if (wanted.has(stale)) continue

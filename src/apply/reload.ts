@@ -1,4 +1,4 @@
-import {type ServiceBackend} from '../backends/types.js'
+import {type ReloadCause, type ServiceBackend} from '../backends/types.js'
 import {type Runner} from '../system/runner.js'
 
 export interface ReloadResult {
@@ -8,11 +8,16 @@ export interface ReloadResult {
   message?: string
 }
 
+export interface Touched {
+  backend: ServiceBackend
+  cause: ReloadCause
+}
+
 /** Each daemon whose files changed, told the least disruptive way its backend knows; every one is tried. */
-export async function reloadServices(runner: Runner, services: readonly ServiceBackend[], signal?: AbortSignal): Promise<ReloadResult[]> {
+export async function reloadServices(runner: Runner, services: readonly Touched[], signal?: AbortSignal): Promise<ReloadResult[]> {
   const results: ReloadResult[] = []
-  for (const backend of [...services].sort((a, b) => a.kind.localeCompare(b.kind))) {
-    for (const {command, args} of backend.reload()) {
+  for (const {backend, cause} of [...services].sort((a, b) => a.backend.kind.localeCompare(b.backend.kind))) {
+    for (const {command, args} of backend.reload(cause)) {
       const action = [command, ...args].join(' ')
       try {
         await runner.run(command, args, {timeout: 60_000, cancelSignal: signal})

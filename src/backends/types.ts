@@ -1,6 +1,8 @@
 import {type BootModel, type BootNode} from '../boot/model.js'
+import {type Firmware} from '../config/site.js'
 import {type Context} from '../system/context.js'
 import {type LeaseDatabase} from './dhcp/leases.js'
+import {type Root} from '../system/paths.js'
 
 /**
  * The seams every daemon and boot loader plugs into. A new DHCP server, NFS server or loader
@@ -9,7 +11,7 @@ import {type LeaseDatabase} from './dhcp/leases.js'
  */
 
 /** The kinds of daemons pxeroot configures; a change to one kind's files reloads that daemon. */
-export type ServiceKind = 'dhcp' | 'nfs' | 'tftp'
+export type ServiceKind = 'dhcp' | 'nfs' | 'tftp' | 'web'
 
 /** A file pxeroot wants on disk, by host path. */
 export interface DesiredFile {
@@ -18,6 +20,8 @@ export interface DesiredFile {
   mode: number
   /** A file pxeroot edits but does not own (dhcpd.conf's include line): never removed. */
   edited?: boolean
+  /** In a directory the admin shares (the tftp root): an existing file pxeroot did not write is never replaced. */
+  guarded?: boolean
 }
 
 /** The current text of the files a backend edits but does not own (absent: undefined). */
@@ -32,6 +36,14 @@ export interface Candidate {
 export interface Command {
   command: string
   args: string[]
+}
+
+/** What one apply changed for one daemon, so that it is told the least disruptive way. */
+export interface ReloadCause {
+  /** Its host paths that were created, updated or removed. */
+  changed: readonly string[]
+  /** Another backend of its kind is active now: this one is being switched away from. */
+  retired: boolean
 }
 
 /** A daemon pxeroot writes configuration for: a DHCP server, an NFS server, the TFTP server. */
@@ -55,12 +67,53 @@ export interface ServiceBackend {
   files(model: BootModel, admin: AdminTexts): DesiredFile[]
   /** While another backend of its kind is active: its edits of admin files taken back; pure. */
   retire(admin: AdminTexts): DesiredFile[]
+  /** Inputs pxeroot's rules allow but this daemon would misread, one line each naming the field
+   * and the fix; refused (exit 2) before anything is written. Pure. */
+  problems?(model: BootModel): string[]
   /** Checks the candidate with the daemon's own checker before anything is written; throws ValidationError with the daemon's reason. */
   check?(ctx: Context, candidate: Candidate): Promise<void>
-  /** How the running daemon sees changed files, least disruptive first. */
-  reload(): Command[]
+  /** How the running daemon sees changed files, least disruptive first; each command is run in turn. */
+  reload(cause: ReloadCause): Command[]
   /** A DHCP server's lease database, for `pxeroot status`. */
   readonly leases?: LeaseDatabase
+  /** How `pxeroot lab boot` runs this daemon on the files apply generated; pure. Absent: the lab cannot run it. */
+  lab?(env: LabEnv): LabDaemon
+}
+
+/**
+ * What the lab hands a backend's lab hook. The lab runs the daemon on the generated files as
+ * they are on disk, with the smallest delta: its private state paths, the lab's interface, and
+ * host paths rewritten to disk paths when --root is not "/" (README, "The lab").
+ */
+export interface LabEnv {
+  /** The generated files as they are on disk, by host path (absent: undefined). */
+  generated: AdminTexts
+  /** The lab run's private directory: every file the daemon writes goes here. */
+  runDir: string
+  /** The interface the lab's VMs are on. */
+  iface: string
+  /** Where host paths are on disk (--root). */
+  root: Root
+  /** The server's address on the lab network. */
+  server: string
+  /** DHCP only: addresses to offer these MACs first, as lease state (never a host entry). */
+  offers?: readonly {mac: string, ip: string}[]
+}
+
+/** A daemon as the lab runs it: in the foreground, on files in the run directory or on disk. */
+export interface LabDaemon {
+  /** Files the lab writes into the run directory first, by name: the lab's copies of the generated files, seeded state. */
+  files: {name: string, content: string}[]
+  /** Directories the lab makes in the run directory first, by name. */
+  dirs?: string[]
+  /** The program (found on PATH by the lab) and its arguments. */
+  program: string
+  args: string[]
+  /** The file it logs to (the lab reads milestones from it), and the text there that means it serves. */
+  log: string
+  ready: string
+  /** The daemon writes its own log (true) rather than stdout/stderr (false: the lab sends its output to `log`). */
+  logsItself: boolean
 }
 
 /** A program file a loader needs in the tftp root, copied from the host's package. */
@@ -77,6 +130,10 @@ export interface ProgramFile {
 export interface BootLoader {
   readonly name: string
   readonly label: string
+  /** The firmware it boots (boot.firmware turns it on or off). */
+  readonly firmware: Firmware
+  /** The file DHCP hands that firmware, relative to the tftp root. */
+  readonly bootFile: string
   readonly packages: readonly string[]
   readonly programs: readonly ProgramFile[]
   /** Its configuration files (relative to the tftp root), shared and per node; pure. */

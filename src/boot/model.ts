@@ -1,4 +1,5 @@
 import {type SiteModel} from '../config/site.js'
+import {type RevisionRef} from '../images/layout.js'
 
 /**
  * What every boot renderer consumes: each node resolved to what it boots. One model for every
@@ -13,6 +14,8 @@ export interface BootNode {
   mac?: string
   /** Host path of the node's root, exported to the node alone. */
   rootPath: string
+  /** The image revision it boots; absent while the site's default image has none yet. */
+  revision?: RevisionRef
   /** Paths relative to the tftp root (which is also what the web server serves). */
   kernel: string
   initrd: string
@@ -26,10 +29,13 @@ export interface BootNode {
 
 /** The boot file DHCP hands each kind of client; set from the loaders the site enables. */
 export interface DhcpBoot {
-  /** Legacy BIOS PXE (option 93 = 0): a file in the tftp root. */
-  bios: string
+  /** Legacy BIOS PXE (option 93 = 0): a file in the tftp root, when a BIOS loader is enabled. */
+  bios?: string
   /** UEFI x64 (option 93 = 7, or 9 per the RFC 4578 errata), when a UEFI loader is enabled. */
   uefi?: string
+  /** iPXE clients (DHCP user class "iPXE", whatever the firmware), with boot.transport http: the URL
+   * of the script that picks their node. iPXE asks DHCP again once loaded; this answer ends the chain. */
+  ipxe?: string
 }
 
 /** Everything the renderers of one apply see. */

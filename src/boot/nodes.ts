@@ -1,14 +1,9 @@
+import {nodeExportId} from '../config/export-ids.js'
 import {type SiteModel} from '../config/site.js'
 import {bootFiles, currentRevision, nodeRootDir, parseRevisionRef, type RevisionRef} from '../images/layout.js'
 import {byName, type Inventory} from '../inventory/inventory.js'
 import {type Root} from '../system/paths.js'
 import {type BootNode} from './model.js'
-
-/** Ganesha export ids for nodes: the low 16 bits of the address, unique within any subnet up to /16. */
-export function nodeExportId(ip: string): number {
-  const [, , c, d] = ip.split('.').map(Number)
-  return c * 256 + d
-}
 
 /** The NFS-root part of a node's command line. initramfs-tools mounts / with klibc nfsmount, which speaks NFS v2/v3 only. */
 export function nfsrootArgs(site: SiteModel, rootPath: string): string {
@@ -36,6 +31,7 @@ export function bootNodesFor(site: SiteModel, inventory: Inventory, fallback?: R
       ip: node.ip,
       mac: node.mac,
       rootPath,
+      revision: ref,
       ...files,
       kernelArgs,
       cmdline: [nfsrootArgs(site, rootPath), kernelArgs].filter(Boolean).join(' '),

@@ -2,6 +2,8 @@ import {Command, Flags, type Interfaces} from '@oclif/core'
 
 import {InterruptedError, PxerootError, UserError} from '../errors.js'
 import {makeContext, type Context} from '../system/context.js'
+import {argvProblem} from './argv-problem.js'
+import {errorJson, errorLine} from './error-report.js'
 import {type Runner} from '../system/runner.js'
 
 /** oclif's FlagOutput/ArgOutput, which its index does not export. */
@@ -29,7 +31,8 @@ export abstract class BaseCommand extends Command {
     if (!this.abort.signal.aborted) this.abort.abort(new InterruptedError(`interrupted by ${signal}`))
   }
 
-  /** Whatever goes wrong while reading argv is a usage error (exit 2), including oclif's own
+  /** Whatever goes wrong while reading argv is a usage error (exit 2) in one line, including
+   * oclif's own parse errors (several lines, and under --json a dump of its internals) and its
    * argument parsers, which throw plain errors ("Expected an integer ..."). */
   protected async parse<F extends ParsedMap, B extends ParsedMap, A extends ParsedMap>(
     options?: Interfaces.Input<F, B, A>, argv?: string[],
@@ -37,8 +40,9 @@ export abstract class BaseCommand extends Command {
     try {
       return await super.parse(options, argv)
     } catch (error) {
-      if (error instanceof PxerootError || (error as {oclif?: {exit?: number}}).oclif?.exit !== undefined) throw error
-      throw new UserError((error as Error).message, 'see --help')
+      if (error instanceof PxerootError) throw error
+      const known = Object.keys({...this.ctor.baseFlags, ...(options ?? this.ctor).flags, ...(this.ctor.enableJsonFlag ? {json: true} : {})})
+      throw new UserError(argvProblem(error as Error, known), `see "${this.config.bin} ${(this.id ?? '').replaceAll(':', ' ')} --help"`)
     }
   }
 
@@ -63,14 +67,9 @@ export abstract class BaseCommand extends Command {
       error = this.abort.signal.reason as InterruptedError
     }
     if (error instanceof PxerootError) {
-      const message = error.suggestion ? `${error.message} (${error.suggestion})` : error.message
-      if (this.jsonEnabled()) {
-        // Bulk commands report what they did before failing (per-node results), so scripts keep it.
-        const result = error.result === undefined ? {} : {result: error.result}
-        this.logJson({error: {code: error.exitCode, kind: error.name, message: error.message, suggestion: error.suggestion}, ...result})
-      } else {
-        process.stderr.write(`pxeroot: ${message}\n`)
-      }
+      // Bulk commands report what they did before failing (per-node results), so scripts keep it.
+      if (this.jsonEnabled()) this.logJson(errorJson(error))
+      else process.stderr.write(errorLine(error))
       process.exitCode = error.exitCode
       this.exit(error.exitCode)
     }

@@ -6,7 +6,7 @@ import {applyReport} from '../cli/apply-report.js'
 import {applyFlags} from '../cli/flags.js'
 
 export default class Apply extends BaseCommand {
-  static summary = 'Write the boot configuration (DHCP, NFS exports, TFTP, pxelinux) from the site and inventory'
+  static summary = 'Write the boot configuration (DHCP, NFS exports, TFTP, pxelinux, GRUB) from the site and inventory'
   static description = `Renders every boot file, shows or checks what changes, validates (pxeroot's own rules, then dhcpd -t and exportfs), writes each file atomically and reloads only the services whose files changed.\n\n${EXIT_TABLE}`
   static examples = ['<%= config.bin %> apply --dry-run', '<%= config.bin %> apply']
   static flags = {...applyFlags}

@@ -7,7 +7,11 @@ import {EXIT_TABLE} from '../errors.js'
 export default class Init extends BaseCommand {
   static summary = 'Describe the boot network once: writes /etc/pxeroot/pxeroot.yaml'
   static description = `Writes the site file with a comment on every setting. Nothing else is changed until "pxeroot apply".\n\n${EXIT_TABLE}`
-  static examples = ['<%= config.bin %> init --server 192.168.0.10 --subnet 192.168.0.0/24 --router 192.168.0.10 --dns 8.8.8.8 --domain exemplo.com --nodes 192.168.0.200-192.168.0.210']
+  static examples = [
+    '<%= config.bin %> init --server 192.168.0.10 --subnet 192.168.0.0/24 --router 192.168.0.10 --dns 8.8.8.8 --domain exemplo.com --nodes 192.168.0.200-192.168.0.210',
+    '<%= config.bin %> init --server 192.168.0.10 --subnet 192.168.0.0/24 --nodes 192.168.0.200-192.168.0.210 --dhcp kea --install-packages',
+    '<%= config.bin %> init --server 192.168.0.10 --subnet 192.168.0.0/24 --nodes 192.168.0.200-192.168.0.210 --dhcp dnsmasq --proxy',
+  ]
   static flags = {
     server: Flags.string({description: "this server's address on the boot network", required: true}),
     subnet: Flags.string({description: 'the boot network, e.g. 192.168.0.0/24', required: true}),
@@ -17,7 +21,11 @@ export default class Init extends BaseCommand {
     domain: Flags.string({description: 'DNS domain handed to nodes'}),
     pool: Flags.string({description: 'dynamic pool for unknown machines, FIRST-LAST'}),
     nfs: Flags.string({description: 'NFS server', options: ['kernel', 'ganesha'], default: 'kernel'}),
+    dhcp: Flags.string({description: 'DHCP server', options: ['isc', 'kea', 'dnsmasq'], default: 'isc'}),
+    proxy: Flags.boolean({description: "proxy DHCP (with --dhcp dnsmasq): the network's own DHCP server keeps handing out addresses, pxeroot adds only the PXE answers"}),
+    interface: Flags.string({description: "the boot network's interface Kea or dnsmasq serves (default: the one holding --server)"}),
     image: Flags.string({description: 'image nodes boot until cloned from a revision', default: 'debian-bookworm'}),
+    transport: Flags.string({description: 'how nodes fetch kernel and initrd: tftp (pxelinux) or http (iPXE and lighttpd)', options: ['tftp', 'http'], default: 'tftp'}),
     force: Flags.boolean({description: 'replace an existing site file'}),
     'install-packages': Flags.boolean({description: 'apt-get install the servers the chosen backends need'}),
   }
@@ -33,8 +41,9 @@ export default class Init extends BaseCommand {
         domain: flags.domain,
         nodes: {range: flags.nodes},
         pool: flags.pool,
-        backends: {nfs: flags.nfs as 'kernel' | 'ganesha'},
-        boot: {image: flags.image},
+        backends: {nfs: flags.nfs as 'kernel' | 'ganesha', dhcp: flags.dhcp as 'isc' | 'kea' | 'dnsmasq'},
+        dhcp: {mode: flags.proxy ? 'proxy' : 'full', interface: flags.interface},
+        boot: {image: flags.image, transport: flags.transport as 'tftp' | 'http'},
       },
       force: flags.force,
       installPackages: flags['install-packages'],

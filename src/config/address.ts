@@ -29,11 +29,14 @@ export interface Subnet {
   last: number
 }
 
+/** Text of the right form whose values do not fit: its message says what is wrong and the fix. */
+export class AddressError extends Error {}
+
 export function parseSubnet(cidr: string): Subnet {
   const [addr, len] = ipaddr.IPv4.parseCIDR(cidr)
   const network = ipaddr.IPv4.networkAddressFromCIDR(cidr).toString()
   const broadcast = ipaddr.IPv4.broadcastAddressFromCIDR(cidr).toString()
-  if (addr.toString() !== network) throw new Error(`${cidr} is not a network address (did you mean ${network}/${len}?)`)
+  if (addr.toString() !== network) throw new AddressError(`${cidr} has host bits set; did you mean ${network}/${len}?`)
   const size = 2 ** (32 - len)
   const base = ipToNumber(network)
   return {
@@ -61,7 +64,7 @@ export function parseRange(text: string): AddressRange {
   if (parts.length !== 2 || !isIPv4(parts[0]) || !isIPv4(parts[1])) {
     throw new Error(`"${text}" is not an address range; write it as FIRST-LAST, e.g. 192.168.0.200-192.168.0.210`)
   }
-  if (ipToNumber(parts[0]) > ipToNumber(parts[1])) throw new Error(`range ${text} ends before it starts`)
+  if (ipToNumber(parts[0]) > ipToNumber(parts[1])) throw new AddressError(`${text} ends before it starts; write it as ${parts[1]}-${parts[0]}`)
   return {start: parts[0], end: parts[1]}
 }
 
@@ -95,6 +98,19 @@ const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/
 export function normalizeMac(text: string): string | undefined {
   const mac = text.trim().toLowerCase().replaceAll('-', ':')
   return MAC.test(mac) ? mac : undefined
+}
+
+/**
+ * A node's MAC, normalised, or why it cannot be one: a broadcast, multicast (group bit set) or
+ * all-zero address is no network card's, and dhcpd would hand the node's address to whatever
+ * sends from it.
+ */
+export function checkMac(text: string): {mac: string, problem?: undefined} | {mac?: undefined, problem: string} {
+  const mac = normalizeMac(text)
+  if (!mac) return {problem: `"${text}" is not a MAC address; write it as 52:54:00:12:34:56`}
+  const kind = mac === 'ff:ff:ff:ff:ff:ff' ? 'a broadcast' : Number.parseInt(mac.slice(0, 2), 16) & 1 ? 'a multicast' : mac === '00:00:00:00:00:00' ? 'an all-zero' : undefined
+  if (kind) return {problem: `${mac} is ${kind} address, not a network card's; use the MAC of the node's network card (its PXE screen shows it)`}
+  return {mac}
 }
 
 /** The pxelinux per-MAC file name: 01- (Ethernet ARP type) and the MAC lowercase with dashes. */

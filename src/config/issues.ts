@@ -1,19 +1,73 @@
 import jsYaml from 'js-yaml'
-import {type ZodError, type ZodTypeAny, type z} from 'zod'
+import YAML, {isMap, isScalar, LineCounter} from 'yaml'
+import {z, type ZodError, type ZodTypeAny} from 'zod'
 
 import {UserError} from '../errors.js'
+import {closest} from './suggest.js'
 
-/** zod's issues as one-line "field: problem" strings, the form every pxeroot error takes. */
-export function zodProblems(error: ZodError): string[] {
-  return error.issues.map((issue) => {
+type Path = readonly (string | number)[]
+
+/** The object schema found at `path` (through defaults, optionals, arrays and records), for its field names. */
+function objectAt(schema: ZodTypeAny, path: Path): z.AnyZodObject | undefined {
+  let s: ZodTypeAny = schema
+  for (let i = 0; ; i++) {
+    while (s instanceof z.ZodDefault || s instanceof z.ZodOptional || s instanceof z.ZodNullable || s instanceof z.ZodEffects) {
+      s = s instanceof z.ZodEffects ? s.innerType() : s._def.innerType
+    }
+    if (i === path.length) return s instanceof z.ZodObject ? s : undefined
+    if (s instanceof z.ZodObject) s = s.shape[path[i]]
+    else if (s instanceof z.ZodArray) s = s.element
+    else if (s instanceof z.ZodRecord) s = s.valueSchema
+    else return undefined
+    if (!s) return undefined
+  }
+}
+
+/** What to say about a field nobody knows: the one it most likely was, or the ones there are. */
+function unknownField(key: string, known: readonly string[]): string {
+  const guess = closest(key, known)
+  if (guess) return `unknown field ${key}; did you mean ${guess}?`
+  return known.length > 0 ? `unknown field ${key}; the fields are ${known.join(', ')}` : `unknown field ${key}; check the spelling`
+}
+
+/** The line (from 1) of the YAML node at `path`, or of the key `key` in the mapping there; a missing node falls back to its parent. */
+export type LineOf = (path: Path, key?: string) => number | undefined
+
+export function yamlLines(text: string): LineOf {
+  const lineCounter = new LineCounter()
+  const doc = YAML.parseDocument(text, {lineCounter})
+  return (path, key) => {
+    for (let n = path.length; n >= 0; n--) {
+      let node: unknown = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true)
+      if (key !== undefined && n === path.length && isMap(node)) node = node.items.find((p) => isScalar(p.key) && String(p.key.value) === key)?.key ?? node
+      const offset = (node as {range?: [number, number, number]} | undefined)?.range?.[0]
+      if (offset !== undefined) return lineCounter.linePos(offset).line
+    }
+    return undefined
+  }
+}
+
+/**
+ * zod's issues as one-line "field: problem" strings, the form every pxeroot error takes; with the
+ * schema, an unknown field gets a "did you mean", and with the file's lines, each its line.
+ */
+export function zodProblems(error: ZodError, options: {schema?: ZodTypeAny, lineOf?: LineOf} = {}): string[] {
+  const at = (path: Path, key?: string) => {
+    const line = options.lineOf?.(path, key)
+    return line === undefined ? '' : `line ${line}: `
+  }
+  return error.issues.flatMap((issue) => {
     const field = issue.path.join('.') || '(top level)'
-    if (issue.code === 'unrecognized_keys') return `${field === '(top level)' ? '' : field + ': '}unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}; check the spelling`
-    if (issue.code === 'invalid_type' && issue.received === 'undefined') return `${field}: is required`
-    return `${field}: ${issue.message}`
+    if (issue.code === 'unrecognized_keys') {
+      const known = Object.keys((options.schema && objectAt(options.schema, issue.path))?.shape ?? {})
+      return issue.keys.map((key) => `${at(issue.path, key)}${issue.path.length === 0 ? '' : field + ': '}${unknownField(key, known)}`)
+    }
+    if (issue.code === 'invalid_type' && issue.received === 'undefined') return [`${at(issue.path)}${field}: is required`]
+    return [`${at(issue.path)}${field}: ${issue.message}`]
   })
 }
 
-/** A YAML file's text checked against its schema; every problem is one "source: field: problem" line. */
+/** A YAML file's text checked against its schema; every problem is one "source: line N: field: problem" line. */
 export function parseYamlFile<S extends ZodTypeAny>(schema: S, text: string, source: string): z.output<S> {
   let data: unknown
   try {
@@ -22,6 +76,6 @@ export function parseYamlFile<S extends ZodTypeAny>(schema: S, text: string, sou
     throw new UserError(`${source}: not valid YAML: ${(error as Error).message.split('\n')[0]}`)
   }
   const parsed = schema.safeParse(data ?? {})
-  if (!parsed.success) throw new UserError(`${source}: ${zodProblems(parsed.error).join('; ')}`)
+  if (!parsed.success) throw new UserError(`${source}: ${zodProblems(parsed.error, {schema, lineOf: yamlLines(text)}).join('; ')}`)
   return parsed.data
 }

@@ -1,31 +1,48 @@
 import {z} from 'zod'
 
-import {inRange, inSubnet, isIPv4, parseRange, parseSubnet, rangesOverlap, type AddressRange, type Subnet} from './address.js'
-import {IMAGE_NAME} from './names.js'
+import {AddressError, inRange, inSubnet, isIPv4, parseRange, parseSubnet, rangesOverlap, type AddressRange, type Subnet} from './address.js'
+import {EXTRA_EXPORT_ID_BASE, MAX_EXPORT_ID} from './export-ids.js'
+import {IMAGE_NAME, INTERFACE_NAME} from './names.js'
 
 /** A hostname label as RFC 1123 allows: what dhcpd, DNS and the kernel's ip= all accept. */
 export const HOSTNAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
 
+/** Why a node name cannot be a hostname, or undefined when it can. */
+export function hostnameProblem(name: string): string | undefined {
+  if (name.length > 63) return `name is ${name.length} characters long; a hostname label has at most 63`
+  if (!HOSTNAME.test(name)) return 'name must be a hostname (lowercase letters, digits and "-", no "/", "..", "_" or spaces), e.g. node01'
+  return undefined
+}
+
 const ipv4 = z.string().refine(isIPv4, {message: 'must be an IPv4 address such as 192.168.0.10'})
-const cidr = z.string().refine((s) => {
-  try {
-    parseSubnet(s)
-    return true
-  } catch {
-    return false
+/** A string `parse` accepts; its own message when the form is right but the values are not, else `message`. */
+function parsedBy(parse: (text: string) => unknown, message: string) {
+  return z.string().superRefine((text, ctx) => {
+    try {
+      parse(text)
+    } catch (error) {
+      ctx.addIssue({code: z.ZodIssueCode.custom, message: error instanceof AddressError ? error.message : message})
+    }
+  })
+}
+const cidr = parsedBy(parseSubnet, 'must be a network in CIDR form such as 192.168.0.0/24')
+const range = parsedBy(parseRange, 'must be an address range FIRST-LAST such as 192.168.0.200-192.168.0.210')
+/**
+ * Host paths end up in /etc/default/tftpd-hpa (which the init script sources as shell: a "$",
+ * quote or backquote there is expanded or breaks it), in exports lines and Ganesha blocks (split
+ * by spaces and quotes) and in the kernel's nfsroot= (split by commas). Rather than quote for
+ * each, such paths are refused: the characters every one of them takes as is.
+ */
+const hostDir = z.string().superRefine((p, ctx) => {
+  const bad = p.startsWith('/') ? /[^A-Za-z0-9._+@/-]/.exec(p)?.[0] : undefined
+  if (!p.startsWith('/') || bad !== undefined) {
+    ctx.addIssue({code: z.ZodIssueCode.custom, message: `must be an absolute path without spaces or shell characters${bad === undefined ? '' : ` (found ${JSON.stringify(bad)})`}; use only letters, digits and . _ + @ - /`})
   }
-}, {message: 'must be a network in CIDR form such as 192.168.0.0/24'})
-const range = z.string().refine((s) => {
-  try {
-    parseRange(s)
-    return true
-  } catch {
-    return false
-  }
-}, {message: 'must be an address range FIRST-LAST such as 192.168.0.200-192.168.0.210'})
-/** Paths end up in exports lines and dhcpd/pxelinux text: whitespace or control characters would split them. */
-const hostDir = z.string().regex(/^\/[^\s\0]*$/, {message: 'must be an absolute path without spaces or control characters'})
+})
 const imageName = z.string().regex(IMAGE_NAME, {message: 'must be lowercase letters, digits, ".", "_" or "-"'})
+const interfaceName = z.string().regex(INTERFACE_NAME, {message: 'must be a network interface name such as eth0 or br0 ("ip -br link" lists them)'})
+/** Every DHCP server reads a lease time as 32 bits, dnsmasq as a signed int: larger values wrap silently. */
+const leaseSeconds = z.number().int().positive().max(2_147_483_647, {message: 'must be at most 2147483647 seconds (68 years); larger values wrap around in the DHCP servers'})
 
 /** Node-local state by default: identity, logs and home directories; what a rebase must keep. */
 export const DEFAULT_NODE_LOCAL = [
@@ -40,6 +57,10 @@ export const DEFAULT_NODE_LOCAL = [
   '/var/lib/systemd/random-seed',
 ] as const
 
+/** The firmware a node can network-boot from: legacy BIOS PXE, and x64 UEFI (with or without Secure Boot). */
+export const FIRMWARE = ['bios', 'uefi'] as const
+export type Firmware = typeof FIRMWARE[number]
+
 /** The built-in recipes a custom recipe can extend; their definitions live in src/images/recipes.ts. */
 export const BUILTIN_RECIPES = ['debian-bookworm', 'debian-trixie', 'ubuntu-jammy', 'ubuntu-noble'] as const
 const debPackage = z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, {message: 'must be a Debian package name such as vim'})
@@ -52,6 +73,9 @@ export const RecipeSchema = z.object({
   components: z.array(z.string().regex(/^[a-z0-9-]+$/, {message: 'must be an archive component such as contrib'})).default([]),
   mirror: mirrorUrl.optional(),
   postInstall: z.array(z.array(z.string().regex(/^[^\0]*$/)).min(1, {message: 'must be a non-empty argv array such as ["systemctl", "enable", "foo"]'})).default([]),
+  /** The archive keyring debootstrap verifies with, a file on this machine: an Ubuntu recipe on a
+   * Debian host needs one, since Debian has no ubuntu-keyring package. */
+  keyring: hostDir.optional(),
   /** MODULES=list with these modules instead of MODULES=netboot: a much smaller, faster initrd for known NICs. */
   initramfsModules: z.array(z.string().regex(/^[a-z0-9_-]+$/, {message: 'must be a kernel module name such as e1000'})).min(1).optional(),
 }).strict()
@@ -69,8 +93,8 @@ export const SiteSchema = z.object({
   }).strict(),
   pool: range.optional(),
   lease: z.object({
-    default: z.number().int().positive().default(86_400),
-    max: z.number().int().positive().default(604_800),
+    default: leaseSeconds.default(86_400),
+    max: leaseSeconds.default(604_800),
   }).strict().default({}),
   paths: z.object({
     images: hostDir.default('/srv/pxeroot/images'),
@@ -78,13 +102,29 @@ export const SiteSchema = z.object({
     tftp: hostDir.default('/var/lib/tftpboot'),
   }).strict().default({}),
   backends: z.object({
-    dhcp: z.enum(['isc']).default('isc'),
+    dhcp: z.enum(['isc', 'kea', 'dnsmasq']).default('isc'),
     nfs: z.enum(['kernel', 'ganesha']).default('kernel'),
+  }).strict().default({}),
+  /** How pxeroot's DHCP server answers; see README "DHCP backends". */
+  dhcp: z.object({
+    /** full: it hands out addresses too; proxy (dnsmasq only): it adds PXE answers beside the network's own DHCP server. */
+    mode: z.enum(['full', 'proxy']).default('full'),
+    /** The boot network's interface; Kea and dnsmasq listen only there (init fills it in). */
+    interface: interfaceName.optional(),
   }).strict().default({}),
   boot: z.object({
     image: imageName.default('debian-bookworm'),
     kernelArgs: z.string().regex(/^[^\n\r]*$/, {message: 'must be on one line'}).default(''),
     unknown: z.enum(['local', 'none']).default('local'),
+    /** The machines served: BIOS (pxelinux) and/or UEFI (shim + GRUB); DHCP option 93 picks per client. */
+    firmware: z.array(z.enum(FIRMWARE, {errorMap: () => ({message: 'must be bios or uefi'})}))
+      .min(1, {message: 'must list bios, uefi or both, e.g. [bios, uefi]'})
+      .transform((list) => FIRMWARE.filter((f) => list.includes(f)))
+      .default([...FIRMWARE]),
+    /** How nodes fetch kernel and initrd: tftp (pxelinux) or http (iPXE, served by the web server). */
+    transport: z.enum(['tftp', 'http']).default('tftp'),
+    /** The web server's port when transport is http. */
+    httpPort: z.number().int().min(1).max(65_535).default(80),
   }).strict().default({}),
   /** How node roots are cloned from image revisions; see src/clone/. */
   clone: z.object({
@@ -107,7 +147,8 @@ export const SiteSchema = z.object({
   }).strict().default({}),
   exports: z.array(z.object({
     path: hostDir,
-    clients: z.string().regex(/^[^\s()]+$/, {message: 'must be an address, network or host pattern without spaces or parentheses'}),
+    // Rendered into exports lines and Ganesha blocks: nothing that could end or add a setting there.
+    clients: z.string().regex(/^[A-Za-z0-9.:/*?@_-]+$/, {message: 'must be an address, network, host pattern or @netgroup (letters, digits and . : / * ? @ _ -), e.g. 192.168.0.0/24'}),
     options: z.string().regex(/^[a-z0-9_=,.:/-]+$/i, {message: 'must be a comma-separated option list without spaces, e.g. rw,sync,no_subtree_check'}).default('rw,sync,no_root_squash,no_subtree_check'),
   }).strict()).default([]),
 }).strict()
@@ -143,7 +184,27 @@ export function siteProblems(site: SiteModel): string[] {
     problems.push(`pool: ${site.pool} overlaps nodes.range ${site.nodes.range}; give unknown machines addresses apart from the nodes`)
   }
   if (site.lease.max < site.lease.default) problems.push('lease.max: must not be shorter than lease.default')
+  const extraIds = MAX_EXPORT_ID - EXTRA_EXPORT_ID_BASE + 1
+  if (site.backends.nfs === 'ganesha' && site.exports.length > extraIds) problems.push(`exports: NFS-Ganesha has export ids for ${extraIds} extra exports; share a parent directory instead`)
+  problems.push(...dhcpProblems(site))
+  return problems
+}
+
+/** The DHCP settings that only make sense together. */
+function dhcpProblems(site: SiteModel): string[] {
+  const problems: string[] = []
+  const {dhcp, backends} = site
+  if (dhcp.mode === 'proxy' && backends.dhcp !== 'dnsmasq') {
+    problems.push(`dhcp.mode: proxy needs backends.dhcp: dnsmasq (only dnsmasq answers PXE requests beside another DHCP server), not ${backends.dhcp}; set backends.dhcp: dnsmasq, or dhcp.mode: full`)
+  }
+  if (backends.dhcp !== 'isc' && !dhcp.interface) {
+    problems.push(`dhcp.interface: is required with backends.dhcp: ${backends.dhcp}; name the interface that holds ${site.server}, e.g. dhcp: {interface: eth0} ("ip -br addr" lists them)`)
+  }
+  if (dhcp.mode === 'proxy' && site.pool) {
+    problems.push('pool: in proxy mode the network\'s own DHCP server hands out every address; remove pool, or set dhcp.mode: full')
+  }
   return problems
 }
 
 export type NfsBackend = Site['backends']['nfs']
+export type BootTransport = Site['boot']['transport']

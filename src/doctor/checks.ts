@@ -3,12 +3,20 @@ import path from 'node:path'
 
 import {desiredFiles} from '../apply/desired.js'
 import {planFiles, readOwned} from '../apply/plan.js'
+import {SHIM} from '../backends/loaders/grub.js'
 import {activeServices, packagesFor} from '../backends/registry.js'
 import {type BootModel} from '../boot/model.js'
 import {type SiteModel} from '../config/site.js'
-import {type Inventory} from '../inventory/inventory.js'
+import {PxerootError, UserError} from '../errors.js'
+import {formatRevisionRef} from '../images/layout.js'
+import {readManifest} from '../images/manifest.js'
+import {revisionSecureBoot} from '../images/secure-boot.js'
+import {inventoryProblems, type Inventory} from '../inventory/inventory.js'
 import {type Context} from '../system/context.js'
-import {exists, readIfExists} from '../system/files.js'
+import {exists, filesUnder, readIfExists} from '../system/files.js'
+import {STATE} from '../system/paths.js'
+import {dhcpChecks} from './dhcp.js'
+import {webServer} from './web.js'
 
 export type Status = 'ok' | 'warn' | 'fail' | 'skip'
 
@@ -77,19 +85,10 @@ async function daemonChecks({ctx, site}: Facts): Promise<Check[]> {
       await backend.check(ctx, {text: (p) => texts.get(p)})
       out.push(ok(name, `${backend.daemon} accepts the configuration on disk`))
     } catch (error) {
-      out.push({check: name, status: 'fail', message: (error as Error).message, fix: `pxeroot apply (or fix ${backend.adminFiles[0] ?? backend.paths[0]} by hand)`})
+      // The checker's own fix names the file and line at fault when it knows them.
+      const fix = error instanceof PxerootError && error.suggestion ? error.suggestion : `pxeroot apply (or fix ${backend.adminFiles[0] ?? backend.paths[0]} by hand)`
+      out.push({check: name, status: 'fail', message: (error as Error).message, fix})
     }
-  }
-  return out
-}
-
-async function walk(dir: string): Promise<string[]> {
-  const entries = await fs.readdir(dir, {withFileTypes: true}).catch(() => [])
-  const out: string[] = []
-  for (const e of entries) {
-    const p = path.join(dir, e.name)
-    if (e.isDirectory()) out.push(...await walk(p))
-    else if (e.isFile()) out.push(p)
   }
   return out
 }
@@ -99,7 +98,7 @@ async function tftpReadable({ctx, site}: Facts): Promise<Check[]> {
   const dir = ctx.root.resolve(site.paths.tftp)
   if (!await exists(dir)) return [{check: 'tftp root', status: 'fail', message: `${site.paths.tftp} does not exist`, fix: 'pxeroot apply'}]
   const unreadable: string[] = []
-  for (const file of await walk(dir)) {
+  for (const file of await filesUnder(dir)) {
     const st = await fs.stat(file)
     if ((st.mode & 0o004) === 0) unreadable.push(ctx.root.hostPath(file))
   }
@@ -120,6 +119,28 @@ async function nodeBootFiles({ctx, site, model}: Facts): Promise<Check[]> {
     : {check: 'node boot files', status: 'warn', message: `boot files do not exist yet: ${missing.slice(0, 4).join('; ')}${missing.length > 4 ? ` (+${missing.length - 4})` : ''}`, fix: `pxeroot image build ${site.boot.image}`}]
 }
 
+/** Under Secure Boot, each revision a node boots: a kernel shim trusts, and no module lockdown refuses. */
+async function secureBoot({ctx, site, model}: Facts): Promise<Check[]> {
+  if (!site.boot.firmware.includes('uefi')) return [{check: 'secure boot', status: 'skip', message: 'boot.firmware has no uefi'}]
+  const revisions = new Map(model.nodes.filter((n) => n.revision).map((n) => [formatRevisionRef(n.revision!), n.revision!]))
+  if (revisions.size === 0) return [{check: 'secure boot', status: 'skip', message: 'no node boots an image revision yet'}]
+  const out: Check[] = []
+  for (const [name, ref] of revisions) {
+    const manifest = await readManifest(ctx.root, site, ref).catch(() => undefined)
+    if (!manifest) continue // the node boot files check reports a revision that is not there
+    const {kernel, modules} = await revisionSecureBoot(ctx, site, ref, manifest.kernel, SHIM)
+    const check = `secure boot ${name}`
+    out.push(kernel.status === 'trusted' ? ok(check, `kernel ${kernel.message}`)
+      : {check, status: 'warn', message: `kernel ${kernel.status}: ${kernel.message}`,
+        fix: kernel.status === 'unknown' ? undefined : 'boot a Debian-signed kernel, sign this one with a key enrolled as a MOK on the nodes, or turn Secure Boot off on them'})
+    if (modules.status !== 'ok') {
+      out.push({check, status: 'warn', message: `modules: ${modules.message}`,
+        fix: modules.status === 'unknown' ? undefined : 'sign them with a key and enroll it as a MOK on each node (mokutil --import, confirmed at the node\'s console), or turn Secure Boot off on the nodes'})
+    }
+  }
+  return out
+}
+
 async function nodeRoots({ctx, model}: Facts): Promise<Check[]> {
   const {nodes} = model
   const missing = []
@@ -138,5 +159,40 @@ async function exportsActive({ctx, site, model}: Facts): Promise<Check[]> {
     : {check: 'exports', status: 'fail', message: `not exported now: ${inactive.map((n) => n.name).join(', ')}`, fix: 'pxeroot apply (runs exportfs -ra)'}]
 }
 
-/** Every check doctor runs, in the order it prints them; each yields one or more lines. */
-export const CHECKS: readonly ((facts: Facts) => Promise<Check[]>)[] = [packages, services, upToDate, daemonChecks, tftpReadable, nodeBootFiles, nodeRoots, exportsActive]
+/** The site's DHCP server runs alone (two must never answer on one network), on the interface that holds the server address. */
+async function dhcpServer({ctx, site}: Facts): Promise<Check[]> {
+  if (!ctx.root.isHost) return [{check: 'dhcp server', status: 'skip', message: '--root is set: the host\'s DHCP servers are not this root\'s'}]
+  return (await dhcpChecks(ctx, site)).map(({check, verdict}) => ({check, ...verdict}))
+}
+
+/** The inventory as every nodes command and apply would take it: readable, and fitting the site. */
+export function inventoryCheck(site: SiteModel, loaded: Inventory | UserError): Check {
+  const fix = `edit ${STATE.inventoryFile} as the message says (or change the node with "pxeroot nodes set")`
+  if (loaded instanceof UserError) return {check: 'inventory', status: 'fail', message: loaded.message, fix}
+  const problems = inventoryProblems(site, loaded)
+  return problems.length === 0 ? ok('inventory', `${loaded.nodes.length} node(s), every one valid for this site`)
+    : {check: 'inventory', status: 'fail', message: `${STATE.inventoryFile}: ${problems.join('; ')}`, fix}
+}
+
+export interface DoctorCheck {
+  /** The name its lines carry. */
+  name: string
+  /** It looks at the nodes, so it says nothing true while the inventory is invalid. */
+  needsNodes: boolean
+  run: (facts: Facts) => Promise<Check[]>
+}
+
+/** Every check doctor runs after the inventory's, in the order it prints them; each yields one or more lines. */
+export const CHECKS: readonly DoctorCheck[] = [
+  {name: 'packages', needsNodes: false, run: packages},
+  {name: 'services', needsNodes: false, run: services},
+  {name: 'dhcp server', needsNodes: false, run: dhcpServer},
+  {name: 'boot files', needsNodes: true, run: upToDate},
+  {name: 'config', needsNodes: false, run: daemonChecks},
+  {name: 'tftp root', needsNodes: false, run: tftpReadable},
+  {name: 'node boot files', needsNodes: true, run: nodeBootFiles},
+  {name: 'secure boot', needsNodes: true, run: secureBoot},
+  {name: 'node roots', needsNodes: true, run: nodeRoots},
+  {name: 'exports', needsNodes: true, run: exportsActive},
+  {name: 'web server', needsNodes: true, run: webServer},
+]

@@ -6,7 +6,7 @@ import {UserError} from '../errors.js'
 import {withChrootSession} from '../system/chroot.js'
 import {acquireLock} from '../system/lock.js'
 import {aptClean, aptFullUpgrade, aptInstall, aptUpdate} from './apt.js'
-import {bootstrapComplete, checkKeyring, debootstrapCommand} from './debootstrap.js'
+import {bootstrapComplete, bootstrapScript, checkKeyring, debootstrapCommand} from './debootstrap.js'
 import {hostDebianMirror} from './host-mirror.js'
 import {buildInitrd, newestKernel} from './initramfs.js'
 import {type RevisionRef} from './layout.js'
@@ -26,6 +26,8 @@ export interface BuildRequest {
   name?: string
   mirror?: string
   packages?: string[]
+  /** --keyring FILE: the archive keyring, a file on this machine. */
+  keyring?: string
   /** pxeroot's version, recorded in the manifest. */
   version: string
 }
@@ -43,10 +45,10 @@ export async function resolveBuildRecipe(site: Awaited<ReturnType<typeof loadSit
   if (request.mirror !== undefined && !/^(https?|file):\/\/\S+$/.test(request.mirror)) {
     throw new UserError(`--mirror: "${request.mirror}" is not a mirror URL; use http(s)://HOST/PATH such as http://deb.debian.org/debian`)
   }
-  const plain = resolveRecipe(site, request.recipe, {packages: request.packages})
+  const plain = resolveRecipe(site, request.recipe, {packages: request.packages, keyring: request.keyring})
   const needsHost = plain.distro === 'debian' && !request.mirror && !site.recipes[request.recipe]?.mirror
   const hostMirror = needsHost ? await hostDebianMirror(plain.suite) : undefined
-  return resolveRecipe(site, request.recipe, {mirror: request.mirror, packages: request.packages, hostMirror})
+  return resolveRecipe(site, request.recipe, {mirror: request.mirror, packages: request.packages, keyring: request.keyring, hostMirror})
 }
 
 /** Steps in a chroot session that install the recipe's packages from fully configured sources. */
@@ -73,6 +75,7 @@ export async function buildImage(ctx: Context, request: BuildRequest): Promise<B
   checkImageName(name, request.name ? '--name' : 'RECIPE')
   const recipe = await resolveBuildRecipe(site, request)
   await checkKeyring(recipe)
+  const script = await bootstrapScript(recipe)
   const lock = await acquireLock(ctx.root.resolve(imageLockFile(name)), `image ${name}`)
   const started = Date.now()
   let staging: Staging | undefined
@@ -94,7 +97,7 @@ export async function buildImage(ctx: Context, request: BuildRequest): Promise<B
           const s = staging!
           const cacheDir = site.images.debCache ? ctx.root.resolve(site.images.debCache) : undefined
           if (cacheDir) await ctx.files.mkdir(cacheDir)
-          const cmd = debootstrapCommand(recipe, s.work, {cacheDir})
+          const cmd = debootstrapCommand(recipe, s.work, {cacheDir, script})
           await withNetworkRetry('debootstrap', () => ctx.runner.run(cmd.command, cmd.args, {env: cmd.env, timeout: 60 * 60_000, cancelSignal: ctx.signal, onLine: output}), {
             signal: ctx.signal,
             log: ctx.log,

@@ -15,6 +15,8 @@ export interface Recipe {
   securityMirror: string
   components: string[]
   keyring: string
+  /** Where a keyring other than the distribution's was given (--keyring, recipes.NAME.keyring); absent for the built-in one. */
+  keyringFrom?: string
   kernelPackage: string
   /** Installed by debootstrap: the smallest set that gives a working chroot. */
   bootstrapPackages: string[]
@@ -63,6 +65,8 @@ export interface RecipeOverrides {
   mirror?: string
   /** --packages a,b */
   packages?: string[]
+  /** --keyring FILE: wins over the recipe's. */
+  keyring?: string
   /** The host's Debian mirror, used by Debian recipes when nothing else names one. */
   hostMirror?: {mirror: string, securityMirror?: string}
 }
@@ -89,8 +93,10 @@ export function resolveRecipe(site: SiteModel, name: string, overrides: RecipeOv
   for (const p of overrides.packages ?? []) {
     if (!/^[a-z0-9][a-z0-9+.-]+$/.test(p)) throw new UserError(`--packages: "${p}" is not a Debian package name; give a comma-separated list such as vim,htop`)
   }
+  const keyringFrom = overrides.keyring ? '--keyring' : custom?.keyring ? `recipes.${name}.keyring` : undefined
   return {
     ...base,
+    ...(keyringFrom ? {keyring: overrides.keyring ?? custom!.keyring!, keyringFrom} : {}),
     name,
     base: baseName,
     mirror: mirror.replace(/\/+$/, ''),

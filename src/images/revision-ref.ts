@@ -1,9 +1,11 @@
 import {promises as fs} from 'node:fs'
+import path from 'node:path'
 
 import {type SiteModel} from '../config/site.js'
 import {UserError} from '../errors.js'
+import {exists} from '../system/files.js'
 import {type Root} from '../system/paths.js'
-import {currentRevision, formatRevisionRef, parseRevisionRef, revisionManifest, revisionRootfs, type RevisionRef} from './layout.js'
+import {bootFiles, currentRevision, formatRevisionRef, parseRevisionRef, revisionManifest, revisionRootfs, type RevisionRef} from './layout.js'
 import {parseManifestText, type ManifestView} from './manifest-view.js'
 import {IMAGE_NAME} from '../config/names.js'
 
@@ -18,6 +20,18 @@ export async function resolveRevision(root: Root, site: SiteModel, text: string,
   }
   const rootfs = await fs.lstat(root.resolve(revisionRootfs(site, ref))).catch(() => undefined)
   if (!rootfs?.isDirectory()) throw new UserError(`${what}: there is no revision ${formatRevisionRef(ref)}`, 'see "pxeroot image list"')
+  return ref
+}
+
+/** A revision nodes can boot from: it exists, and its kernel and initrd are published in the tftp root. */
+export async function requireBootableRevision(root: Root, site: SiteModel, text: string, what = 'revision'): Promise<RevisionRef> {
+  const ref = await resolveRevision(root, site, text, what)
+  for (const rel of Object.values(bootFiles(ref))) {
+    const file = path.posix.join(site.paths.tftp, rel)
+    if (!await exists(root.resolve(file))) {
+      throw new UserError(`${what}: ${formatRevisionRef(ref)} has no published boot files (${file} is missing)`, 'build a new revision, or pick one that has them: see "pxeroot image list"')
+    }
+  }
   return ref
 }
 

@@ -1,4 +1,4 @@
-import {isIPv4, normalizeMac} from '../config/address.js'
+import {checkMac, isIPv4} from '../config/address.js'
 import {type SiteModel} from '../config/site.js'
 import {UserError} from '../errors.js'
 import {REVISION_REF} from '../config/names.js'
@@ -15,9 +15,9 @@ function checkedFields(fields: NodeFields): NodeFields {
   if (fields.ip !== undefined && !isIPv4(fields.ip)) throw new UserError(`--ip: "${fields.ip}" is not an IPv4 address; write it as 192.168.0.201`)
   let mac = fields.mac
   if (typeof mac === 'string') {
-    const normalized = normalizeMac(mac)
-    if (!normalized) throw new UserError(`--mac: "${mac}" is not a MAC address; write it as 52:54:00:12:34:56`)
-    mac = normalized
+    const checked = checkMac(mac)
+    if (checked.problem) throw new UserError(`--mac: ${checked.problem}`)
+    mac = checked.mac
   }
   if (fields.image !== undefined && !REVISION_REF.test(fields.image)) throw new UserError(`--image: "${fields.image}" is not an image revision; write it as NAME@N, e.g. debian-bookworm@1`)
   if (fields.kernelArgs !== undefined && /[\r\n]/.test(fields.kernelArgs)) throw new UserError('--kernel-args: must be on one line')

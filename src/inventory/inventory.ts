@@ -2,9 +2,10 @@ import {promises as fs} from 'node:fs'
 import jsYaml from 'js-yaml'
 import {z} from 'zod'
 
-import {inRange, inSubnet, ipToNumber, isIPv4, normalizeMac, numberToIp} from '../config/address.js'
-import {parseYamlFile} from '../config/issues.js'
-import {HOSTNAME, type SiteModel} from '../config/site.js'
+import {checkMac, inRange, inSubnet, ipToNumber, isIPv4, numberToIp} from '../config/address.js'
+import {nodeExportId} from '../config/export-ids.js'
+import {parseYamlFile, yamlLines, type LineOf} from '../config/issues.js'
+import {hostnameProblem, type SiteModel} from '../config/site.js'
 import {UserError} from '../errors.js'
 import {type Context} from '../system/context.js'
 import {STATE, type Root} from '../system/paths.js'
@@ -18,7 +19,9 @@ const NodeSchema = z.object({
   /** The image revision (name@N) this node's root was cloned from; absent until it has a root. */
   image: z.string().regex(REVISION_REF, {message: 'must be an image revision such as debian-bookworm@3'}).optional(),
   kernelArgs: z.string().regex(/^[^\n\r]*$/, {message: 'must be on one line'}).optional(),
-}).passthrough()
+  /** What `nodes clone` records about the root (clone/record.ts reads it loosely). */
+  clone: z.unknown().optional(),
+}).strict()
 
 const InventorySchema = z.object({nodes: z.array(NodeSchema).default([])}).strict()
 
@@ -27,16 +30,44 @@ export interface Inventory {
   readonly nodes: readonly InventoryNode[]
 }
 
-/** Parses the inventory text; pure. MACs are normalised to lowercase so that duplicates differing in case are caught. */
+/**
+ * What a list of nodes gets wrong whatever the site says: a name that is no hostname, and a
+ * name, address or MAC used twice. `who(i)` names entry i in the messages.
+ */
+function ownProblems(nodes: readonly InventoryNode[], who: (i: number) => string): string[] {
+  const problems: string[] = []
+  const seen = {name: new Map<string, number>(), ip: new Map<string, number>(), mac: new Map<string, number>()}
+  nodes.forEach((node, i) => {
+    const bad = hostnameProblem(node.name)
+    if (bad) problems.push(`${who(i)}: ${bad}`)
+    const claims: [keyof typeof seen, string | undefined][] = [['name', node.name.toLowerCase()], ['ip', node.ip], ['mac', node.mac]]
+    for (const [field, value] of claims) {
+      if (value === undefined) continue
+      const first = seen[field].get(value)
+      if (first === undefined) seen[field].set(value, i)
+      else problems.push(`${who(i)}: ${field} ${value} is already used by ${who(first)}; every node needs its own ${field}${field === 'name' ? ': rename or remove one of them' : ''}`)
+    }
+  })
+  return problems
+}
+
+/**
+ * Parses the inventory text; pure. Refuses what no site could accept (see ownProblems), naming
+ * each entry by its line, so a hand edit is refused by every command that reads the file. MACs
+ * are normalised to lowercase so that duplicates differing in case are caught.
+ */
 export function parseInventory(text: string, source = STATE.inventoryFile): Inventory {
   const parsed = parseYamlFile(InventorySchema, text, source)
+  let lines: LineOf | undefined
+  const line = (i: number) => (lines ??= yamlLines(text))(['nodes', i])
   const problems: string[] = []
   const nodes = parsed.nodes.map((node, i) => {
     if (node.mac === undefined) return node
-    const mac = normalizeMac(node.mac)
-    if (!mac) problems.push(`nodes[${i}] (${node.name}).mac: "${node.mac}" is not a MAC address; write it as aa:bb:cc:dd:ee:ff`)
-    return {...node, mac: mac ?? node.mac}
+    const checked = checkMac(node.mac)
+    if (checked.problem) problems.push(`line ${line(i)}: nodes.${i}.mac: ${checked.problem}`)
+    return {...node, mac: checked.mac ?? node.mac}
   })
+  problems.push(...ownProblems(nodes, (i) => `node ${JSON.stringify(nodes[i].name)} (line ${line(i)})`))
   if (problems.length > 0) throw new UserError(`${source}: ${problems.join('; ')}`)
   return {nodes}
 }
@@ -78,29 +109,36 @@ export async function saveInventory(ctx: Pick<Context, 'root' | 'files'>, invent
  * pxeroot refuses them itself before anything is rendered.
  */
 export function inventoryProblems(site: SiteModel, inventory: Inventory): string[] {
-  const problems: string[] = []
-  const seen = {name: new Map<string, string>(), ip: new Map<string, string>(), mac: new Map<string, string>()}
+  const problems = ownProblems(inventory.nodes, (i) => `node ${JSON.stringify(inventory.nodes[i].name)}`)
   for (const node of inventory.nodes) {
     const who = `node ${JSON.stringify(node.name)}`
-    if (!HOSTNAME.test(node.name)) {
-      problems.push(`${who}: name must be a hostname (lowercase letters, digits and "-", no "/", "..", "_" or spaces), e.g. node01`)
-    }
-    const claims: [keyof typeof seen, string | undefined][] = [['name', node.name.toLowerCase()], ['ip', node.ip], ['mac', node.mac]]
-    for (const [field, value] of claims) {
-      if (value === undefined) continue
-      const other = seen[field].get(value)
-      if (other !== undefined) problems.push(`${who}: ${field} ${value} is already used by node ${JSON.stringify(other)}; every node needs its own ${field}`)
-      else seen[field].set(value, node.name)
-    }
     if (!inSubnet(node.ip, site.net)) {
       problems.push(`${who}: ip ${node.ip} is outside subnet ${site.subnet}; pick an address in ${site.nodes.range}`)
       continue
     }
     if (node.ip === site.server || node.ip === site.router) problems.push(`${who}: ip ${node.ip} is the ${node.ip === site.server ? 'server' : 'router'}'s address`)
-    if (site.poolRange && inRange(node.ip, site.poolRange)) {
+    if (site.dhcp.mode === 'proxy' && !node.mac) {
+      problems.push(`${who}: has no MAC, and in proxy mode (dhcp.mode: proxy) the network's DHCP server picks addresses, so a node is found by its MAC alone; give it one (pxeroot nodes set ${node.name} --mac aa:bb:cc:dd:ee:ff)`)
+    } else if (site.poolRange && inRange(node.ip, site.poolRange)) {
       problems.push(`${who}: ip ${node.ip} lies in the dynamic pool ${site.pool}; a node's address must be outside the pool for unknown machines`)
     } else if (!node.mac && !inRange(node.ip, site.nodeRange)) {
       problems.push(`${who}: ip ${node.ip} is outside nodes.range ${site.nodes.range}, so DHCP never hands it out; give the node a MAC (--mac) or an address in the range`)
+    }
+  }
+  if (site.backends.nfs === 'ganesha') problems.push(...exportIdProblems(inventory.nodes))
+  return problems
+}
+
+/** Two nodes NFS-Ganesha would give one Export_Id (possible only on subnets larger than /16, or at a /16's very ends). */
+function exportIdProblems(nodes: readonly InventoryNode[]): string[] {
+  const problems: string[] = []
+  const seen = new Map<number, InventoryNode>()
+  for (const node of nodes) {
+    const id = nodeExportId(node.ip)
+    const other = seen.get(id)
+    if (!other) seen.set(id, node)
+    else if (other.ip !== node.ip) {
+      problems.push(`node ${JSON.stringify(node.name)}: NFS-Ganesha would give it Export_Id ${id}, as node ${JSON.stringify(other.name)} (${other.ip}): ids come from the last 16 bits of the address; give one of them an address that differs there`)
     }
   }
   return problems

@@ -1,3 +1,6 @@
+import path from 'node:path'
+
+import {type LabDaemon, type LabEnv} from '../backends/types.js'
 import {ganeshaExportBlock} from '../render/nfs/ganesha.js'
 
 /** A node root as the lab exports it. */
@@ -13,10 +16,12 @@ export interface LabExport {
 const q = (s: string) => `"${s}"`
 
 /**
- * The lab's NFS-Ganesha config. Each node root is exported at its disk path and mounted by its
- * host path: Mount_Path_Pseudo makes NFSv3 MOUNT look exports up by Pseudo, so the nodes' own
- * nfsroot= works unchanged under --root. NFSv3 + MOUNT only matter (klibc nfsmount speaks v2/v3
- * and mounts with nolock); no grace period, no NLM. MOUNT requests are logged for the milestones.
+ * The lab's own NFS-Ganesha config, for a site whose NFS server the lab cannot run (the kernel
+ * server: no kernel nfsd in a lab namespace), built from the boot model rather than from a
+ * generated file. Each node root is exported at its disk path and mounted by its host path:
+ * Mount_Path_Pseudo makes NFSv3 MOUNT look exports up by Pseudo, so the nodes' own nfsroot=
+ * works unchanged under --root. NFSv3 + MOUNT only matter (klibc nfsmount speaks v2/v3 and
+ * mounts with nolock); no grace period, no NLM. MOUNT requests are logged for the milestones.
  */
 export function labGaneshaConfig(server: string, recoveryDir: string, exports: readonly LabExport[]): string {
   const lines = [
@@ -42,4 +47,18 @@ export function labGaneshaConfig(server: string, recoveryDir: string, exports: r
     lines.push(...ganeshaExportBlock({id: e.exportId, path: e.diskPath, pseudo: e.rootPath, clients: e.client, access: 'RW', squash: 'No_Root_Squash'}))
   }
   return lines.join('\n') + '\n'
+}
+
+/** NFS-Ganesha on labGaneshaConfig, run the way the Ganesha backend's lab hook runs it. */
+export function modelGaneshaLab(env: Pick<LabEnv, 'runDir' | 'server'>, exports: readonly LabExport[]): LabDaemon {
+  const file = (name: string) => path.join(env.runDir, name)
+  return {
+    files: [{name: 'ganesha.conf', content: labGaneshaConfig(env.server, file('ganesha-recovery'), exports)}],
+    dirs: ['ganesha-recovery'],
+    program: 'ganesha.nfsd',
+    args: ['-F', '-L', file('ganesha.log'), '-f', file('ganesha.conf'), '-p', file('ganesha.pid')],
+    log: file('ganesha.log'),
+    ready: 'NFS SERVER INITIALIZED',
+    logsItself: true,
+  }
 }

@@ -7,6 +7,7 @@ export const MILESTONES = [
   {id: 'config', label: 'pxelinux file'},
   {id: 'kernel', label: 'kernel'},
   {id: 'initrd', label: 'initrd'},
+  {id: 'ipconfig', label: 'initramfs lease'},
   {id: 'nfsroot', label: 'NFS root mounted'},
   {id: 'login', label: 'login prompt'},
 ] as const
@@ -17,7 +18,7 @@ export type MilestoneId = typeof MILESTONES[number]['id']
 export interface BootTarget {
   name: string
   ip: string
-  /** The MAC the VM uses (the inventory's, or the lab's for a node bound by address). */
+  /** The MAC the VM uses (the inventory's, or the lab's for a node bound by address, which leases from the dynamic range). */
   mac: string
   /** Host path the node mounts as its root. */
   rootPath: string
@@ -92,6 +93,8 @@ const FATAL = [
   /Gave up waiting for root[^\n]*/,
   /You are now being dropped into an emergency shell[^\n]*/,
   /\(initramfs\) *$/m,
+  // The NFS server refuses the initramfs (an address its export does not admit): it will not relent.
+  /mount call failed - server replied: Permission denied/,
 ]
 
 /** Terminal escapes and carriage returns the firmware and systemd write to the console. */
@@ -114,13 +117,32 @@ export interface Identity {
   machineId?: string
   /** The hostname on the login prompt. */
   prompt?: string
+  /** The resolvers of its /etc/resolv.conf. */
+  nameservers: string[]
+  search: string[]
 }
 
 export function identityIn(console: string): Identity {
+  const resolv = [...console.matchAll(/\/etc\/resolv\.conf:(nameserver|search|domain)[ \t]+([^\n]*)/g)]
   return {
     hostname: /\/etc\/hostname:([a-z0-9.-]+)/.exec(console)?.[1] ?? /Hostname set to <([^>]+)>/.exec(console)?.[1],
     machineId: /\/etc\/machine-id:([0-9a-f]{32})\b/.exec(console)?.[1],
     prompt: /^([A-Za-z0-9.-]+) login: */m.exec(console)?.[1],
+    nameservers: resolv.filter((m) => m[1] === 'nameserver').map((m) => m[2].trim()),
+    search: resolv.filter((m) => m[1] !== 'nameserver').flatMap((m) => m[2].trim().split(/\s+/)),
+  }
+}
+
+/** The addresses the node's two DHCP clients say they got: the PXE firmware (iPXE) and the initramfs (klibc ipconfig). */
+export interface ConsoleAddresses {
+  firmware?: string
+  initramfs?: string
+}
+
+export function addressesIn(console: string): ConsoleAddresses {
+  return {
+    firmware: /(?:^|\s)net\d+: (\d+\.\d+\.\d+\.\d+)\/\d/m.exec(console)?.[1],
+    initramfs: /IP-Config: \S+ complete[^\n]*\n\s*address: (\d+\.\d+\.\d+\.\d+)/.exec(console)?.[1],
   }
 }
 
@@ -135,13 +157,18 @@ export interface Evidence {
 /** Which milestones the evidence shows for this node; pure. The login prompt must carry the node's own name. */
 export function reachedMilestones(target: BootTarget, e: Evidence): Set<MilestoneId> {
   const got = new Set<MilestoneId>()
-  if (e.leases.some((l) => l.ip === target.ip && l.mac === target.mac)) got.add('lease')
+  const said = addressesIn(e.console)
+  if (e.leases.some((l) => l.ip === target.ip && l.mac === target.mac) && (said.firmware ?? target.ip) === target.ip) got.add('lease')
   const done = (file: string) => e.tftp.read(file)?.state === 'done'
   if (done(target.loader)) got.add('loader')
   if (done(target.config)) got.add('config')
   if (done(target.kernel)) got.add('kernel')
   if (done(target.initrd)) got.add('initrd')
-  if (e.mounts.some((m) => m.ok && m.client === target.ip && m.path === target.rootPath)) got.add('nfsroot')
+  const mounted = e.mounts.some((m) => m.ok && m.client === target.ip && m.path === target.rootPath)
+  // The initramfs's address from its own console line, or, where the console stays quiet, from
+  // the server: the NFS root was mounted from the node's address.
+  if (said.initramfs === target.ip || (said.initramfs === undefined && mounted)) got.add('ipconfig')
+  if (mounted) got.add('nfsroot')
   if (identityIn(e.console).prompt === target.name) got.add('login')
   return got
 }
@@ -155,6 +182,8 @@ export function whyMissing(id: MilestoneId, target: BootTarget, e: Evidence): st
   }
   switch (id) {
     case 'lease': {
+      const firmware = addressesIn(e.console).firmware
+      if (firmware && firmware !== target.ip) return `the firmware got ${firmware} instead of ${target.ip}`
       const other = e.leases.find((l) => l.mac === target.mac)
       return other ? `got ${other.ip} instead of ${target.ip}` : `no DHCPACK for ${target.mac}`
     }
@@ -162,6 +191,10 @@ export function whyMissing(id: MilestoneId, target: BootTarget, e: Evidence): st
     case 'config': return tftpWhy(target.config)
     case 'kernel': return tftpWhy(target.kernel)
     case 'initrd': return tftpWhy(target.initrd)
+    case 'ipconfig': {
+      const initramfs = addressesIn(e.console).initramfs
+      return initramfs ? `the initramfs got ${initramfs} instead of ${target.ip}` : undefined
+    }
     case 'nfsroot': {
       const refused = e.mounts.find((m) => !m.ok && (m.client === target.ip || m.client === ''))
       return refused ? `the NFS server refused ${refused.path}: ${refused.why}` : `no NFS mount of ${target.rootPath} from ${target.ip}`

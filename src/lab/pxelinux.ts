@@ -1,14 +1,18 @@
 /**
- * Kernel arguments the lab adds to a node's entry, in its private copy only: the console on
- * the VM's serial port, and a one-shot unit that prints the node's hostname and machine-id
- * there (systemd.run= would otherwise boot into kernel-command-line.target, hence the unit
- * and wants), so the console proves which root booted.
+ * Kernel arguments the lab adds to a node's entry, in its private copy only (the loader's whole
+ * delta, README "The lab"): the console on the VM's serial port, no timer check (a VM quirk,
+ * below), and a one-shot unit that prints the node's hostname, machine-id and resolvers there
+ * (systemd.run= would otherwise boot into kernel-command-line.target, hence the unit and
+ * wants), so the console proves which root booted and what it resolves names with.
  */
 export const LAB_KERNEL_ARGS = [
   'console=ttyS0,115200',
+  // An emulated (TCG) VM on a busy host can miss the kernel's IO-APIC timer check and panic
+  // ("IO-APIC + timer doesn't work!"); the check proves nothing about the node.
+  'no_timer_check',
   'systemd.unit=multi-user.target',
   'systemd.wants=kernel-command-line.service',
-  'systemd.run="/usr/bin/grep -H . /etc/hostname /etc/machine-id"',
+  'systemd.run="/usr/bin/grep -H . /etc/hostname /etc/machine-id /etc/resolv.conf"',
   'systemd.run_success_action=none',
   'systemd.run_failure_action=none',
 ].join(' ')

@@ -1,4 +1,13 @@
-import {type LabBootResult} from './run.js'
+import {type MilestoneId} from './milestones.js'
+import {type LabBootResult, type LabNodeResult} from './run.js'
+
+/** What a milestone line adds: the addresses each DHCP client got, the name on the prompt. */
+function detail(node: LabNodeResult, id: MilestoneId): string {
+  const reached = node.milestones.find((m) => m.id === id)?.seconds !== undefined
+  if (id === 'lease') return ` (firmware ${node.addresses.firmware ?? '?'}, initramfs ${node.addresses.initramfs ?? '?'})`
+  if (id === 'login' && reached) return ` (${node.name})`
+  return ''
+}
 
 /** The human report: each node's milestones with their times, then PASS or FAIL and why. */
 export function labReport(result: LabBootResult): string {
@@ -7,10 +16,11 @@ export function labReport(result: LabBootResult): string {
     const binding = node.boundBy === 'mac' ? `bound by MAC ${node.mac}` : `bound by address (lab MAC ${node.mac})`
     out.push(`${node.name}  ${node.ip}  ${binding}  ${node.config}`)
     for (const m of node.milestones) {
-      out.push(`  ${m.seconds === undefined ? '      -' : `${m.seconds.toFixed(1).padStart(5)} s`}  ${m.label}${m.id === 'login' && m.seconds !== undefined ? ` (${node.name})` : ''}`)
+      out.push(`  ${m.seconds === undefined ? '      -' : `${m.seconds.toFixed(1).padStart(5)} s`}  ${m.label}${detail(node, m.id)}`)
     }
     if (node.passed) {
-      out.push(`  PASS  hostname ${node.hostname ?? '?'}, machine-id ${node.machineId ?? '?'}`)
+      const dns = node.nameservers.length > 0 ? `, nameservers ${node.nameservers.join(' ')}${node.search.length > 0 ? ` (search ${node.search.join(' ')})` : ''}` : ', no nameservers'
+      out.push(`  PASS  hostname ${node.hostname ?? '?'}, machine-id ${node.machineId ?? '?'}${dns}`)
     } else {
       out.push(`  FAIL  missed: ${node.missed ?? '?'}${node.reason ? ` (${node.reason})` : ''}`)
       if (node.serialLog) out.push(`        serial console: ${node.serialLog}`)

@@ -2,6 +2,7 @@ import {promises as fs} from 'node:fs'
 import path from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 
+import {type LabDaemon, type LabEnv} from '../backends/types.js'
 import {type SiteModel} from '../config/site.js'
 import {ExternalCommandError, UserError} from '../errors.js'
 import {type BootNode} from '../boot/model.js'
@@ -12,8 +13,7 @@ import {mountFs} from '../system/mounts.js'
 import {createLabNamespace, labNamespaceName, type LabNamespace, NETNS_PREFIX} from '../system/netns.js'
 import {removeTree} from '../system/trees.js'
 import {newProgress, type BootProgress} from './decide.js'
-import {labGaneshaConfig} from './ganesha.js'
-import {type BootTarget, identityIn, MILESTONES, type MilestoneId, whyMissing} from './milestones.js'
+import {addressesIn, type BootTarget, identityIn, MILESTONES, type MilestoneId, whyMissing} from './milestones.js'
 import {bootFilesOf, labPxelinux} from './pxelinux.js'
 import {qemuArgs} from './qemu.js'
 import {FileTail, lastLines} from './tail.js'
@@ -51,6 +51,13 @@ export interface LabNodeResult {
   reason?: string
   hostname?: string
   machineId?: string
+  /** What the node's two DHCP clients said they got, on its console: the PXE firmware and the initramfs. */
+  addresses: {firmware?: string, initramfs?: string}
+  /** Every address the DHCP server acknowledged to the VM's MAC, in order (firmware first, then the initramfs). */
+  acks: string[]
+  /** The booted node's /etc/resolv.conf, as it printed it. */
+  nameservers: string[]
+  search: string[]
   seconds: number
   /** The serial console log, when it was kept. */
   serialLog?: string
@@ -72,6 +79,15 @@ export interface LabVm {
   target: BootTarget
 }
 
+/** What the lab gives a server's lab hook for one run. */
+export type LabRunEnv = Pick<LabEnv, 'runDir' | 'iface' | 'root' | 'server'>
+
+/** How the run starts its DHCP and NFS servers (lab-boot binds the backends' lab hooks to the generated files). */
+export interface LabServers {
+  dhcp(env: LabRunEnv): LabDaemon
+  nfs(env: LabRunEnv): LabDaemon
+}
+
 /** One run's outcome: each VM's progress, for the caller's decisions (retry under TCG) and the report. */
 export interface LabRunOutcome {
   result: LabBootResult
@@ -85,13 +101,13 @@ const SERVICE_START_MS = 60_000
  * every boot passed or failed, then everything torn down by PID and the namespaces deleted,
  * also on failure or Ctrl-C. Nothing is written into node roots or the real tftp tree.
  */
-export async function runLab(ctx: Context, site: SiteModel, tools: LabTools, accel: 'kvm' | 'tcg', options: LabBootOptions, vms: LabVm[], dhcpdConf: string): Promise<LabRunOutcome> {
+export async function runLab(ctx: Context, site: SiteModel, tools: LabTools, accel: 'kvm' | 'tcg', options: LabBootOptions, vms: LabVm[], servers: LabServers): Promise<LabRunOutcome> {
   const dir = await ctx.files.tempDir(`${NETNS_PREFIX}${process.pid}-`)
   const lab = new LabRun(ctx, site, tools, dir, accel, options)
   let outcome: LabRunOutcome | undefined
   let failure: unknown
   try {
-    outcome = await lab.run(vms, dhcpdConf)
+    outcome = await lab.run(vms, servers)
   } catch (error) {
     failure = error
   }
@@ -122,15 +138,16 @@ class LabRun {
     return (this.options.timeout + 300) * 1000
   }
 
-  async run(vms: LabVm[], dhcpdConf: string): Promise<LabRunOutcome> {
+  async run(vms: LabVm[], servers: LabServers): Promise<LabRunOutcome> {
     const {ctx, site} = this
     const t0 = Date.now()
     const ns = await createLabNamespace(ctx.runner, {name: labNamespaceName(), serverCidr: `${site.server}/${site.net.prefixLength}`, runDir: this.dir.path})
     this.ns = ns
     ctx.log(`lab: network namespace ${ns.name}, server ${site.server} on ${ns.bridge}`)
 
-    await this.startNfs(vms)
-    await this.startDhcp(dhcpdConf)
+    const env: LabRunEnv = {runDir: this.dir.path, iface: ns.bridge, root: ctx.root, server: site.server}
+    const nfs = await this.startNfs(servers.nfs(env))
+    const dhcp = await this.startServer('dhcpd', servers.dhcp(env))
     await this.startTftp(vms)
     ctx.log(`lab: dhcpd, tftpd, rpcbind and NFS-Ganesha up in ${((Date.now() - t0) / 1000).toFixed(1)} s; booting ${vms.map((v) => v.node.name).join(', ')} (${this.accel.toUpperCase()})`)
 
@@ -150,8 +167,8 @@ class LabRun {
       feeds.push({progress, console: () => serial.read(), capture: () => pcap.read(), ended: () => qemu.ended, stop: () => qemu.stop()})
     }
 
-    const dhcpd = new FileTail(this.dir.file('dhcpd.log'))
-    const ganesha = new FileTail(this.dir.file('ganesha.log'))
+    const dhcpd = new FileTail(dhcp.log)
+    const ganesha = new FileTail(nfs.log)
     const seen = await watchBoots(feeds, {
       dhcpLog: async () => (await dhcpd.read()).toString('utf8'),
       nfsLog: async () => (await ganesha.read()).toString('latin1'),
@@ -181,13 +198,13 @@ class LabRun {
   }
 
   /** Waits until test() holds, the service dies (error with its log), or the bound passes. */
-  private async until(d: Daemon, what: string, test: () => Promise<boolean>): Promise<void> {
+  private async until(d: Daemon, what: string, test: () => Promise<boolean>, logFile = d.log): Promise<void> {
     const deadline = Date.now() + SERVICE_START_MS
     for (;;) {
       this.ctx.signal.throwIfAborted()
       if (await test()) return
       if (d.ended || Date.now() > deadline) {
-        const log = (await readIfExists(d.log))?.toString('utf8') ?? ''
+        const log = (await readIfExists(logFile))?.toString('utf8') ?? ''
         throw new ExternalCommandError(d.name, [], d.ended?.code, lastLines(log), `${d.name} ${d.ended ? 'stopped' : 'did not come up'} before ${what}: ${lastLines(log) || d.ended?.error || 'no output'}`)
       }
       await sleep(200)
@@ -198,27 +215,24 @@ class LabRun {
     return async () => ((await readIfExists(file))?.toString('latin1') ?? '').includes(text)
   }
 
-  private async startNfs(vms: LabVm[]): Promise<void> {
-    const recovery = await this.dir.mkdir('ganesha-recovery')
-    const conf = await this.dir.write('ganesha.conf', labGaneshaConfig(this.site.server, recovery, vms.map((vm) => ({
-      exportId: vm.node.exportId, rootPath: vm.node.rootPath, diskPath: this.ctx.root.resolve(vm.node.rootPath), client: vm.node.ip,
-    }))))
+  /** NFSv3 needs rpcbind in the lab first (MOUNT and NFS register with it). */
+  private async startNfs(spec: LabDaemon): Promise<LabDaemon> {
     const rpcbind = this.daemon('rpcbind', this.tools.rpcbind, ['-f', '-w'], this.dir.file('rpcbind.log'))
     const [probe, probeArgs] = this.ns!.inLab(this.tools.rpcinfo, ['-p'])
     await this.until(rpcbind, 'answering', async () => (await this.ctx.runner.run(probe, probeArgs, {reject: false, timeout: 5000})).exitCode === 0)
-    const log = this.dir.file('ganesha.log')
-    const ganesha = this.daemon('NFS-Ganesha', this.tools['ganesha.nfsd'], ['-F', '-L', log, '-f', conf, '-p', this.dir.file('ganesha.pid')], this.dir.file('ganesha.out'))
-    await this.until(ganesha, 'serving', this.logContains(log, 'NFS SERVER INITIALIZED'))
+    return this.startServer(spec.program === 'ganesha.nfsd' ? 'NFS-Ganesha' : spec.program, spec)
   }
 
-  private async startDhcp(conf: string): Promise<void> {
-    const file = await this.dir.write('dhcpd.conf', conf)
-    const leases = await this.dir.write('dhcpd.leases', '')
-    const check = await this.ctx.runner.run(this.tools.dhcpd, ['-t', '-4', '-cf', file], {reject: false, timeout: 30_000})
-    if (check.exitCode !== 0) throw new UserError(`dhcpd rejects the lab's copy of the dhcpd configuration: ${lastLines(check.stderr, 4)}`)
-    const log = this.dir.file('dhcpd.log')
-    const d = this.daemon('dhcpd', this.tools.dhcpd, ['-f', '-d', '-4', '-cf', file, '-lf', leases, '-pf', this.dir.file('dhcpd.pid'), this.ns!.bridge], log)
-    await this.until(d, 'serving', this.logContains(log, 'Server starting service'))
+  /** A server as its backend's lab hook describes it: its files in the run directory, then the daemon until it serves. */
+  private async startServer(name: string, spec: LabDaemon): Promise<LabDaemon> {
+    const program = (this.tools as Record<string, string>)[spec.program]
+    if (!program) throw new Error(`internal: the lab has no tool ${spec.program}`)
+    for (const dir of spec.dirs ?? []) await this.dir.mkdir(dir)
+    for (const f of spec.files) await this.dir.write(f.name, f.content)
+    const out = spec.logsItself ? this.dir.file(`${path.basename(spec.program)}.out`) : spec.log
+    const d = this.daemon(name, program, spec.args, out)
+    await this.until(d, 'serving', this.logContains(spec.log, spec.ready), spec.log)
+    return spec
   }
 
   /**
@@ -293,6 +307,7 @@ function nodeResult(vm: LabVm, p: BootProgress, seen: WatchResult, i: number): L
   const milestones = MILESTONES.map((m) => ({id: m.id, label: m.label, seconds: p.reached.get(m.id)}))
   const first = milestones.find((m) => m.seconds === undefined)
   const identity = identityIn(seen.consoles[i])
+  const addresses = addressesIn(seen.consoles[i])
   const why = first ? whyMissing(first.id, vm.target, evidence) : undefined
   return {
     name: vm.node.name,
@@ -306,6 +321,10 @@ function nodeResult(vm: LabVm, p: BootProgress, seen: WatchResult, i: number): L
     reason: [why, p.outcome?.reason].filter(Boolean).join('; ') || undefined,
     hostname: identity.hostname,
     machineId: identity.machineId,
+    addresses: {firmware: addresses.firmware, initramfs: addresses.initramfs},
+    acks: seen.leases.filter((l) => l.mac === vm.target.mac).map((l) => l.ip),
+    nameservers: identity.nameservers,
+    search: identity.search,
     seconds: ((p.outcome?.at ?? Date.now()) - p.started) / 1000,
   }
 }

@@ -1,19 +1,31 @@
 import {bootModel} from '../apply/desired.js'
 import {loadSite} from '../config/site-file.js'
-import {CHECKS, type Check, type Facts} from '../doctor/checks.js'
-import {PxerootError} from '../errors.js'
+import {CHECKS, inventoryCheck, type Check, type Facts} from '../doctor/checks.js'
+import {PxerootError, UserError} from '../errors.js'
 import {loadInventory} from '../inventory/inventory.js'
 import {type Context} from '../system/context.js'
 
-/** `doctor`: every check, each isolated: one that throws is reported as failed, the others still run. */
+/**
+ * `doctor`: the inventory first, then every check, each isolated: one that throws is reported as
+ * failed, the others still run. An invalid inventory is a failed check, not a crash; the checks
+ * that look at the nodes are skipped then, and the rest still run.
+ */
 export async function runDoctor(ctx: Context): Promise<Check[]> {
   const site = await loadSite(ctx.root)
-  const inventory = await loadInventory(ctx.root)
+  const loaded = await loadInventory(ctx.root).catch((error: unknown) => {
+    if (error instanceof UserError) return error
+    throw error
+  })
+  const inventory = loaded instanceof UserError ? {nodes: []} : loaded
   const facts: Facts = {ctx, site, inventory, model: await bootModel(ctx.root, site, inventory)}
-  const results: Check[] = []
+  const results: Check[] = [inventoryCheck(site, loaded)]
   for (const check of CHECKS) {
+    if (check.needsNodes && loaded instanceof UserError) {
+      results.push({check: check.name, status: 'skip', message: 'the inventory is invalid (see the inventory check)'})
+      continue
+    }
     try {
-      results.push(...await check(facts))
+      results.push(...await check.run(facts))
     } catch (error) {
       results.push({check: check.name, status: 'fail', message: (error as Error).message, fix: error instanceof PxerootError ? error.suggestion : undefined})
     }

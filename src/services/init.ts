@@ -1,4 +1,6 @@
 import {packagesFor} from '../backends/registry.js'
+import {isIPv4} from '../config/address.js'
+import {interfaceHolding} from '../config/interfaces.js'
 import {zodProblems} from '../config/issues.js'
 import {deriveSite, SiteSchema, siteProblems, type Site, type SiteInput} from '../config/site.js'
 import {PreconditionError, UserError} from '../errors.js'
@@ -16,7 +18,8 @@ export interface InitOptions {
 /** The flag that sets each site field, so init's errors name what the user typed. */
 const FLAG_OF: Record<string, string> = {
   server: '--server', subnet: '--subnet', router: '--router', dns: '--dns', domain: '--domain',
-  'nodes.range': '--nodes', pool: '--pool', 'backends.nfs': '--nfs', 'boot.image': '--image',
+  'nodes.range': '--nodes', pool: '--pool', 'backends.nfs': '--nfs', 'boot.image': '--image', 'boot.transport': '--transport',
+  'backends.dhcp': '--dhcp', 'dhcp.interface': '--interface', 'dhcp.mode': '--proxy',
 }
 
 function flagProblems(problems: string[]): string {
@@ -32,9 +35,25 @@ export interface InitResult {
   installed: string[]
 }
 
+/**
+ * Kea and dnsmasq listen on one interface: unless given, the one of this machine that holds the
+ * server address. Left unset when none does; the site's rules then ask for --interface.
+ */
+async function withInterface(ctx: Context, site: SiteInput): Promise<SiteInput> {
+  const backend = site.backends?.dhcp ?? 'isc'
+  if (backend === 'isc' || site.dhcp?.interface || !isIPv4(site.server)) return site
+  const shown = await ctx.runner.run('ip', ['-o', '-4', 'addr', 'show'], {reject: false, timeout: 10_000}).catch(() => ({stdout: ''}))
+  const found = interfaceHolding(shown.stdout, site.server)
+  if (found) ctx.log(`${backend} will serve on ${found}, the interface that holds ${site.server} (--interface to choose another)`)
+  return found ? {...site, dhcp: {...site.dhcp, interface: found}} : site
+}
+
 /** Writes the site file, with comments, from the init flags; refuses to overwrite one without --force. */
 export async function initSite(ctx: Context, options: InitOptions): Promise<InitResult> {
-  const parsed = SiteSchema.safeParse(options.site)
+  if (options.site.dhcp?.mode === 'proxy' && options.site.backends?.dhcp !== 'dnsmasq') {
+    throw new UserError(`--proxy needs --dhcp dnsmasq: only dnsmasq answers PXE requests beside the network's own DHCP server`)
+  }
+  const parsed = SiteSchema.safeParse(await withInterface(ctx, options.site))
   if (!parsed.success) throw new UserError(flagProblems(zodProblems(parsed.error)))
   const site = deriveSite(parsed.data)
   const problems = siteProblems(site)

@@ -5,6 +5,8 @@ import {type Context} from '../system/context.js'
 import {loadSite} from '../config/site-file.js'
 import {type SiteModel} from '../config/site.js'
 import {STATE} from '../system/paths.js'
+import {REVISION_REF} from '../config/names.js'
+import {requireBootableRevision} from '../images/revision-ref.js'
 import {assertValidInventory, loadInventory, saveInventory, serializeInventory, type Inventory} from '../inventory/inventory.js'
 
 export interface ChangeOptions {
@@ -23,11 +25,11 @@ export interface ChangeResult extends ApplyResult {
  * is validated and the boot files are checked and written first; the inventory is saved only
  * when that succeeded, so a refused change leaves both as they were.
  */
-export async function changeInventory(ctx: Context, edit: (site: SiteModel, inventory: Inventory) => Inventory, options: ChangeOptions = {}): Promise<ChangeResult> {
+export async function changeInventory(ctx: Context, edit: (site: SiteModel, inventory: Inventory) => Inventory | Promise<Inventory>, options: ChangeOptions = {}): Promise<ChangeResult> {
   const run = async () => {
     const site = await loadSite(ctx.root)
     const before = await loadInventory(ctx.root)
-    const after = edit(site, before)
+    const after = await edit(site, before)
     assertValidInventory(site, after)
     const result = await applyBootConfig(ctx, {site, inventory: after, dryRun: options.dryRun, reload: options.reload})
     const inventoryDiff = unifiedDiff(`a${STATE.inventoryFile}`, `b${STATE.inventoryFile}`, serializeInventory(before), serializeInventory(after))
@@ -38,4 +40,11 @@ export async function changeInventory(ctx: Context, edit: (site: SiteModel, inve
     return {...result, diff: inventoryDiff + result.diff, inventory: after}
   }
   return options.dryRun ? run() : withSiteLock(ctx, run)
+}
+
+/** --image NAME@N of nodes add/set: a revision that exists with its boot files published, or the
+ * node's pxelinux file would point at a kernel that is not there. (A malformed value is left to
+ * the edit, which says how to write it.) */
+export async function checkImageFlag(ctx: Context, site: SiteModel, image: string | undefined): Promise<void> {
+  if (image !== undefined && REVISION_REF.test(image)) await requireBootableRevision(ctx.root, site, image, '--image')
 }

@@ -1,17 +1,57 @@
-import {ISC_PATHS} from '../backends/dhcp/isc.js'
 import {PXELINUX_BOOT_FILE, pxelinux} from '../backends/loaders/pxelinux.js'
+import {DHCP_SERVERS, NFS_SERVERS} from '../backends/registry.js'
+import {type AdminTexts, type ServiceBackend} from '../backends/types.js'
 import {bootNodes} from '../boot/nodes.js'
+import {type SiteModel} from '../config/site.js'
 import {loadSite} from '../config/site-file.js'
 import {PartialFailureError, PreconditionError, PxerootError, UserError} from '../errors.js'
 import {assertValidInventory, loadInventory} from '../inventory/inventory.js'
 import {acceleratorFailed} from '../lab/decide.js'
-import {dhcpdIncludes, labDhcpdConfig, type LabHost} from '../lab/dhcpd.js'
+import {modelGaneshaLab} from '../lab/ganesha.js'
 import {labMac, pickAccel} from '../lab/qemu.js'
-import {runLab, type LabBootOptions, type LabBootResult, type LabVm} from '../lab/run.js'
+import {runLab, type LabBootOptions, type LabBootResult, type LabServers, type LabVm} from '../lab/run.js'
 import {requireLabTools} from '../lab/tools.js'
 import {type Context} from '../system/context.js'
 import {isDirectory, readIfExists} from '../system/files.js'
 import {reapStaleNamespaces} from '../system/netns.js'
+import {type Root} from '../system/paths.js'
+
+/** The files a backend renders, as they are on disk now. */
+async function generatedFiles(root: Root, backend: ServiceBackend): Promise<AdminTexts> {
+  const texts = new Map<string, string | undefined>()
+  for (const p of backend.paths) texts.set(p, (await readIfExists(root.resolve(p)))?.toString('utf8'))
+  return texts
+}
+
+/**
+ * The DHCP and NFS servers of the run: each backend's lab hook on the files apply generated.
+ * The kernel NFS server cannot run in a lab namespace (no kernel nfsd there), so its nodes are
+ * exported by NFS-Ganesha from the boot model instead, and the log says so.
+ */
+async function labServers(ctx: Context, site: SiteModel, vms: readonly LabVm[]): Promise<LabServers> {
+  const dhcp = DHCP_SERVERS[site.backends.dhcp]
+  const nfs = NFS_SERVERS[site.backends.nfs]
+  if (!dhcp.lab) throw new PreconditionError(`pxeroot lab cannot run ${dhcp.label} yet`, 'boot the nodes with backends.dhcp: isc')
+  const dhcpFiles = await generatedFiles(ctx.root, dhcp)
+  // Nodes bound by address lease their address from the dynamic range, as in the field; the
+  // seeded lease state only makes the server offer each VM its node's address first.
+  const offers = vms.filter((vm) => vm.boundBy === 'ip').map((vm) => ({mac: vm.target.mac, ip: vm.node.ip}))
+  const servers: LabServers = {
+    dhcp: (env) => dhcp.lab!({...env, generated: dhcpFiles, offers}),
+    nfs: (env) => modelGaneshaLab(env, vms.map(({node}) => ({exportId: node.exportId, rootPath: node.rootPath, diskPath: env.root.resolve(node.rootPath), client: node.ip}))),
+  }
+  if (nfs.lab) {
+    const nfsFiles = await generatedFiles(ctx.root, nfs)
+    servers.nfs = (env) => nfs.lab!({...env, generated: nfsFiles})
+  } else {
+    ctx.log(`lab: ${nfs.label} cannot run in a lab namespace: the nodes' roots are exported by NFS-Ganesha from the boot model instead of from ${nfs.paths.join(', ')}`)
+  }
+  // The hooks are pure: a dry call refuses missing generated files before anything is started.
+  const dry = {runDir: '/nonexistent', iface: 'br0', root: ctx.root, server: site.server}
+  servers.dhcp(dry)
+  servers.nfs(dry)
+  return servers
+}
 
 /**
  * `lab boot NODE...`: proves that nodes boot. PXE-boots each in a VM inside a sealed network
@@ -35,16 +75,6 @@ export async function labBoot(ctx: Context, options: LabBootOptions): Promise<La
   for (const node of nodes) {
     if (!await isDirectory(ctx.root.resolve(node.rootPath))) throw new PreconditionError(`${node.name} has no root at ${node.rootPath}`, `run "pxeroot nodes clone" first`)
   }
-  const main = await readIfExists(ctx.root.resolve(ISC_PATHS.main))
-  if (!main) throw new PreconditionError(`no dhcpd configuration at ${ISC_PATHS.main}`, 'run "pxeroot apply" first')
-  const included = new Map<string, string>()
-  for (const file of dhcpdIncludes(main.toString('utf8'))) {
-    const text = await readIfExists(ctx.root.resolve(file))
-    if (text) included.set(file, text.toString('utf8'))
-  }
-  const tools = await requireLabTools()
-  const accel = await pickAccel(options.accel ?? 'auto')
-
   const taken = new Set(all.flatMap((n) => (n.mac ? [n.mac] : [])))
   const vms: LabVm[] = nodes.map((node) => {
     const mac = node.mac ?? labMac(node.ip, taken)
@@ -55,16 +85,17 @@ export async function labBoot(ctx: Context, options: LabBootOptions): Promise<La
       target: {name: node.name, ip: node.ip, mac, rootPath: node.rootPath, loader: PXELINUX_BOOT_FILE, config: pxelinux.nodeFile(node), kernel: node.kernel, initrd: node.initrd},
     }
   })
-  const hosts: LabHost[] = vms.filter((vm) => vm.boundBy === 'ip').map((vm) => ({name: vm.node.name, mac: vm.target.mac, ip: vm.node.ip}))
-  const dhcpdConf = labDhcpdConfig(main.toString('utf8'), included, hosts)
+  const servers = await labServers(ctx, site, vms)
+  const tools = await requireLabTools()
+  const accel = await pickAccel(options.accel ?? 'auto')
 
   await reapStaleNamespaces(ctx.runner)
-  let run = await runLab(ctx, site, tools, accel, options, vms, dhcpdConf)
+  let run = await runLab(ctx, site, tools, accel, options, vms, servers)
   // Some hosts offer a /dev/kvm whose guests reset in the firmware (nested virtualisation): every
   // VM stops before it even asks for an address. That says nothing about the nodes; TCG does.
   if (accel === 'kvm' && (options.accel ?? 'auto') === 'auto' && acceleratorFailed(run.progress)) {
     ctx.log('lab: the VMs reset under KVM before their first DHCP request; running again under TCG')
-    run = await runLab(ctx, site, tools, 'tcg', options, vms, dhcpdConf)
+    run = await runLab(ctx, site, tools, 'tcg', options, vms, servers)
   }
   const {result} = run
   if (!result.passed) {

@@ -43,7 +43,8 @@ export async function rebaseNodes(ctx: Context, options: RebaseOptions): Promise
   return withSiteLock(ctx, async () => {
     const site = await loadSite(ctx.root)
     const source = await resolveSource(ctx, site, options.image)
-    const nodesDir = await nodesDirOf(ctx, site, true)
+    // A node to rebase has a root, so the directory exists: never create it for a refusal.
+    const nodesDir = await nodesDirOf(ctx, site, false)
     const {inventory} = await recover(ctx, site, await loadInventory(ctx.root))
     const candidates = await nodesWithRoots(ctx, site, inventory, options.nodes, 'rebase')
     const todo = candidates.filter((n) => n.image !== source.refText)

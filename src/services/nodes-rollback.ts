@@ -19,7 +19,8 @@ export interface RollbackResult {
 export async function rollbackNode(ctx: Context, name: string, options: {force?: boolean, reload?: boolean} = {}): Promise<RollbackResult> {
   return withSiteLock(ctx, async () => {
     const site = await loadSite(ctx.root)
-    const nodesDir = await nodesDirOf(ctx, site, true)
+    // A node to roll back has a root, so the directory exists: never create it for a refusal.
+    const nodesDir = await nodesDirOf(ctx, site, false)
     const {inventory} = await recover(ctx, site, await loadInventory(ctx.root))
     const [node] = await nodesWithRoots(ctx, site, inventory, [name], 'roll back')
     await refuseInUse(ctx.root, site, [node], options.force, 'roll back')

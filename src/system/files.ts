@@ -23,6 +23,18 @@ export async function exists(file: string): Promise<boolean> {
   }
 }
 
+/** The regular files under dir, recursively, without following symbolic links (a tree's links may point anywhere). */
+export async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await fs.readdir(dir, {withFileTypes: true}).catch(() => [])
+  const out: string[] = []
+  for (const e of entries) {
+    const p = path.join(dir, e.name)
+    if (e.isDirectory()) out.push(...await filesUnder(p))
+    else if (e.isFile()) out.push(p)
+  }
+  return out
+}
+
 export async function isDirectory(p: string): Promise<boolean> {
   return fs.lstat(p).then((s) => s.isDirectory(), () => false)
 }

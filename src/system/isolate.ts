@@ -7,11 +7,14 @@ export interface Isolation {
   tmpfs?: readonly string[]
   /** A fresh network namespace too (no interfaces but lo, down): a daemon started in it reaches nothing. */
   network?: boolean
+  /** Interfaces (veth pairs) created in that fresh network namespace, for a checker that insists
+   * the interface it is told to serve exists (kea-dhcp4 -t); they die with the namespace. */
+  interfaces?: readonly string[]
 }
 
 /**
  * A constant script: the mounts come as positional parameters, never interpolated. Each spec is
- * "bind SRC DST" or "tmpfs DIR"; "--" ends them and the command follows.
+ * "bind SRC DST", "tmpfs DIR" or "link NAME"; "--" ends them and the command follows.
  */
 const SCRIPT = [
   'set -e',
@@ -19,6 +22,7 @@ const SCRIPT = [
   '  case "$1" in',
   '    bind) mount --bind "$2" "$3"; shift 3 ;;',
   '    tmpfs) if [ -d "$2" ]; then mount -t tmpfs pxeroot-isolate "$2"; fi; shift 2 ;;',
+  '    link) ip link show "$2" >/dev/null 2>&1 || ip link add "$2" type veth peer name "pxeroot-peer$#"; shift 2 ;;',
   '    *) echo "pxeroot-isolate: bad spec $1" >&2; exit 99 ;;',
   '  esac',
   'done',
@@ -37,6 +41,7 @@ export async function runIsolated(runner: Runner, isolation: Isolation, argv: re
   const specs = [
     ...(isolation.binds ?? []).flatMap(([source, target]) => ['bind', source, target]),
     ...(isolation.tmpfs ?? []).flatMap((dir) => ['tmpfs', dir]),
+    ...(isolation.network ? isolation.interfaces ?? [] : []).flatMap((name) => ['link', name]),
   ]
   const unshare = ['--mount', ...(isolation.network ? ['--net'] : []), '--propagation', 'private']
   return runner.run('unshare', [...unshare, 'sh', '-c', SCRIPT, 'pxeroot-isolate', ...specs, '--', ...argv], options)

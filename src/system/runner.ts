@@ -29,6 +29,8 @@ export interface Runner {
 /** Debian package that provides each command pxeroot runs, for "not installed" errors. */
 export const PACKAGE_OF: Record<string, string> = {
   dhcpd: 'isc-dhcp-server',
+  'kea-dhcp4': 'kea-dhcp4-server',
+  dnsmasq: 'dnsmasq-base',
   exportfs: 'nfs-kernel-server',
   'ganesha.nfsd': 'nfs-ganesha nfs-ganesha-vfs',
   'in.tftpd': 'tftpd-hpa',

@@ -1,10 +1,13 @@
+import {promises as fs} from 'node:fs'
 import {describe, expect, it} from 'vitest'
 
 import {carveRange, parseSubnet} from '../../src/config/address.js'
 import {parseSite} from '../../src/config/site-file.js'
-import {SiteSchema} from '../../src/config/site.js'
+import {SiteSchema, type SiteInput} from '../../src/config/site.js'
 import {UserError} from '../../src/errors.js'
 import {renderSiteFile} from '../../src/render/site-file.js'
+import {initSite} from '../../src/services/init.js'
+import {freshRootPerTest, testContext} from '../support/tmp-root.js'
 
 const BASE = 'server: 192.168.0.10\nsubnet: 192.168.0.0/24\nnodes: {range: 192.168.0.200-192.168.0.210}\n'
 
@@ -21,14 +24,25 @@ describe('the site file', () => {
   })
 
   const bad: [string, string, RegExp][] = [
-    ['a misspelled field', `${BASE}sever: 1.2.3.4\n`, /unknown field sever; check the spelling/],
+    ['a misspelled field', `${BASE}sever: 1.2.3.4\n`, /: line 4: unknown field sever; did you mean server\?$/],
+    ['a misspelled nested field', `${BASE}paths:\n  tfpt: /srv/tftp\n`, /line 5: paths: unknown field tfpt; did you mean tftp\?/],
+    ['a misspelled recipe field', `${BASE}recipes:\n  lab:\n    extends: debian-bookworm\n    pakages: [vim]\n`, /line 7: recipes\.lab: unknown field pakages; did you mean packages\?/],
     ['a server outside the subnet', BASE.replace('192.168.0.10', '10.0.0.1'), /server: 10\.0\.0\.1 is outside subnet/],
-    ['a host address as subnet', BASE.replace('192.168.0.0/24', '192.168.0.7/24'), /subnet: must be a network in CIDR form/],
-    ['a reversed range', BASE.replace('200-192.168.0.210', '210-192.168.0.200'), /nodes\.range: must be an address range/],
+    ['a host address as subnet', BASE.replace('192.168.0.0/24', '192.168.0.7/24'), /subnet: 192\.168\.0\.7\/24 has host bits set; did you mean 192\.168\.0\.0\/24\?$/],
+    ['a subnet that is no CIDR', BASE.replace('192.168.0.0/24', '192.168.0.0'), /subnet: must be a network in CIDR form such as 192\.168\.0\.0\/24$/],
+    ['a reversed range', BASE.replace('200-192.168.0.210', '210-192.168.0.200'), /nodes\.range: 192\.168\.0\.210-192\.168\.0\.200 ends before it starts; write it as 192\.168\.0\.200-192\.168\.0\.210$/],
     ['a range holding the server', BASE.replace('192.168.0.200-', '192.168.0.5-'), /nodes\.range: contains the server address/],
     ['a pool overlapping the nodes', `${BASE}pool: 192.168.0.205-192.168.0.230\n`, /pool: .* overlaps nodes\.range/],
     ['an unknown backend', `${BASE}backends: {nfs: samba}\n`, /backends\.nfs: /],
+    ['an unknown boot transport', `${BASE}boot: {transport: ftp}\n`, /boot\.transport: Invalid enum value. Expected 'tftp' \| 'http'/],
+    ['a web server port out of range', `${BASE}boot: {transport: http, httpPort: 70000}\n`, /boot\.httpPort: /],
     ['broken YAML', 'server: [', /not valid YAML/],
+    // /etc/default/tftpd-hpa is sourced by the shell; exports lines and nfsroot= split on other characters.
+    ['a "$" in the tftp root', `${BASE}paths:\n  tftp: /srv/$HOME/tftp\n`, /paths\.tftp: must be an absolute path without spaces or shell characters \(found "\$"\); use only letters, digits and \. _ \+ @ - \//],
+    ['a quote in the tftp root', `${BASE}paths:\n  tftp: '/srv/t"ftp'\n`, /paths\.tftp: .*\(found "\\""\)/],
+    ['a backquote in the images path', `${BASE}paths:\n  images: /srv/\`id\`\n`, /paths\.images: .*\(found "`"\)/],
+    ['a comma in the nodes path (nfsroot= options)', `${BASE}paths:\n  nodes: /srv/a,b\n`, /paths\.nodes: .*\(found ","\)/],
+    ['a "$" in the deb cache', `${BASE}images:\n  debCache: /var/cache/$x\n`, /images\.debCache: .*\(found "\$"\)/],
   ]
   for (const [what, text, message] of bad) {
     it(`refuses ${what} with the field named`, () => {
@@ -36,6 +50,19 @@ describe('the site file', () => {
       expect(() => parseSite(text)).toThrow(message)
     })
   }
+})
+
+describe('init', () => {
+  const flags = {server: '192.168.0.10', subnet: '192.168.0.0/24', nodes: {range: '192.168.0.200-192.168.0.210'}}
+  const refusal = (site: SiteInput) => initSite(testContext(tmp.dir), {site}).then(() => 'accepted', (e: Error) => e.message)
+  const tmp = freshRootPerTest()
+
+  it('a reversed range or host bits in the subnet: the flag, what is wrong and the fix, and no site file', async () => {
+    expect(await refusal({...flags, nodes: {range: '192.168.0.210-192.168.0.200'}})).toBe('--nodes: 192.168.0.210-192.168.0.200 ends before it starts; write it as 192.168.0.200-192.168.0.210')
+    expect(await refusal({...flags, subnet: '192.168.0.10/24'})).toMatch(/^--subnet: 192\.168\.0\.10\/24 has host bits set; did you mean 192\.168\.0\.0\/24\?/)
+    expect(await refusal({...flags, pool: '192.168.0.240-192.168.0.220'})).toMatch(/^--pool: 192\.168\.0\.240-192\.168\.0\.220 ends before it starts/)
+    expect(await fs.readdir(tmp.dir)).toEqual([])
+  })
 })
 
 describe('addresses', () => {

@@ -4,17 +4,8 @@ import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {acquireLock} from '../../src/system/lock.js'
+import {INIT, pxeroot} from '../support/cli.js'
 import {snapshotTree, freshRootPerTest} from '../support/tmp-root.js'
-
-// The built CLI (npm test builds first), as a user runs it.
-const BIN = path.resolve(import.meta.dirname, '../../bin/run.js')
-
-function pxeroot(root: string, ...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], {env: {...process.env, PXEROOT_ROOT: root, NODE_ENV: 'production'}, encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe']})
-  return {code: r.status, stdout: r.stdout, stderr: r.stderr}
-}
-
-const INIT = ['init', '--server', '192.168.0.10', '--subnet', '192.168.0.0/24', '--router', '192.168.0.10', '--dns', '8.8.8.8', '--domain', 'exemplo.com', '--nodes', '192.168.0.200-192.168.0.210']
 
 const tmp = freshRootPerTest()
 

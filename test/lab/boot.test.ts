@@ -1,8 +1,10 @@
 /**
- * The proof of boot, end to end and for real: the shared golden image, two clones (node01 bound
- * by MAC, node02 by address), the boot configuration `apply` rendered, and qemu VMs that
- * PXE-boot from it inside a sealed network namespace. Then two broken setups that must fail at
- * the right milestone, and Ctrl-C. Needs root, qemu, dhcpd, tftpd-hpa and NFS-Ganesha.
+ * The proof of boot, end to end and for real: the shared golden image, three clones (node01
+ * bound by MAC, node02 and node03 by address), the boot configuration `apply` rendered, and qemu
+ * VMs that PXE-boot from exactly those files inside a sealed network namespace: address-bound
+ * nodes lease their address from the generated dynamic range, with no host entry. Then two
+ * broken setups that must fail at the right milestone, and Ctrl-C. Needs root, qemu, dhcpd,
+ * tftpd-hpa and NFS-Ganesha.
  */
 import {execa} from 'execa'
 import {promises as fs} from 'node:fs'
@@ -16,12 +18,14 @@ import NodesClone from '../../src/commands/nodes/clone.js'
 import NodesSet from '../../src/commands/nodes/set.js'
 import LabBootCommand from '../../src/commands/lab/boot.js'
 import {InterruptedError} from '../../src/errors.js'
+import {plainConsole} from '../../src/lab/milestones.js'
 import {type LabBootOptions, type LabBootResult} from '../../src/lab/run.js'
 import {labBoot} from '../../src/services/lab-boot.js'
 import {RUN_ENV} from '../../src/system/daemon.js'
 import {NETNS_PREFIX} from '../../src/system/netns.js'
 import {type Accel} from '../../src/lab/qemu.js'
 import {execaRunner} from '../../src/system/runner.js'
+import {STATE} from '../../src/system/paths.js'
 import {type Golden, goldenImage, removeGoldenRoot, runCommand} from '../support/golden.js'
 import {snapshotTree} from '../support/tmp-root.js'
 import {hostFiles} from '../../src/system/files.js'
@@ -30,6 +34,9 @@ const isRoot = process.getuid?.() === 0
 /** CI has no KVM; set PXEROOT_LAB_ACCEL=tcg to time the lab as CI will see it on a KVM machine. */
 const ACCEL = (process.env.PXEROOT_LAB_ACCEL ?? 'auto') as Accel
 const MAC01 = '52:54:00:aa:00:01'
+/** The site's resolvers, handed to nodes by DHCP and written into each clone's /etc/resolv.conf. */
+const DNS = '10.77.0.1'
+const DOMAIN = 'lab.test'
 
 function context(signal = new AbortController().signal): Context & {lines: string[]} {
   const lines: string[] = []
@@ -74,8 +81,9 @@ async function boot(nodes: string[], extra: Partial<LabBootOptions> = {}): Promi
 describe.skipIf(!isRoot)('pxeroot lab boot', () => {
   beforeAll(async () => {
     golden = await goldenImage()
+    await fs.appendFile(golden.root.resolve(STATE.siteFile), `dns: [${DNS}]\ndomain: ${DOMAIN}\n`)
     const root = ['--root', golden.rootPrefix]
-    const clone = await runCommand(NodesClone, ['2', ...root])
+    const clone = await runCommand(NodesClone, ['3', ...root])
     if (clone.code !== 0) throw clone.error
     const bind = await runCommand(NodesSet, ['node01', '--mac', MAC01, ...root])
     if (bind.code !== 0) throw bind.error
@@ -85,7 +93,7 @@ describe.skipIf(!isRoot)('pxeroot lab boot', () => {
     if (golden) await removeGoldenRoot(golden)
   })
 
-  it('boots node01 (bound by MAC) and node02 (bound by address) into their own roots, and leaves nothing behind', async () => {
+  it('boots node01 (bound by MAC) and node02 (bound by address, through the dynamic range) into their own roots, and leaves nothing behind', async () => {
     const tftp = golden.root.resolve(golden.site.paths.tftp)
     const before = await snapshotTree(tftp)
     const machineIds = await Promise.all(['node01', 'node02'].map(async (n) =>
@@ -101,6 +109,16 @@ describe.skipIf(!isRoot)('pxeroot lab boot', () => {
     // Each console shows the machine-id its clone was given: two distinct machines.
     expect([n1.machineId, n2.machineId]).toEqual(machineIds)
     expect(n1.machineId).not.toBe(n2.machineId)
+    // One address through firmware, pxelinux and initramfs, from the generated dynamic range (no
+    // host entry): the initramfs's DHCP client sends no client identifier and still gets the
+    // firmware's lease, because dhcpd keys leases on the MAC alone (ignore-client-uids).
+    for (const n of [n1, n2]) {
+      expect(n.addresses, n.name).toEqual({firmware: n.ip, initramfs: n.ip})
+      expect(n.acks.length, `${n.name}: ${n.acks.join(', ')}`).toBeGreaterThanOrEqual(2)
+      expect(new Set(n.acks), n.name).toEqual(new Set([n.ip]))
+    }
+    // `nodes clone` wrote resolv.conf from the site: the booted nodes resolve with its dns and domain.
+    for (const n of [n1, n2]) expect({nameservers: n.nameservers, search: n.search}, n.name).toEqual({nameservers: [DNS], search: [DOMAIN]})
     for (const node of result.nodes) {
       const times = node.milestones.map((m) => m.seconds)
       expect(times.every((t) => t !== undefined), `${node.name}: ${JSON.stringify(node.milestones)}`).toBe(true)
@@ -118,16 +136,20 @@ describe.skipIf(!isRoot)('pxeroot lab boot', () => {
     await fs.rename(ldlinux, `${ldlinux}.away`)
     let result: LabBootResult
     try {
-      result = await boot(['node01', 'node02'])
+      // node03 is bound by address but not the range's first free one: the seeded lease state
+      // makes dhcpd offer it its own address first.
+      result = await boot(['node01', 'node03'])
     } finally {
       await fs.rename(`${ldlinux}.away`, ldlinux)
     }
     expect(result.passed).toBe(false)
+    expect(result.nodes[1]).toMatchObject({name: 'node03', boundBy: 'ip', ip: '10.77.0.102', addresses: {firmware: '10.77.0.102'}})
+    expect(result.nodes[1].milestones.find((m) => m.id === 'lease')?.seconds).toBeDefined()
     for (const node of result.nodes) {
       expect(node).toMatchObject({passed: false, missed: 'pxelinux file'})
       expect(node.milestones.find((m) => m.id === 'loader')?.seconds).toBeDefined()
       expect(node.reason).toContain('ldlinux.c32')
-      expect(await fs.readFile(node.serialLog!, 'utf8')).toContain('Failed to load ldlinux.c32')
+      expect(plainConsole(await fs.readFile(node.serialLog!, 'latin1'))).toContain('Failed to load ldlinux.c32')
     }
     expect(result.logs).toBeDefined()
     await fs.rm(result.logs!, {recursive: true, force: true})
@@ -152,6 +174,13 @@ describe.skipIf(!isRoot)('pxeroot lab boot', () => {
     // --keep-logs: the consoles, server logs and the lab's configs of the run.
     expect((await fs.readdir(keep)).sort()).toEqual(expect.arrayContaining(['dhcpd.conf', 'dhcpd.log', 'ganesha.conf', 'ganesha.log', 'node02.serial.log', 'node02.pxelinux.cfg']))
     expect(await fs.readFile(path.join(keep, 'node02.pxelinux.cfg'), 'utf8')).toContain('console=ttyS0')
+    // The lab ran the generated files with only its documented delta: dhcpd.conf's include names
+    // the file on disk (under --root), and there is no host entry of the lab's anywhere.
+    const generated = await fs.readFile(golden.root.resolve('/etc/dhcp/dhcpd.conf'), 'utf8')
+    expect(await fs.readFile(path.join(keep, 'dhcpd.conf'), 'utf8')).toBe(generated.replace('include "/etc/dhcp/pxeroot.conf";', `include "${golden.root.resolve('/etc/dhcp/pxeroot.conf')}";`))
+    // The generated export file, each EXPORT's Path on disk (under --root), its Pseudo kept.
+    const exportsText = await fs.readFile(golden.root.resolve('/etc/ganesha/pxeroot.conf'), 'utf8')
+    expect(await fs.readFile(path.join(keep, 'ganesha-pxeroot.conf'), 'utf8')).toBe(exportsText.replace(/ Path = "([^"]*)";/g, (_, p: string) => ` Path = "${golden.root.resolve(p)}";`))
     await fs.rm(keep, {recursive: true, force: true})
   }, 600_000)
 

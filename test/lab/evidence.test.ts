@@ -1,20 +1,13 @@
-import {execa} from 'execa'
-import {promises as fs} from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {parseSite} from '../../src/config/site-file.js'
-import {UserError} from '../../src/errors.js'
-import {renderDhcpdInclude, renderDhcpdMain} from '../../src/render/dhcp/isc.js'
 import {type BootNode} from '../../src/boot/model.js'
 import {bootNodesFor} from '../../src/boot/nodes.js'
 import {parseInventory} from '../../src/inventory/inventory.js'
 import {renderPxelinuxNode} from '../../src/render/loaders/pxelinux.js'
-import {dhcpdIncludes, labDhcpdConfig} from '../../src/lab/dhcpd.js'
 import {labGaneshaConfig} from '../../src/lab/ganesha.js'
 import {
-  type BootTarget, fatalLine, identityIn, leasesIn, mountsIn, plainConsole, reachedMilestones, whyMissing,
+  addressesIn, type BootTarget, fatalLine, identityIn, leasesIn, mountsIn, plainConsole, reachedMilestones, whyMissing,
 } from '../../src/lab/milestones.js'
 import {PcapReader} from '../../src/lab/pcap.js'
 import {bootFilesOf, LAB_KERNEL_ARGS, labPxelinux} from '../../src/lab/pxelinux.js'
@@ -130,6 +123,10 @@ const CONSOLE = `\x1bc\x1b[?7lSeaBIOS (version 1.16.2-debian-1.16.2-1)\r
 Loading p\x1b[25;09H\x1b[25;10Hxeroot/debian-bookworm/1/vmlinuz... ok\r
 [   35.123448] grep[236]: /etc/hostname:node02\r
 [   35.167012] grep[236]: /etc/machine-id:9a42388b832c436cbcfa9d633a8a4815\r
+[   35.167102] grep[236]: /etc/resolv.conf:# written by pxeroot\r
+[   35.167113] grep[236]: /etc/resolv.conf:nameserver 10.77.0.1\r
+[   35.167120] grep[236]: /etc/resolv.conf:nameserver 10.77.0.2\r
+[   35.167131] grep[236]: /etc/resolv.conf:search lab.test example.org\r
 \x1b[0;32m  OK  \x1b[0m] Reached target multi-user.target - Multi-User System.\r
 \r
 Debian GNU/Linux 12 node02 ttyS0\r
@@ -151,7 +148,8 @@ describe('milestones from the server logs and the console', () => {
   it('finds the node\'s own name and machine-id on the console, through the escapes', () => {
     const text = plainConsole(CONSOLE)
     expect(text).toContain('Loading pxeroot/debian-bookworm/1/vmlinuz... ok')
-    expect(identityIn(text)).toEqual({hostname: 'node02', machineId: '9a42388b832c436cbcfa9d633a8a4815', prompt: 'node02'})
+    expect(identityIn(text)).toEqual({hostname: 'node02', machineId: '9a42388b832c436cbcfa9d633a8a4815', prompt: 'node02', nameservers: ['10.77.0.1', '10.77.0.2'], search: ['lab.test', 'example.org']})
+    expect(identityIn('grep: /etc/resolv.conf: No such file or directory')).toMatchObject({nameservers: [], search: []})
     expect(fatalLine(text)).toBeUndefined()
   })
 
@@ -160,7 +158,8 @@ describe('milestones from the server logs and the console', () => {
     const tracker = new TftpTracker(SERVER)
     for (const d of reader.push(bootCapture())) tracker.add(d)
     const evidence = {leases: leasesIn(DHCPD), tftp: tracker, mounts: mountsIn(GANESHA), console: plainConsole(CONSOLE)}
-    expect([...reachedMilestones(TARGET, evidence)].sort()).toEqual(['config', 'lease', 'loader', 'login', 'nfsroot'])
+    // The console has no IP-Config line (a quiet initramfs): the mount from the node's address shows it.
+    expect([...reachedMilestones(TARGET, evidence)].sort()).toEqual(['config', 'ipconfig', 'lease', 'loader', 'login', 'nfsroot'])
     expect(whyMissing('kernel', TARGET, evidence)).toBe('pxeroot/debian-bookworm/1/vmlinuz was never requested')
 
     const impostor = {...evidence, console: evidence.console.replace('node02 login:', 'node01 login:'), leases: leasesIn(DHCPD.replaceAll('10.77.0.101', '10.77.0.140'))}
@@ -169,6 +168,29 @@ describe('milestones from the server logs and the console', () => {
     expect(got.has('lease')).toBe(false)
     expect(whyMissing('lease', TARGET, impostor)).toBe('got 10.77.0.140 instead of 10.77.0.101')
     expect(whyMissing('login', TARGET, impostor)).toBe('the login prompt says node01, not node02')
+  })
+
+  it('tells the firmware\'s address from the initramfs\'s, and names the lease the initramfs took instead', () => {
+    // The console of issue 9 item 1 (iPXE, then klibc ipconfig without a client identifier).
+    const text = plainConsole([
+      'Configuring (net0 52:54:00:4d:00:65)...... ok', 'net0: 10.77.0.101/255.255.255.0', 'net0: fe80::5054:ff:fe4d:65/64',
+      'PXELINUX 6.04 PXE 20200816 Copyright (C) 1994-2015 H. Peter Anvin et al',
+      'IP-Config: ens3 hardware address 52:54:00:4d:00:65 mtu 1500 DHCP', 'IP-Config: no response after 2 secs - giving up',
+      'IP-Config: ens3 complete (dhcp from 10.77.0.1):', ' address: 10.77.0.102    broadcast: 10.77.0.255    netmask: 255.255.255.0   ',
+      'Begin: Retrying nfs mount ... mount call failed - server replied: Permission denied.', '',
+    ].join('\r\n'))
+    expect(addressesIn(text)).toEqual({firmware: '10.77.0.101', initramfs: '10.77.0.102'})
+    const evidence = {leases: leasesIn(`${DHCPD}DHCPACK on 10.77.0.102 to 52:54:00:4d:00:65 via br0\n`), tftp: new TftpTracker(SERVER), mounts: [], console: text}
+    const got = reachedMilestones(TARGET, evidence)
+    expect(got.has('lease')).toBe(true)
+    expect(got.has('ipconfig')).toBe(false)
+    expect(whyMissing('ipconfig', TARGET, evidence)).toBe('the initramfs got 10.77.0.102 instead of 10.77.0.101')
+    // The NFS server will not relent: the boot is over at once, not at the timeout.
+    expect(fatalLine(text)).toBe('mount call failed - server replied: Permission denied')
+    expect(reachedMilestones(TARGET, {...evidence, console: text.replace('address: 10.77.0.102', 'address: 10.77.0.101')}).has('ipconfig')).toBe(true)
+    // A firmware that says it got another address has not got the node's lease.
+    expect(reachedMilestones(TARGET, {...evidence, console: text.replace('net0: 10.77.0.101/', 'net0: 10.77.0.140/')}).has('lease')).toBe(false)
+    expect(whyMissing('lease', TARGET, {...evidence, console: 'net0: 10.77.0.140/255.255.255.0'})).toBe('the firmware got 10.77.0.140 instead of 10.77.0.101')
   })
 
   it('recognises the consoles of boots that will not get anywhere', () => {
@@ -185,25 +207,6 @@ const SITE = parseSite('server: 10.77.0.1\nsubnet: 10.77.0.0/24\nnodes:\n  range
 const NODES: BootNode[] = bootNodesFor(SITE, parseInventory('nodes:\n  - {name: node01, ip: 10.77.0.100, mac: "52:54:00:aa:00:01", image: debian-bookworm@1}\n  - {name: node02, ip: 10.77.0.101, image: debian-bookworm@1, kernelArgs: quiet}\n'))
 
 describe('the lab\'s private copies of the generated configuration', () => {
-  it('inlines the rendered dhcpd include and binds address-bound nodes to a lab MAC; dhcpd accepts it', async () => {
-    const main = renderDhcpdMain(SITE, '/etc/dhcp/pxeroot.conf')
-    expect(dhcpdIncludes(main)).toEqual(['/etc/dhcp/pxeroot.conf'])
-    const include = renderDhcpdInclude({site: SITE, nodes: NODES, dhcpBoot: {bios: 'pxelinux.0'}})
-    const conf = labDhcpdConfig(main, new Map([['/etc/dhcp/pxeroot.conf', include]]), [{name: 'node02', mac: '52:54:00:4d:00:65', ip: '10.77.0.101'}])
-    expect(conf).not.toMatch(/^\s*include/m)
-    expect(conf).toContain(include.trim())
-    expect(conf).toContain('host pxeroot-lab-node02 { hardware ethernet 52:54:00:4d:00:65; fixed-address 10.77.0.101; }')
-    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'pxeroot-lab-unit-'))
-    try {
-      await fs.writeFile(path.join(dir, 'dhcpd.conf'), conf)
-      const check = await execa('dhcpd', ['-t', '-4', '-cf', path.join(dir, 'dhcpd.conf')], {reject: false})
-      expect(check.exitCode, check.stderr).toBe(0)
-    } finally {
-      await fs.rm(dir, {recursive: true, force: true})
-    }
-    expect(() => labDhcpdConfig(main, new Map(), [])).toThrow(UserError)
-  })
-
   it('adds the serial console to the node\'s pxelinux entry and reads back the files it boots', () => {
     const rendered = renderPxelinuxNode(NODES[1])
     const copy = labPxelinux(rendered)

@@ -96,6 +96,27 @@ describe('pxeroot schedule', () => {
     expect(commandLength(PROGRAM.commandIds, ['--all', 'apply'])).toBe(0)
   })
 
+  it('set checks the scheduled arguments as the command itself would, naming the flag, and writes nothing', async () => {
+    const refused: [string[], RegExp][] = [
+      [['image', 'update', '--all', '--bogus'], /^command: image update: unknown flag --bogus \(see "pxeroot image update --help"\)$/],
+      [['image', 'update', '--al'], /^command: image update: unknown flag --al; did you mean --all\?/],
+      [['nodes', 'clone', '0'], /^command: nodes clone: Expected an integer greater than or equal to 1 but received: 0/],
+      [['nodes', 'clone', '3', '--method', 'copy'], /^command: nodes clone: Expected --method=copy to be one of: btrfs, reflink, rsync/],
+      [['apply', 'now'], /^command: apply: unexpected argument now/],
+      [['nodes', 'add'], /^command: nodes add: missing argument NAME/],
+    ]
+    for (const [command, message] of refused) {
+      const r = await runCommand(ScheduleSet, ['0 3 * * 0', '--root', dir, '--', ...command])
+      expect([r.code, r.stderr.trim().split('\n')], command.join(' ')).toEqual([2, [expect.stringMatching(/^pxeroot: /)]])
+      expect(r.error?.message, command.join(' ')).toMatch(message)
+    }
+    expect(await fs.readdir(dir)).toEqual([])
+    // A command with its own "--" keeps its words in order.
+    const ok = await runCommand(ScheduleSet, ['0 3 * * 0', '--root', dir, '--', 'image', 'exec', 'lab', '--', 'apt-get', '-y', 'autoremove'])
+    expect(ok.error?.message).toBeUndefined()
+    expect(await fs.readFile(cronFile(), 'utf8')).toContain(` image exec --root ${dir} lab -- apt-get -y autoremove >>`)
+  })
+
   it('the commands: set runs this pxeroot by absolute paths; show --json lists it', async () => {
     const set = await runCommand(ScheduleSet, ['@weekly', '--root', dir, '--', 'version'])
     expect(set.error?.message).toBeUndefined()

@@ -3,7 +3,7 @@
  * dhcpd -t and the isolated exportfs (both run for real in test/apply/apply.test.ts), and a disk
  * that fills half-way stands in for ENOSPC.
  */
-import {promises as fs} from 'node:fs'
+import {promises as fs, readFileSync} from 'node:fs'
 import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 
@@ -22,10 +22,16 @@ describe('apply through fake daemons', () => {
   it('asks each daemon\'s checker about the candidate, and writes nothing when one refuses', async () => {
     await seedSite(tmp.dir, {nodes: true})
     const before = await snapshotTree(tmp.dir)
-    const runner = fakeRunner((call) => (call.command === 'dhcpd' ? {exitCode: 1, stderr: '/etc/dhcp/.pxeroot.conf.x line 7: semicolon expected.'} : accepting(call)))
+    // dhcpd names the candidate it was given, at the line of pxeroot's include that sets next-server.
+    const atNextServer = (call: FakeCall) => {
+      const candidate = call.args[call.args.indexOf('-cf') + 1]
+      const line = readFileSync(candidate, 'utf8').split('\n').findIndex((l) => l.includes('next-server')) + 1
+      return `${candidate} line ${line}: semicolon expected.`
+    }
+    const runner = fakeRunner((call) => (call.command === 'dhcpd' ? {exitCode: 1, stderr: atNextServer(call)} : accepting(call)))
     const error = await applyConfig(makeContext({root: tmp.dir, runner, log: () => {}}), {}).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(ValidationError)
-    expect((error as Error).message).toMatch(/dhcpd rejects the generated configuration: .*semicolon expected/)
+    expect((error as Error).message).toMatch(/dhcpd rejects pxeroot's \/etc\/dhcp\/pxeroot\.conf line \d+: semicolon expected/)
     expect(runner.calls.map((c) => c.command).sort()).toEqual(['dhcpd', 'unshare'])
     // The dhcpd candidate was written beside the live file (AppArmor) and is gone again.
     expect(await snapshotTree(tmp.dir)).toEqual(before)
@@ -39,7 +45,7 @@ describe('apply through fake daemons', () => {
     // Nothing half-written: every file pxeroot renders is absent or complete, and no temp file is left.
     const left = [...(await snapshotTree(tmp.dir)).keys()]
     expect(left.filter((f) => path.basename(f).includes('.pxeroot-'))).toEqual([])
-    for (const f of left.filter((p) => p.startsWith('var/lib/tftpboot/pxelinux.cfg/'))) {
+    for (const f of left.filter((p) => p.startsWith('var/lib/tftpboot/pxelinux.cfg/') && !p.endsWith('/'))) {
       expect(await fs.readFile(path.join(tmp.dir, f), 'utf8')).toMatch(/IPAPPEND 2\n$|LOCALBOOT 0\n$/)
     }
     const second = await applyConfig(makeContext({root: tmp.dir, runner: fakeRunner(accepting), log: () => {}}), {})

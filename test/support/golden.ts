@@ -98,18 +98,21 @@ async function buildGolden(key: string): Promise<RevisionRef> {
   return ref
 }
 
-/** Keeps the newest KEEP_BUILDS - 1 other builds (by their ready time): other checkouts may be using them. */
+/** Removes other builds beyond the newest KEEP_BUILDS - 1, and only those unused for a day:
+ * other checkouts on this machine may be in the middle of a run on them. */
 async function pruneOldBuilds(key: string): Promise<void> {
   const {execa} = await import('execa')
   const others: {dir: string, mtime: number}[] = []
   for (const name of await fs.readdir(CACHE).catch(() => [] as string[])) {
     if (name.startsWith('golden-') && name !== `golden-${key}` && !name.endsWith('.lock')) {
       const st = await fs.stat(path.join(CACHE, name, 'ready.json')).catch(() => undefined)
-      others.push({dir: path.join(CACHE, name), mtime: st?.mtimeMs ?? 0})
+      // No ready.json: a build in progress (another checkout's), never ours to remove.
+      if (st) others.push({dir: path.join(CACHE, name), mtime: st.mtimeMs})
     }
   }
   others.sort((a, b) => b.mtime - a.mtime)
-  for (const old of others.slice(KEEP_BUILDS - 1)) await execa('rm', ['-rf', '--one-file-system', '--', old.dir], {reject: false})
+  const dayAgo = Date.now() - 24 * 3600_000
+  for (const old of others.slice(KEEP_BUILDS - 1).filter((o) => o.mtime < dayAgo)) await execa('rm', ['-rf', '--one-file-system', '--', old.dir], {reject: false})
 }
 
 let cached: Promise<RevisionRef> | undefined

@@ -41,14 +41,17 @@ export async function seedSite(dir: string, {nodes = false, site}: {nodes?: bool
   if (nodes) await fs.copyFile(path.join(FIXTURES, 'seed-nodes.yaml'), path.join(dir, 'etc/pxeroot/nodes.yaml'))
 }
 
-/** Every file under dir with its bytes and mode: to prove a failed command changed nothing. */
+/** Every file and directory under dir with its bytes and mode: to prove a failed command changed
+ * nothing (an empty directory left behind counts). */
 export async function snapshotTree(dir: string): Promise<Map<string, string>> {
   const out = new Map<string, string>()
   async function walk(d: string): Promise<void> {
     for (const e of await fs.readdir(d, {withFileTypes: true})) {
       const p = path.join(d, e.name)
-      if (e.isDirectory()) await walk(p)
-      else {
+      if (e.isDirectory()) {
+        out.set(`${path.relative(dir, p)}/`, `${((await fs.lstat(p)).mode & 0o7777).toString(8)}:dir`)
+        await walk(p)
+      } else {
         const st = await fs.lstat(p)
         out.set(path.relative(dir, p), `${(st.mode & 0o7777).toString(8)}:${e.isFile() ? (await fs.readFile(p)).toString('base64') : 'special'}`)
       }

@@ -11,6 +11,8 @@ export const PXELINUX_BOOT_FILE = 'pxelinux.0'
 export const pxelinux: BootLoader = {
   name: 'pxelinux',
   label: 'pxelinux (BIOS)',
+  firmware: 'bios',
+  bootFile: PXELINUX_BOOT_FILE,
   packages: ['pxelinux', 'syslinux-common'],
   programs: [
     {name: PXELINUX_BOOT_FILE, from: ['/usr/lib/PXELINUX/pxelinux.0', '/usr/share/syslinux/pxelinux.0'], pkg: 'pxelinux'},

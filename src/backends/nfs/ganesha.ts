@@ -1,6 +1,8 @@
 import {ganeshaIncludeLine, renderGaneshaExports, renderGaneshaMain} from '../../render/nfs/ganesha.js'
 import {includeIn, includeRetired, type IncludeEdit} from '../include.js'
 import {type ServiceBackend} from '../types.js'
+import {checkGanesha} from './ganesha-check.js'
+import {ganeshaLab} from './ganesha-lab.js'
 
 export const GANESHA_PATHS = {
   exports: '/etc/ganesha/pxeroot.conf',
@@ -25,5 +27,7 @@ export const nfsGanesha: ServiceBackend = {
     includeIn(admin, mainInclude),
   ],
   retire: (admin) => includeRetired(admin, mainInclude),
+  check: (ctx, candidate) => checkGanesha(ctx, {main: candidate.text(GANESHA_PATHS.main)!, exports: candidate.text(GANESHA_PATHS.exports)!}, GANESHA_PATHS),
   reload: () => [{command: 'systemctl', args: ['try-reload-or-restart', 'nfs-ganesha.service']}],
+  lab: (env) => ganeshaLab(env, GANESHA_PATHS),
 }

@@ -9,13 +9,13 @@ import {applyFlags} from '../../cli/flags.js'
 
 export default class NodesAdd extends BaseCommand {
   static summary = 'Add a node: its address, optional MAC binding, and its boot entries'
-  static description = `The node gets its export, pxelinux entry and (with --mac) DHCP host entry at once, pointing at its root and its image's boot files even before the root exists.\n\n${EXIT_TABLE}`
+  static description = `The node gets its export, pxelinux and GRUB entries and (with --mac) DHCP host entry at once, pointing at its root and its image's boot files even before the root exists.\n\n${EXIT_TABLE}`
   static aliases = ['node:add']
   static examples = ['<%= config.bin %> nodes add node03 --mac 52:54:00:12:34:56', '<%= config.bin %> nodes add node04 --ip 192.168.0.204']
   static args = {name: Args.string({description: 'node name (a hostname, e.g. node03)', required: true})}
   static flags = {
     ip: Flags.string({description: 'address (default: next free in the node range)'}),
-    mac: Flags.string({description: 'bind the node to this MAC (fixed address, 01-<mac> pxelinux file)'}),
+    mac: Flags.string({description: 'bind the node to this MAC (fixed address, 01-<mac> pxelinux and GRUB files)'}),
     image: Flags.string({description: 'image revision its root comes from, NAME@N'}),
     'kernel-args': Flags.string({description: 'extra kernel command line for this node'}),
     ...applyFlags,

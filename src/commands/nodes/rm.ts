@@ -8,7 +8,7 @@ import {applyFlags} from '../../cli/flags.js'
 
 export default class NodesRm extends BaseCommand {
   static summary = 'Remove a node and its boot entries'
-  static description = `Its export, DHCP host entry and pxelinux file are removed first, then its root (and any previous root kept by rebase) unless --keep-root.\n\n${EXIT_TABLE}`
+  static description = `Its export, DHCP host entry, pxelinux and GRUB files are removed first, then its root (and any previous root kept by rebase) unless --keep-root.\n\n${EXIT_TABLE}`
   static aliases = ['node:rm', 'nodes:remove']
   static args = {name: Args.string({description: 'node name', required: true})}
   static flags = {

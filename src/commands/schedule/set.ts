@@ -25,9 +25,11 @@ The job runs as root with a PATH that includes /usr/sbin and appends its output 
   }
 
   public async run(): Promise<ScheduleState> {
-    const {args, argv, flags} = await this.parse(ScheduleSet)
+    const {args, raw, flags} = await this.parse(ScheduleSet)
     const ctx = this.makeContext(flags.root)
-    const result = await setSchedule(ctx, args.when, (argv as string[]).slice(1), thisProgram(this.config))
+    // The words in the order given: oclif's argv moves a second "--" (image exec NAME -- CMD) to the front.
+    const words = raw.filter((token) => token.type === 'arg').map((token) => token.input)
+    const result = await setSchedule(ctx, args.when, words.slice(1), thisProgram(this.config))
     if (!ctx.json) process.stdout.write(formatSchedule(result))
     return result
   }

@@ -14,6 +14,10 @@ export function renderDhcpdInclude(model: BootModel): string {
     'option pxeroot-arch code 93 = unsigned integer 16;',
     '',
     `subnet ${site.net.network} netmask ${site.net.netmask} {`,
+    // One lease per machine, keyed on its MAC: the PXE firmware sends a client identifier and
+    // the initramfs's DHCP client (klibc ipconfig) sends none, so with identifiers recorded the
+    // initramfs would lease a second address, which the node's export does not admit.
+    `${i}ignore-client-uids true;`,
     ...dynamicRanges(site, nodes).map((r) => `${i}range ${r.start} ${r.end};`),
     `${i}option subnet-mask ${site.net.netmask};`,
     `${i}option broadcast-address ${site.net.broadcast};`,
@@ -25,10 +29,12 @@ export function renderDhcpdInclude(model: BootModel): string {
     `${i}get-lease-hostnames on;`,
     `${i}use-host-decl-names on;`,
     `${i}next-server ${site.server};`,
-    `${i}if ${UEFI_ARCHES.map((a) => `option pxeroot-arch = ${a.hex.replace(/^(..)(..)$/, '$1:$2')}`).join(' or ')} {`,
-    dhcpBoot.uefi ? `${i}${i}filename "${dhcpBoot.uefi}";` : `${i}${i}# UEFI clients: no boot file is published for them yet.`,
+    // iPXE, once loaded, asks again with user class "iPXE": its script URL, not iPXE a second time.
+    ...(dhcpBoot.ipxe ? [`${i}if exists user-class and option user-class = "iPXE" {`, `${i}${i}filename "${dhcpBoot.ipxe}";`] : []),
+    `${i}${dhcpBoot.ipxe ? '} elsif' : 'if'} ${UEFI_ARCHES.map((a) => `option pxeroot-arch = ${a.hex.replace(/^(..)(..)$/, '$1:$2')}`).join(' or ')} {`,
+    dhcpBoot.uefi ? `${i}${i}filename "${dhcpBoot.uefi}";` : `${i}${i}# UEFI clients: no boot file (boot.firmware has no uefi).`,
     `${i}} else {`,
-    `${i}${i}filename "${dhcpBoot.bios}";`,
+    dhcpBoot.bios ? `${i}${i}filename "${dhcpBoot.bios}";` : `${i}${i}# BIOS clients: no boot file (boot.firmware has no bios).`,
     `${i}}`,
     '}',
   ]

@@ -1,3 +1,4 @@
+import {EXTRA_EXPORT_ID_BASE} from '../../config/export-ids.js'
 import {type SiteModel} from '../../config/site.js'
 import {header} from '../header.js'
 import {type BootNode} from '../../boot/model.js'
@@ -32,8 +33,6 @@ export function ganeshaExportBlock(e: GaneshaExport): string[] {
   ]
 }
 
-/** Export ids for the site's extra exports count down from the top of Ganesha's id space. */
-export const EXTRA_EXPORT_ID_BASE = 65_000
 
 /** The NFS-Ganesha exports pxeroot owns: the same semantics as the kernel exports file. */
 export function renderGaneshaExports(site: SiteModel, nodes: readonly BootNode[]): string {

@@ -1,0 +1,65 @@
+/**
+ * The inventory file as a hand edit leaves it (issue 9, items 7 and 8): each refusal is one line
+ * that names the file, the entries at fault (by line) and the fix.
+ */
+import {describe, expect, it} from 'vitest'
+
+import {parseSite} from '../../src/config/site-file.js'
+import {UserError} from '../../src/errors.js'
+import {addNode, setNode} from '../../src/inventory/edit.js'
+import {inventoryProblems, parseInventory} from '../../src/inventory/inventory.js'
+
+const site = parseSite('server: 192.168.0.10\nsubnet: 192.168.0.0/24\nnodes: {range: 192.168.0.200-192.168.0.210}\n')
+
+function refusal(text: string): string {
+  try {
+    parseInventory(text)
+  } catch (error) {
+    expect(error).toBeInstanceOf(UserError)
+    return (error as Error).message
+  }
+  throw new Error('the inventory was accepted')
+}
+
+describe('the inventory file', () => {
+  it('a name hand-edited in twice: the file, both entries by line, and the fix', () => {
+    const text = 'nodes:\n  - name: node01\n    ip: 192.168.0.200\n  - name: node02\n    ip: 192.168.0.201\n  - name: node01\n    ip: 192.168.0.205\n'
+    expect(refusal(text)).toBe('/etc/pxeroot/nodes.yaml: node "node01" (line 6): name node01 is already used by node "node01" (line 2); every node needs its own name: rename or remove one of them')
+  })
+
+  it('the same address or MAC twice names both nodes and their lines', () => {
+    expect(refusal('nodes:\n  - {name: a1, ip: 192.168.0.201}\n  - {name: a2, ip: 192.168.0.201}\n'))
+      .toMatch(/^\/etc\/pxeroot\/nodes\.yaml: node "a2" \(line 3\): ip 192\.168\.0\.201 is already used by node "a1" \(line 2\); every node needs its own ip$/)
+    expect(refusal('nodes:\n  - {name: a1, ip: 192.168.0.201, mac: "52:54:00:AA:BB:01"}\n  - {name: a2, ip: 192.168.0.202, mac: "52:54:00:aa:bb:01"}\n'))
+      .toMatch(/node "a2" \(line 3\): mac 52:54:00:aa:bb:01 is already used by node "a1" \(line 2\)/)
+  })
+
+  it('an unknown key is refused with a "did you mean" (mca: would quietly bind the node by address)', () => {
+    expect(refusal('nodes:\n  - name: node07\n    ip: 192.168.0.207\n    mca: 52:54:00:00:00:07\n'))
+      .toBe('/etc/pxeroot/nodes.yaml: line 4: nodes.0: unknown field mca; did you mean mac?')
+    expect(refusal('nodes:\n  - {name: node07, ip: 192.168.0.207, colour: blue}\n'))
+      .toMatch(/nodes\.0: unknown field colour; the fields are name, ip, mac, image, kernelArgs, clone$/)
+    expect(refusal('node:\n  - {name: node07, ip: 192.168.0.207}\n')).toMatch(/line 1: unknown field node; did you mean nodes\?/)
+  })
+
+  it('keeps the clone record nodes clone writes', () => {
+    const inv = parseInventory('nodes:\n  - name: node01\n    ip: 192.168.0.200\n    image: lab@1\n    clone: {method: rsync, machineId: 0123456789abcdef0123456789abcdef}\n')
+    expect(inv.nodes[0]).toMatchObject({name: 'node01', clone: {method: 'rsync'}})
+  })
+
+  it('refuses broadcast, multicast and all-zero MACs, in the file and from --mac', () => {
+    for (const [mac, why] of [['ff:ff:ff:ff:ff:ff', 'a broadcast'], ['01:00:5e:00:00:fb', 'a multicast'], ['00:00:00:00:00:00', 'an all-zero']]) {
+      expect(refusal(`nodes:\n  - {name: a1, ip: 192.168.0.201, mac: "${mac}"}\n`)).toMatch(new RegExp(`line 2: nodes\\.0\\.mac: ${mac} is ${why} address, not a network card's`))
+      expect(() => addNode(site, {nodes: []}, 'a1', {mac})).toThrow(new RegExp(`^--mac: ${mac} is ${why} address, not a network card's; `))
+      expect(() => setNode({nodes: [{name: 'a1', ip: '192.168.0.201'}]}, 'a1', {mac: mac.toUpperCase()})).toThrow(UserError)
+    }
+    expect(parseInventory('nodes:\n  - {name: a1, ip: 192.168.0.201, mac: "52-54-00-AA-BB-01"}\n').nodes[0].mac).toBe('52:54:00:aa:bb:01')
+  })
+
+  it('a 64-character name is refused with the 63-character limit', () => {
+    const long = `n${'0'.repeat(63)}`
+    expect(inventoryProblems(site, {nodes: [{name: long, ip: '192.168.0.201'}]})).toEqual([
+      `node "${long}": name is 64 characters long; a hostname label has at most 63`])
+    expect(inventoryProblems(site, {nodes: [{name: `n${'0'.repeat(62)}`, ip: '192.168.0.201'}]})).toEqual([])
+  })
+})
