@@ -58,6 +58,12 @@ export interface ServiceBackend {
   check?(ctx: Context, candidate: Candidate): Promise<void>
   /** How the running daemon sees changed files, least disruptive first. */
   reload(): Command[]
+  /**
+   * Host state the daemon needs besides its files (Ganesha: node roots as mount points), made
+   * by apply on the server itself (root "/") after the files are written and before the reload.
+   * Returns what it changed, one line each; the daemon is reloaded when anything was.
+   */
+  prepare?(ctx: Context, model: BootModel): Promise<string[]>
 }
 
 /** A program file a loader needs in the tftp root, copied from the host's package. */

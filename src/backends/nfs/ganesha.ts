@@ -1,6 +1,7 @@
 import {ganeshaIncludeLine, renderGaneshaExports, renderGaneshaMain} from '../../render/nfs/ganesha.js'
 import {includeIn, includeRetired, type IncludeEdit} from '../include.js'
 import {type ServiceBackend} from '../types.js'
+import {bindRootsForGanesha, rootMountUnits} from './root-mounts.js'
 
 export const GANESHA_PATHS = {
   exports: '/etc/ganesha/pxeroot.conf',
@@ -23,7 +24,9 @@ export const nfsGanesha: ServiceBackend = {
   files: (model, admin) => [
     {path: GANESHA_PATHS.exports, content: renderGaneshaExports(model.site, model.nodes), mode: 0o644},
     includeIn(admin, mainInclude),
+    ...rootMountUnits(model),
   ],
   retire: (admin) => includeRetired(admin, mainInclude),
   reload: () => [{command: 'systemctl', args: ['try-reload-or-restart', 'nfs-ganesha.service']}],
+  prepare: bindRootsForGanesha,
 }
