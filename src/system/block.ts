@@ -27,9 +27,9 @@ export async function signaturesOn(runner: Runner, target: string): Promise<Sign
   return (parsed.signatures ?? []).map((s) => ({type: s.type ?? 'unknown', offset: s.offset ?? '?', uuid: s.uuid || undefined, label: s.label || undefined}))
 }
 
-/** mkfs.btrfs with a label; `force` overwrites whatever signature is there (the caller decided). */
-export async function makeBtrfs(runner: Runner, target: string, label: string, force: boolean, signal?: AbortSignal): Promise<void> {
-  await runner.run('mkfs.btrfs', ['-q', '-L', label, ...(force ? ['-f'] : []), target], {timeout: STEP_MS, cancelSignal: signal})
+/** mkfs.btrfs with a label and a UUID chosen by the caller; `force` overwrites whatever signature is there (the caller decided). */
+export async function makeBtrfs(runner: Runner, target: string, label: string, force: boolean, uuid: string, signal?: AbortSignal): Promise<void> {
+  await runner.run('mkfs.btrfs', ['-q', '-L', label, '-U', uuid, ...(force ? ['-f'] : []), target], {timeout: STEP_MS, cancelSignal: signal})
 }
 
 /** Creates `file` (which must not exist) as a sparse file of `bytes`: blocks are allocated only as written. */

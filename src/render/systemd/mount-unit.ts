@@ -48,10 +48,17 @@ export interface MountUnit {
   before?: readonly string[]
 }
 
+/** What the header of a unit tells the admin who finds it: the command that writes it. */
+export type UnitWriter = 'apply' | 'storage prepare'
+
+function unitHeader(by: UnitWriter): string {
+  return by === 'apply' ? header('#') : header('#', 'pxeroot', `Do not edit: written by "pxeroot ${by}".`)
+}
+
 /** A .mount unit. Not enabled by an [Install] section: a drop-in of the unit that needs it wants it (see renderWantsDropIn). */
-export function renderMountUnit(unit: MountUnit): string {
+export function renderMountUnit(unit: MountUnit, by: UnitWriter = 'apply'): string {
   return [
-    header('#'),
+    unitHeader(by),
     `# ${unit.why}`,
     '[Unit]',
     `Description=${unit.description}`,
@@ -71,9 +78,9 @@ export function renderMountUnit(unit: MountUnit): string {
  * without `systemctl enable` symlinks. Wants=, not Requires=: one mount that fails does not keep
  * the unit (and every other node) from starting.
  */
-export function renderWantsDropIn(why: string, units: readonly string[]): string {
+export function renderWantsDropIn(why: string, units: readonly string[], by: UnitWriter = 'apply'): string {
   return [
-    header('#'),
+    unitHeader(by),
     `# ${why}`,
     '[Unit]',
     `Wants=${units.join(' ')}`,
