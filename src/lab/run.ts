@@ -15,6 +15,7 @@ import {newProgress, type BootProgress} from './decide.js'
 import {labGaneshaConfig} from './ganesha.js'
 import {type BootTarget, identityIn, MILESTONES, type MilestoneId, whyMissing} from './milestones.js'
 import {bootFilesOf, labPxelinux} from './pxelinux.js'
+import {bindRootsInLab} from './root-binds.js'
 import {qemuArgs} from './qemu.js'
 import {FileTail, lastLines} from './tail.js'
 import {type LabTools} from './tools.js'
@@ -203,6 +204,7 @@ class LabRun {
     const conf = await this.dir.write('ganesha.conf', labGaneshaConfig(this.site.server, recovery, vms.map((vm) => ({
       exportId: vm.node.exportId, rootPath: vm.node.rootPath, diskPath: this.ctx.root.resolve(vm.node.rootPath), client: vm.node.ip,
     }))))
+    for (const root of await bindRootsInLab(this.ctx, vms.map((vm) => vm.node), this.ns!.enterMounts)) this.ctx.log(`lab: ${root} bound onto itself for NFS-Ganesha (a btrfs subvolume)`)
     const rpcbind = this.daemon('rpcbind', this.tools.rpcbind, ['-f', '-w'], this.dir.file('rpcbind.log'))
     const [probe, probeArgs] = this.ns!.inLab(this.tools.rpcinfo, ['-p'])
     await this.until(rpcbind, 'answering', async () => (await this.ctx.runner.run(probe, probeArgs, {reject: false, timeout: 5000})).exitCode === 0)
