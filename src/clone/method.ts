@@ -62,7 +62,7 @@ export async function chooseMethod(source: string, destDir: string, forced?: Clo
     if (!reflink) throw new UserError(`--method reflink: ${destDir} cannot share extents with ${source} (${await fsTypeOf(destDir)})`, 'use --method copy, or keep images and nodes on one xfs (reflink=1) or btrfs filesystem ("pxeroot storage prepare")')
     return {method: 'reflink', reason: 'forced'}
   }
-  if (snapshotable) return {method: 'btrfs', reason: 'revision is a btrfs subvolume on the nodes filesystem'}
+  if (snapshotable) return {method: 'btrfs', reason: 'snapshot: the revision is a btrfs subvolume on the nodes filesystem'}
   if (reflink) return {method: 'reflink', reason: `${await fsTypeOf(destDir)} shares extents with the revision`}
   return {method: 'copy', reason: `${await fsTypeOf(destDir)} cannot share extents with the revision`}
 }

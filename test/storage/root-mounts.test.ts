@@ -22,7 +22,10 @@ import {pruneNodes} from '../../src/services/nodes-prune.js'
 import {rebaseNodes} from '../../src/services/nodes-rebase.js'
 import {removeNodeAndRoot} from '../../src/services/nodes-rm.js'
 import {rollbackNode} from '../../src/services/nodes-rollback.js'
+import {applyReport} from '../../src/cli/apply-report.js'
 import {selfBindsAt} from '../../src/system/mounts.js'
+import {makeRoot} from '../../src/system/paths.js'
+import {execaRunner, type Runner} from '../../src/system/runner.js'
 import {context, loopFs, makeRevision, makeSyntheticTree, sh, SITE, writeSite, type LoopFs} from '../clone/helpers.js'
 
 const isRoot = process.getuid?.() === 0
@@ -140,9 +143,32 @@ describe.skipIf(!isRoot)('node roots under NFS-Ganesha on a loop-mounted btrfs',
     await expect(fs.stat(nodeRoot('node01.previous'))).rejects.toThrow(/ENOENT/)
   })
 
+  it('apply on the server binds the roots that are missing before reloading Ganesha, even when no file changed', async () => {
+    // The server's own apply (root "/"), pointed at this test's tree: systemctl is recorded, not run.
+    const calls: string[] = []
+    const real = execaRunner()
+    const runner: Runner = {run: async (command, args, options) => {
+      if (command !== 'systemctl') return real.run(command, args, options)
+      calls.push([command, ...args].join(' '))
+      return {exitCode: 0, stdout: '', stderr: ''}
+    }}
+    const ctx = {...context(rootDir), runner, root: {...makeRoot(rootDir), isHost: true}}
+    expect(mounted(nodeRoot('node01'))).toBe(false)
+    const result = await applyBootConfig(ctx)
+    expect(result.changes).toEqual([])
+    expect(result.prepared).toEqual([expect.stringContaining('bound /srv/nodes/node01 onto itself')])
+    expect(mounted(nodeRoot('node01'))).toBe(true)
+    expect(calls).toEqual(['systemctl try-reload-or-restart nfs-ganesha.service'])
+    expect(applyReport(result)).toContain('bound /srv/nodes/node01 onto itself')
+
+    const again = await applyBootConfig(ctx)
+    expect(again.prepared).toBeUndefined()
+    expect(calls).toHaveLength(1)
+    expect(await selfBindsAt(nodeRoot('node01'))).toHaveLength(1)
+  })
+
   it('nodes rm releases the self-bind and removes the root and its unit, but still refuses a root with another mount in it', async () => {
     const ctx = context(rootDir)
-    await nfsGanesha.prepare!(ctx, await bootModel(ctx.root, await loadSite(ctx.root), await loadInventory(ctx.root)))
     expect(mounted(nodeRoot('node02'))).toBe(true)
     const removed = await removeNodeAndRoot(ctx, 'node02', {})
     expect(removed.removedRoots).toEqual(['/srv/nodes/node02'])
