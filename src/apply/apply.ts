@@ -1,4 +1,5 @@
 import {activeServices, serviceOwning} from '../backends/registry.js'
+import {type BootModel} from '../boot/model.js'
 import {type Candidate, type ServiceBackend} from '../backends/types.js'
 import {UserError} from '../errors.js'
 import {loadSite} from '../config/site-file.js'
@@ -25,6 +26,8 @@ export interface ApplyResult {
   /** Unified diff of every change (always computed; printed by --dry-run). */
   diff: string
   reloads: ReloadResult[]
+  /** Host state made for the daemons besides files (bind mounts of node roots), on the server only. */
+  prepared?: string[]
   /** Why services were not reloaded, when they were not. */
   reloadSkipped?: string
 }
@@ -68,13 +71,32 @@ export async function applyBootConfig(ctx: Context, options: ApplyOptions = {}):
   }))
   if (changed.length > 0 || previous.files.join() !== plan.owned.join()) await writeManifest(plan.owned)
 
+  // Before any reload: what the daemons need besides files, on the server itself only (under
+  // --root the lab makes the same mounts in its own namespace).
+  const prepared = ctx.root.isHost ? await prepareServices(ctx, activeServices(site), model) : []
+  const lines = prepared.flatMap((p) => p.changes)
+  for (const line of lines) ctx.log(line)
+  const done = {dryRun: false, changes: summary, diff, ...(lines.length > 0 ? {prepared: lines} : {})}
+
   const touched = touchedServices(site, changed.map((c) => c.path))
-  if (touched.length === 0) return {dryRun: false, changes: summary, diff, reloads: []}
-  if (options.reload === false) return {dryRun: false, changes: summary, diff, reloads: [], reloadSkipped: '--no-reload'}
-  if (!ctx.root.isHost) return {dryRun: false, changes: summary, diff, reloads: [], reloadSkipped: `--root ${ctx.root.prefix} is not the host's root`}
+  // A daemon whose host state changed is reloaded even when none of its files did.
+  for (const {backend} of prepared) if (!touched.some((t) => t.backend === backend)) touched.push({backend, cause: {changed: [], retired: false}})
+  if (touched.length === 0) return {...done, reloads: []}
+  if (options.reload === false) return {...done, reloads: [], reloadSkipped: '--no-reload'}
+  if (!ctx.root.isHost) return {...done, reloads: [], reloadSkipped: `--root ${ctx.root.prefix} is not the host's root`}
   const reloads = await reloadServices(ctx.runner, touched, ctx.signal)
   for (const r of reloads) ctx.log(`${r.ok ? 'reloaded' : 'could not reload'} ${r.service}: ${r.action}${r.message ? ` (${r.message})` : ''}`)
-  return {dryRun: false, changes: summary, diff, reloads}
+  return {...done, reloads}
+}
+
+/** Each active daemon's host state besides files (its prepare step), in turn; the ones that changed something. */
+async function prepareServices(ctx: Context, services: readonly ServiceBackend[], model: BootModel): Promise<{backend: ServiceBackend, changes: string[]}[]> {
+  const out: {backend: ServiceBackend, changes: string[]}[] = []
+  for (const backend of services) {
+    const changes = await backend.prepare?.(ctx, model) ?? []
+    if (changes.length > 0) out.push({backend, changes})
+  }
+  return out
 }
 
 /** The daemons whose files changed, each with its changed paths and whether it is being switched away from. */

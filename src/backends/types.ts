@@ -76,6 +76,12 @@ export interface ServiceBackend {
   reload(cause: ReloadCause): Command[]
   /** A DHCP server's lease database, for `pxeroot status`. */
   readonly leases?: LeaseDatabase
+  /**
+   * Host state the daemon needs besides its files (Ganesha: node roots as mount points), made
+   * by apply on the server itself (root "/") after the files are written and before the reload.
+   * Returns what it changed, one line each; the daemon is reloaded when anything was.
+   */
+  prepare?(ctx: Context, model: BootModel): Promise<string[]>
   /** How `pxeroot lab boot` runs this daemon on the files apply generated; pure. Absent: the lab cannot run it. */
   lab?(env: LabEnv): LabDaemon
 }

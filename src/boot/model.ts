@@ -43,4 +43,10 @@ export interface BootModel {
   site: SiteModel
   nodes: readonly BootNode[]
   dhcpBoot: DhcpBoot
+  /**
+   * Node roots (host paths) that are no mount point an NFS server could find in the mount table:
+   * btrfs subvolumes, which NFS-Ganesha can export only once bound onto themselves (see
+   * backends/nfs/root-mounts.ts). Read from the disk with the rest of the desired state.
+   */
+  selfBinds?: readonly string[]
 }

@@ -55,6 +55,7 @@ export function cloneCost(method: CloneMethod, usage: TreeUsage): TreeUsage {
   switch (method) {
     case 'btrfs': return {entries: 0, bytes: 1 << 20, sparseFiles: 0}
     case 'reflink': return {entries: usage.entries, bytes: usage.entries * 1024, sparseFiles: 0}
+    case 'copy':
     case 'rsync': return usage
   }
 }

@@ -5,6 +5,7 @@ import {nodeRootDir} from '../images/layout.js'
 import {type InventoryNode} from '../inventory/inventory.js'
 import {type Context} from '../system/context.js'
 import {exists} from '../system/files.js'
+import {releaseSelfBinds} from '../system/mounts.js'
 import {cloneToTemp, type CloneSource} from './engine.js'
 import {identityOf, newMachineId, readMachineId, removeHostKeys, writeIdentity} from './identity.js'
 import {switchRoots} from './journal.js'
@@ -45,6 +46,8 @@ export async function rebaseRoot(ctx: Context, site: SiteModel, node: InventoryN
     const previous = previousRootName(node.name)
     const superseded = await exists(path.join(nodesDir, previous)) ? path.basename(tempRootName(nodesDir, previous, 'trash')) : undefined
     const entry = withCloneRecord({...node, image: to.refText}, {method: to.choice.method, machineId, previous: {image: node.image, method: record?.method ?? 'rsync'}})
+    // A mount point cannot be renamed: the old root's self-bind goes; apply binds the new root.
+    await releaseSelfBinds(ctx.runner, current)
     await switchRoots(ctx.files, nodesDir, {
       node: node.name,
       renames: [

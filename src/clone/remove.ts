@@ -4,7 +4,7 @@ import path from 'node:path'
 
 import {UserError} from '../errors.js'
 import {type Context} from '../system/context.js'
-import {mountsUnder} from '../system/mounts.js'
+import {mountsUnder, releaseSelfBinds} from '../system/mounts.js'
 import {REFLINK_PROBE, removeTree} from '../system/trees.js'
 
 /** Names pxeroot gives work in progress beside node roots; only these are ever cleaned up unasked. */
@@ -30,6 +30,8 @@ type TreeContext = Pick<Context, 'runner' | 'files'>
  * Removes a node root (or a leftover beside one) safely: only inside the nodes directory, never
  * through a mount point, and first renamed to a temp name so a kill half-way never leaves a
  * half-deleted tree under a name an export refers to. The next run finishes the deletion.
+ * The root's own self-bind (a subvolume bound onto itself for NFS-Ganesha) is released first;
+ * any other mount in it is refused.
  */
 export async function removeRoot(ctx: TreeContext, nodesDir: string, p: string): Promise<void> {
   if (!await strictlyInside(nodesDir, p)) {
@@ -41,6 +43,7 @@ export async function removeRoot(ctx: TreeContext, nodesDir: string, p: string):
     await ctx.files.remove(p)
     return
   }
+  await releaseSelfBinds(ctx.runner, p)
   const mounts = await mountsUnder(p)
   if (mounts.length > 0) throw new UserError(`${p} has mounts under it (${mounts.join(', ')}); unmount them first`)
   let victim = p

@@ -4,6 +4,7 @@ import {UserError} from '../errors.js'
 import {type InventoryNode} from '../inventory/inventory.js'
 import {type Context} from '../system/context.js'
 import {isDirectory} from '../system/files.js'
+import {releaseSelfBinds} from '../system/mounts.js'
 import {switchRoots} from './journal.js'
 import {cloneRecordOf, previousRootName, withCloneRecord} from './record.js'
 import {tempRootName} from './remove.js'
@@ -20,6 +21,8 @@ export async function rollbackRoot(ctx: Context, nodesDir: string, node: Invento
     method: record.previous.method, machineId: record.machineId, previous: {image: node.image, method: record.method},
   })
   if (entry.image === undefined) delete (entry as Record<string, unknown>).image
+  // A mount point cannot be renamed: the root's self-bind goes; apply binds the swapped-in root.
+  await releaseSelfBinds(ctx.runner, path.join(nodesDir, name))
   await switchRoots(ctx.files, nodesDir, {
     node: name,
     renames: [{from: name, to: aside}, {from: previousRootName(name), to: name}, {from: aside, to: previousRootName(name)}],

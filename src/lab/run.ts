@@ -15,6 +15,7 @@ import {removeTree} from '../system/trees.js'
 import {newProgress, type BootProgress} from './decide.js'
 import {addressesIn, type BootTarget, identityIn, MILESTONES, type MilestoneId, whyMissing} from './milestones.js'
 import {bootFilesOf, labPxelinux} from './pxelinux.js'
+import {bindRootsInLab} from './root-binds.js'
 import {qemuArgs} from './qemu.js'
 import {FileTail, lastLines} from './tail.js'
 import {type LabTools} from './tools.js'
@@ -146,6 +147,9 @@ class LabRun {
     ctx.log(`lab: network namespace ${ns.name}, server ${site.server} on ${ns.bridge}`)
 
     const env: LabRunEnv = {runDir: this.dir.path, iface: ns.bridge, root: ctx.root, server: site.server}
+    // Roots NFS-Ganesha can only export as mount points (btrfs snapshots) are bound onto themselves
+    // in the lab's mount namespace, as apply binds them on a real server.
+    for (const root of await bindRootsInLab(ctx, vms.map((vm) => vm.node), ns.enterMounts)) ctx.log(`lab: ${root} bound onto itself for NFS-Ganesha (a btrfs subvolume)`)
     const nfs = await this.startNfs(servers.nfs(env))
     const dhcp = await this.startServer('dhcpd', servers.dhcp(env))
     await this.startTftp(vms)

@@ -69,7 +69,7 @@ export async function cloneNodes(ctx: Context, options: CloneNodesOptions): Prom
     const machineIds = new Map(plan.create.map((p) => [p.name, (p.entry && cloneRecordOf(p.entry)?.machineId) ?? newMachineId()]))
     const entryOf = (p: PlannedClone, method: CloneMethod) => withCloneRecord({...(p.entry ?? {name: p.name, ip: p.ip}), image: source.refText}, {method, machineId: machineIds.get(p.name)})
     const withPlanned = (inv: Inventory, method: CloneMethod) => plan.create.reduce((i, p) => upsertNode(i, entryOf(p, method)), inv)
-    let choice: MethodChoice = {method: options.method ?? 'rsync', reason: 'nothing to clone'}
+    let choice: MethodChoice = {method: options.method ?? 'copy', reason: 'nothing to clone'}
     let space = {needed: 0, free: 0}
     let sparse = true
     if (plan.create.length > 0) {

@@ -19,7 +19,7 @@ export interface NodeRow {
   image: string | null
   root: string
   rootExists: boolean
-  /** How the root was cloned: btrfs, reflink or rsync. */
+  /** How the root was cloned: btrfs, reflink, copy or rsync. */
   method: string | null
   /** Revisions behind its image's current one. */
   behind: number | null

@@ -49,7 +49,7 @@ export async function rebaseNodes(ctx: Context, options: RebaseOptions): Promise
     const candidates = await nodesWithRoots(ctx, site, inventory, options.nodes, 'rebase')
     const todo = candidates.filter((n) => n.image !== source.refText)
     const unchanged = candidates.filter((n) => n.image === source.refText).map((n) => n.name)
-    if (todo.length === 0) return {image: source.refText, method: options.method ?? 'rsync', reason: 'nothing to rebase', rebased: [], unchanged, failed: [], seconds: 0}
+    if (todo.length === 0) return {image: source.refText, method: options.method ?? 'copy', reason: 'nothing to rebase', rebased: [], unchanged, failed: [], seconds: 0}
     await refuseInUse(ctx.root, site, todo, options.force, 'rebase')
     const choice = await chooseMethod(source.rootfs, nodesDir, options.method)
     const {sparse} = await checkCloneSpace(source.rootfs, nodesDir, choice.method, todo.length, 'nodes rebase')

@@ -149,3 +149,51 @@ export async function unmountUnder(runner: Runner, dir: string): Promise<string[
   }
   return found
 }
+
+/**
+ * The st_dev of the tree mounted at each mount point of the given filesystem types (stat of the
+ * mount point, which is what NFS-Ganesha matches an export's st_dev against), by device number.
+ * Only local filesystem types are asked for, so a hung network mount is never stat'ed.
+ */
+export async function mountedDevices(types: readonly string[], mounts?: MountEntry[]): Promise<Map<number, string>> {
+  const out = new Map<number, string>()
+  for (const m of mounts ?? await readMounts()) {
+    if (!types.includes(m.fsType)) continue
+    const st = await fs.stat(m.mountPoint).catch(() => undefined)
+    if (st && !out.has(st.dev)) out.set(st.dev, m.mountPoint)
+  }
+  return out
+}
+
+/**
+ * The mounts stacked exactly at `dir` that bind a tree of the filesystem its parent lives on: a
+ * bind of a directory (a node root) onto itself. A foreign filesystem mounted there is not one.
+ */
+export async function selfBindsAt(dir: string, mounts?: MountEntry[]): Promise<MountEntry[]> {
+  const real = await fs.realpath(dir).catch(() => undefined)
+  if (real === undefined || real === '/') return []
+  const all = mounts ?? await readMounts()
+  const parent = await mountOf(path.dirname(real), all)
+  return all.filter((m) => m.mountPoint === real && m.device === parent.device && m.fsType === parent.fsType)
+}
+
+/**
+ * Undoes self-binds at `dir` (all of them, if stacked), so the directory can be renamed or
+ * deleted. An NFS server may hold the bound tree open (Ganesha keeps a descriptor on each
+ * export's root), which makes a plain umount fail with EBUSY: the mount is then detached lazily,
+ * which takes it out of the mount table at once. Returns how many were released. Nothing is
+ * released while any other mount sits inside `dir` (a lazy detach would take it along unseen):
+ * the caller's refusal of mounts then applies, and so to a foreign mount at `dir` itself.
+ */
+export async function releaseSelfBinds(runner: Runner, dir: string, options: MountOptions = {}): Promise<number> {
+  const real = await fs.realpath(dir).catch(() => undefined)
+  if (real === undefined || (await mountsUnder(real)).some((mp) => mp !== real)) return 0
+  let released = 0
+  for (let round = 0; round < 8; round++) {
+    if ((await selfBindsAt(dir)).length === 0) break
+    const r = await runner.run('umount', [dir], {reject: false, timeout: STEP_MS, cancelSignal: options.signal})
+    if (r.exitCode !== 0) await unmount(runner, dir, {...options, lazy: true})
+    released++
+  }
+  return released
+}

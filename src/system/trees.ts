@@ -16,12 +16,12 @@ import {type Runner} from './runner.js'
 const COPY_TIMEOUT_MS = 60 * 60 * 1000
 const SUBVOLUME_TIMEOUT_MS = 10 * 60 * 1000
 
-/** The ways to copy a root, cheapest first. */
-export const COPY_METHODS = ['btrfs', 'reflink', 'rsync'] as const
+/** The ways to copy a root, cheapest first ("rsync" stays selectable for scripts that name it). */
+export const COPY_METHODS = ['btrfs', 'reflink', 'copy', 'rsync'] as const
 export type CopyMethod = typeof COPY_METHODS[number]
 
 export interface CopyTreeOptions {
-  /** The source has sparse files: only then pay for rsync's hole detection. */
+  /** The source has sparse files: only then pay for rsync's hole detection (cp finds holes cheaply anyway). */
   sparse?: boolean
   signal?: AbortSignal
 }
@@ -31,7 +31,14 @@ export interface CopyTreeOptions {
  * modes, hard links, symlinks, device nodes, FIFOs, ACLs, xattrs and file capabilities.
  *  - btrfs: a writable snapshot; shares every extent and inode metadata until written.
  *  - reflink: `cp -a --reflink=always`: new inodes, shared data extents.
- *  - rsync: `rsync -aHAX --numeric-ids`: a full copy on filesystems without shared extents.
+ *  - copy: the fallback where nothing can share extents: `cp -a --reflink=auto`, cp's own
+ *    default, which moves data with copy_file_range in the kernel (no read/write through user
+ *    space: --reflink=never turns that off too) and keeps holes, hard links, devices, ACLs and
+ *    every xattr, file capabilities included. On ext4, 4 cold-cache copies of the golden root one
+ *    after another took 10.0 s (median of 4, interleaved, loaded 2-core machine) against 11.3 s
+ *    for rsync 2 at a time and 14.5 s for `cp -a --reflink=never`. Where extents can be shared
+ *    (forced on xfs/btrfs) copy_file_range shares them, as reflink does.
+ *  - rsync: `rsync -aHAX --numeric-ids`, the previous full copy, kept for `--method rsync`.
  *    No -S by default: it makes rsync scan every block for zeros, 30–60 % slower on a
  *    debootstrapped root (bench/clone.ts), and such roots have no sparse files; a tree that
  *    has some gets -S so its holes stay holes. No -W either: local copies already send whole
@@ -46,6 +53,9 @@ export async function copyTree(runner: Runner, method: CopyMethod, source: strin
       return
     case 'reflink':
       await runner.run('cp', ['-a', '--reflink=always', '--no-target-directory', source, dest], run)
+      return
+    case 'copy':
+      await runner.run('cp', ['-a', '--reflink=auto', '--no-target-directory', source, dest], run)
       return
     case 'rsync':
       await runner.run('rsync', [options.sparse ? '-aHAXS' : '-aHAX', '--numeric-ids', `${source}/`, `${dest}/`], run)

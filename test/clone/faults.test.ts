@@ -25,7 +25,7 @@ async function entries(dir: string): Promise<string[]> {
   return (await fs.readdir(dir).catch(() => [] as string[])).sort()
 }
 
-describe('faults while cloning (loop-mounted ext4, rsync)', () => {
+describe('faults while cloning (loop-mounted ext4, full copy)', () => {
   let small: LoopFs
   let big: LoopFs
   beforeAll(async () => {
@@ -42,7 +42,7 @@ describe('faults while cloning (loop-mounted ext4, rsync)', () => {
     await makeRevision(rootDir, 'lab', 1, withData(30), false)
     const error = await cloneNodes(context(rootDir), {count: 5}).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(UserError)
-    expect((error as Error).message).toMatch(/not enough disk: 5 rsync clone\(s\) need about .* nothing was created/)
+    expect((error as Error).message).toMatch(/not enough disk: 5 copy clone\(s\) need about .* nothing was created/)
     expect(await entries(path.join(rootDir, 'srv/nodes'))).toEqual([])
     await expect(fs.stat(path.join(rootDir, 'etc/pxeroot/nodes.yaml'))).rejects.toThrow()
   })

@@ -9,7 +9,7 @@ import {type Golden, goldenImage, removeGoldenRoot} from '../support/golden.js'
 import {attributeDump, context, treeDifferences} from './helpers.js'
 
 // The real debootstrapped golden image (shared, cached fixture of test/support/golden.ts), cloned
-// by the method the temp root's filesystem allows (rsync on the CI's ext4).
+// by the method the temp root's filesystem allows (a full copy on the CI's ext4).
 describe('nodes clone of the real golden image', () => {
   let golden: Golden
   beforeAll(async () => {

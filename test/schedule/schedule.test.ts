@@ -101,7 +101,7 @@ describe('pxeroot schedule', () => {
       [['image', 'update', '--all', '--bogus'], /^command: image update: unknown flag --bogus \(see "pxeroot image update --help"\)$/],
       [['image', 'update', '--al'], /^command: image update: unknown flag --al; did you mean --all\?/],
       [['nodes', 'clone', '0'], /^command: nodes clone: Expected an integer greater than or equal to 1 but received: 0/],
-      [['nodes', 'clone', '3', '--method', 'copy'], /^command: nodes clone: Expected --method=copy to be one of: btrfs, reflink, rsync/],
+      [['nodes', 'clone', '3', '--method', 'tarball'], /^command: nodes clone: Expected --method=tarball to be one of: btrfs, reflink, copy, rsync/],
       [['apply', 'now'], /^command: apply: unexpected argument now/],
       [['nodes', 'add'], /^command: nodes add: missing argument NAME/],
     ]

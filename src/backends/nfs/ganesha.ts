@@ -3,6 +3,7 @@ import {includeIn, includeRetired, type IncludeEdit} from '../include.js'
 import {type ServiceBackend} from '../types.js'
 import {checkGanesha} from './ganesha-check.js'
 import {ganeshaLab} from './ganesha-lab.js'
+import {bindRootsForGanesha, rootMountUnits} from './root-mounts.js'
 
 export const GANESHA_PATHS = {
   exports: '/etc/ganesha/pxeroot.conf',
@@ -25,9 +26,11 @@ export const nfsGanesha: ServiceBackend = {
   files: (model, admin) => [
     {path: GANESHA_PATHS.exports, content: renderGaneshaExports(model.site, model.nodes), mode: 0o644},
     includeIn(admin, mainInclude),
+    ...rootMountUnits(model),
   ],
   retire: (admin) => includeRetired(admin, mainInclude),
   check: (ctx, candidate) => checkGanesha(ctx, {main: candidate.text(GANESHA_PATHS.main)!, exports: candidate.text(GANESHA_PATHS.exports)!}, GANESHA_PATHS),
   reload: () => [{command: 'systemctl', args: ['try-reload-or-restart', 'nfs-ganesha.service']}],
   lab: (env) => ganeshaLab(env, GANESHA_PATHS),
+  prepare: bindRootsForGanesha,
 }

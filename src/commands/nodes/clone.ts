@@ -13,7 +13,7 @@ export default class NodesClone extends BaseCommand {
   static summary = 'Grow the cluster to COUNT nodes, each with its own root cloned from an image revision'
   static description = `Creates node01..nodeCOUNT (site nodes.prefix/width) that do not exist yet, with the next free
 addresses of nodes.range, and leaves existing nodes alone. Each root is a btrfs snapshot, a reflink
-copy (xfs/btrfs) or an rsync copy of the revision, with its own hostname, machine-id and SSH host
+copy (xfs/btrfs) or a full copy (cp -a; --method rsync still works) of the revision, with its own hostname, machine-id and SSH host
 keys; then the boot configuration is applied so the new nodes boot.\n\n${EXIT_TABLE}`
   static examples = ['<%= config.bin %> nodes clone 10', '<%= config.bin %> nodes clone 16 --image lab@4 --dry-run']
   static args = {count: Args.integer({description: 'how many nodes there should be', required: true, min: 1})}
