@@ -9,13 +9,24 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "demo: run as root (debootstrap, mounts and network namespaces need it)" >&2; exit 3; }
 
-bash .ci/install-packages
-[ -d node_modules ] || npm ci --no-audit --no-fund
-npm run build
+# apt's and npm's pages go to a log file; the terminal gets pxeroot's own progress.
+LOG="${PXEROOT_DEMO_LOG:-/var/tmp/pxeroot-demo-setup.log}"
+: >"$LOG"
+quietly() {
+  "$@" >>"$LOG" 2>&1 || { echo "demo: \"$*\" failed; the end of $LOG:" >&2; tail -n 25 "$LOG" >&2; exit 1; }
+}
+echo "demo: installing the system packages and building pxeroot (their output: $LOG)"
+quietly bash .ci/install-packages
+[ -d node_modules ] || quietly npm ci --no-audit --no-fund
+quietly npm run build
+[ -z "${PXEROOT_DEMO_SETUP_ONLY:-}" ] || { echo "demo: set up; PXEROOT_DEMO_SETUP_ONLY is set, so stopping here"; exit 0; }
 
 export PXEROOT_ROOT="${PXEROOT_DEMO_ROOT:-/var/tmp/pxeroot-demo}"
 mkdir -p "$PXEROOT_ROOT"
-pxeroot() { ./bin/run.js "$@"; }
+pxeroot() {
+  printf '\n==> pxeroot %s\n' "$*"
+  ./bin/run.js "$@"
+}
 
 # A demo root from before the demo used btrfs storage has its image and roots on plain disk,
 # where storage prepare refuses to hide them: that old demo state is dropped, once.
@@ -24,7 +35,6 @@ if [ ! -e "$PXEROOT_ROOT/var/lib/pxeroot/storage.json" ] && [ -n "$(ls -A "$PXER
   rm -rf --one-file-system "$PXEROOT_ROOT/srv/pxeroot/images" "$PXEROOT_ROOT/srv/nodes" "$PXEROOT_ROOT/etc/pxeroot/nodes.yaml"
 fi
 
-set -x
 pxeroot init --force --server 192.168.0.10 --subnet 192.168.0.0/24 --router 192.168.0.10 \
   --dns 8.8.8.8 --domain exemplo.com --nodes 192.168.0.200-192.168.0.210 --nfs ganesha
 # btrfs under paths.images and paths.nodes: revisions become subvolumes, clones snapshots of them
