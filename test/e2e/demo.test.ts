@@ -18,7 +18,7 @@ describe.skipIf(!isRoot)('npm run demo', () => {
     try {
       const log = path.join(dir, 'setup.log')
       const r = spawnSync('bash', ['bin/demo.sh'], {cwd: REPO, encoding: 'utf8', timeout: 600_000,
-        env: {...process.env, PXEROOT_DEMO_LOG: log, PXEROOT_DEMO_SETUP_ONLY: '1', PXEROOT_DEMO_ROOT: path.join(dir, 'root')}})
+        env: {...process.env, NODE_ENV: 'production', PXEROOT_DEMO_LOG: log, PXEROOT_DEMO_SETUP_ONLY: '1', PXEROOT_DEMO_ROOT: path.join(dir, 'root')}})
       expect(r.status, r.stderr).toBe(0)
       const shown = `${r.stdout}${r.stderr}`
       expect(shown).toContain(log)
