@@ -170,7 +170,8 @@ describe.skipIf(!isRoot || !hasOvmf)('pxeroot lab boot --firmware uefi (OVMF, Se
     try {
       const r = await runCommand(LabBootCommand, ['node01', '--firmware', 'uefi', '--root', golden.rootPrefix])
       expect(r.code).toBe(2)
-      expect(r.error?.message).toBe('--firmware uefi: the site serves no UEFI machines (boot.firmware is [bios])')
+      expect(r.error?.message).toMatch(/^--firmware uefi: the site serves no UEFI machines \(boot\.firmware is \[bios\]\)/)
+      expect(r.error?.message).toContain('add uefi to boot.firmware')
     } finally {
       await fs.writeFile(siteFile, site)
     }
