@@ -13,8 +13,6 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {type Context} from '../../src/system/context.js'
-import NodesClone from '../../src/commands/nodes/clone.js'
-import NodesSet from '../../src/commands/nodes/set.js'
 import LabBootCommand from '../../src/commands/lab/boot.js'
 import {InterruptedError} from '../../src/errors.js'
 import {plainConsole} from '../../src/lab/milestones.js'
@@ -23,9 +21,8 @@ import {labBoot} from '../../src/services/lab-boot.js'
 import {NETNS_PREFIX} from '../../src/system/netns.js'
 import {type Accel} from '../../src/lab/qemu.js'
 import {execaRunner} from '../../src/system/runner.js'
-import {STATE} from '../../src/system/paths.js'
-import {type Golden, goldenImage, removeGoldenRoot, runCommand} from '../support/golden.js'
-import {labResult, leftovers} from '../support/lab-run.js'
+import {type Golden, removeGoldenRoot, runCommand} from '../support/golden.js'
+import {labNodes, labResult, leftovers, machineIdsOf} from '../support/lab-run.js'
 import {snapshotTree} from '../support/tmp-root.js'
 import {hostFiles} from '../../src/system/files.js'
 
@@ -50,13 +47,7 @@ async function boot(nodes: string[], extra: Partial<LabBootOptions> = {}): Promi
 
 describe.skipIf(!isRoot)('pxeroot lab boot', () => {
   beforeAll(async () => {
-    golden = await goldenImage()
-    await fs.appendFile(golden.root.resolve(STATE.siteFile), `dns: [${DNS}]\ndomain: ${DOMAIN}\n`)
-    const root = ['--root', golden.rootPrefix]
-    const clone = await runCommand(NodesClone, ['3', ...root])
-    if (clone.code !== 0) throw clone.error
-    const bind = await runCommand(NodesSet, ['node01', '--mac', MAC01, ...root])
-    if (bind.code !== 0) throw bind.error
+    golden = await labNodes(3, MAC01, `dns: [${DNS}]\ndomain: ${DOMAIN}\n`)
   }, 1_800_000)
 
   afterAll(async () => {
@@ -66,8 +57,7 @@ describe.skipIf(!isRoot)('pxeroot lab boot', () => {
   it('boots node01 (bound by MAC) and node02 (bound by address, through the dynamic range) into their own roots, and leaves nothing behind', async () => {
     const tftp = golden.root.resolve(golden.site.paths.tftp)
     const before = await snapshotTree(tftp)
-    const machineIds = await Promise.all(['node01', 'node02'].map(async (n) =>
-      (await fs.readFile(golden.root.resolve(`${golden.site.paths.nodes}/${n}/etc/machine-id`), 'utf8')).trim()))
+    const machineIds = await machineIdsOf(golden, ['node01', 'node02'])
 
     const r = await runCommand(LabBootCommand, ['node01', 'node02', '--root', golden.rootPrefix, '--timeout', '420', '--accel', ACCEL])
     expect(r.error?.message, 'lab boot failed').toBeUndefined()

@@ -4,7 +4,6 @@
  * line by line as delta.test.ts does for the daemons' files), the UEFI VM's qemu argv, and the
  * refusal when OVMF is missing. The real boot is test/lab/uefi.test.ts.
  */
-import {diffLines} from 'diff'
 import {describe, expect, it} from 'vitest'
 
 import {bootNodesFor} from '../../src/boot/nodes.js'
@@ -17,20 +16,10 @@ import {qemuArgs} from '../../src/lab/qemu.js'
 import {requireOvmf} from '../../src/lab/tools.js'
 import {renderGrubNode} from '../../src/render/loaders/grub.js'
 import {renderPxelinuxNode} from '../../src/render/loaders/pxelinux.js'
+import {delta} from '../support/line-delta.js'
 
 const SITE = parseSite('server: 10.77.0.1\nsubnet: 10.77.0.0/24\nnodes:\n  range: 10.77.0.100-10.77.0.150\nboot:\n  kernelArgs: quiet "pxeroot.note=two words"\n')
 const NODES = bootNodesFor(SITE, parseInventory('nodes:\n  - {name: node01, ip: 10.77.0.100, mac: "52:54:00:aa:00:01", image: debian-bookworm@1}\n  - {name: node02, ip: 10.77.0.101, image: debian-bookworm@1}\n'))
-
-/** The lines a diff removes and adds, in order. */
-function delta(from: string, to: string): {removed: string[], added: string[]} {
-  const out = {removed: [] as string[], added: [] as string[]}
-  for (const part of diffLines(from, to)) {
-    const lines = part.value.replace(/\n$/, '').split('\n')
-    if (part.removed) out.removed.push(...lines)
-    if (part.added) out.added.push(...lines)
-  }
-  return out
-}
 
 describe('the lab\'s copy of a node\'s GRUB file', () => {
   it('adds the console and the identity unit to the `linux` line and changes nothing else', () => {
