@@ -43,7 +43,8 @@ export function newProgress(target: BootTarget, started: number): BootProgress {
  * passes when every milestone of its chain is seen (the login prompt with its own name last;
  * for UEFI, the kernel reporting Secure Boot too), fails at once on a console line that means the
  * boot will not get anywhere or a file of its chain the TFTP server refused (OVMF would otherwise
- * wander through its other boot options for minutes), when its VM stops, or at the deadline; after the login prompt the server's logs get SETTLE_MS to show the earlier steps.
+ * wander through its other boot options for minutes), when its VM stops, or at the deadline;
+ * after the login prompt the server's logs get SETTLE_MS to show the earlier steps.
  * Returns the milestones newly reached.
  */
 export function observe(progress: BootProgress, o: Observation): MilestoneId[] {
