@@ -33,8 +33,8 @@ const hasOvmf = await fs.access(OVMF.vars, constants.R_OK).then(() => true, () =
 const ACCEL = (process.env.PXEROOT_LAB_ACCEL ?? 'auto') as Accel
 const MAC01 = '52:54:00:aa:00:01'
 /**
- * UEFI Secure Boot nodes reached their login prompt at 78-90 s here under TCG, two at a time on
- * a shared 2-core machine (BIOS: 74-76 s), and at 100-130 s in earlier probes on a busier one;
+ * UEFI Secure Boot nodes reached their login prompt at 78-96 s here under TCG, two at a time on
+ * a shared 2-core machine (BIOS: 65-76 s), and at 100-130 s in earlier probes on a busier one;
  * the bound leaves room for a slower host. The broken chains are decided at 9-17 s.
  */
 const UEFI_TIMEOUT = 420
