@@ -1,4 +1,4 @@
-import {type BootTarget, type Evidence, fatalLine, MILESTONES, type MilestoneId, reachedMilestones} from './milestones.js'
+import {type BootTarget, type Evidence, fatalLine, milestonesOf, type MilestoneId, reachedMilestones, refusedFile} from './milestones.js'
 
 /** After the login prompt, how long to wait for the server logs to show the earlier steps. */
 export const SETTLE_MS = 5000
@@ -40,9 +40,11 @@ export function newProgress(target: BootTarget, started: number): BootProgress {
 
 /**
  * Advances one VM by one observation of the evidence; pure but for updating `progress`. A VM
- * passes when every milestone is seen (the login prompt with its own name last), fails at once
- * on a console line that means the boot will not get anywhere, when its VM stops, or at the
- * deadline; after the login prompt the server's logs get SETTLE_MS to show the earlier steps.
+ * passes when every milestone of its chain is seen (the login prompt with its own name last;
+ * for UEFI, the kernel reporting Secure Boot too), fails at once on a console line that means the
+ * boot will not get anywhere or a file of its chain the TFTP server refused (OVMF would otherwise
+ * wander through its other boot options for minutes), when its VM stops, or at the deadline;
+ * after the login prompt the server's logs get SETTLE_MS to show the earlier steps.
  * Returns the milestones newly reached.
  */
 export function observe(progress: BootProgress, o: Observation): MilestoneId[] {
@@ -56,14 +58,16 @@ export function observe(progress: BootProgress, o: Observation): MilestoneId[] {
   const decide = (kind: OutcomeKind, reason?: string) => {
     progress.outcome = {passed: kind === 'passed', kind, reason, at: o.now}
   }
-  const missing = MILESTONES.filter((m) => !progress.reached.has(m.id))
+  const missing = milestonesOf(progress.target).filter((m) => !progress.reached.has(m.id))
   if (missing.length === 0) decide('passed')
   else if (progress.reached.has('login')) {
     progress.loginAt ??= o.now
     if (o.now - progress.loginAt > SETTLE_MS) decide('incomplete')
   } else {
-    const fatal = fatalLine(o.evidence.console)
+    const fatal = fatalLine(o.evidence.console, progress.target.uefi !== undefined)
+    const refused = refusedFile(progress.target, o.evidence.tftp)
     if (fatal) decide('fatal', `console: ${fatal}`)
+    else if (refused) decide('fatal', `TFTP: ${refused}`)
     else if (o.vmEnded) decide('stopped', `the VM stopped${o.vmEnded.error ? `: ${o.vmEnded.error}` : ''}`)
     else if (o.now > o.deadline) decide('timeout', `timed out after ${Math.round((o.deadline - progress.started) / 1000)} s`)
   }

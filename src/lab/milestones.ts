@@ -1,18 +1,12 @@
 import {type TftpTracker} from './tftp.js'
 
-/** The steps of a network boot, in order, as the lab proves them. */
-export const MILESTONES = [
-  {id: 'lease', label: 'DHCP lease'},
-  {id: 'loader', label: 'TFTP pxelinux.0'},
-  {id: 'config', label: 'pxelinux file'},
-  {id: 'kernel', label: 'kernel'},
-  {id: 'initrd', label: 'initrd'},
-  {id: 'ipconfig', label: 'initramfs lease'},
-  {id: 'nfsroot', label: 'NFS root mounted'},
-  {id: 'login', label: 'login prompt'},
-] as const
+/** Every step of a network boot the lab can prove; which of them a boot must pass depends on its chain (milestonesOf). */
+export type MilestoneId = 'lease' | 'loader' | 'secondStage' | 'menu' | 'config' | 'kernel' | 'initrd' | 'secureBoot' | 'ipconfig' | 'nfsroot' | 'login'
 
-export type MilestoneId = typeof MILESTONES[number]['id']
+export interface Milestone {
+  id: MilestoneId
+  label: string
+}
 
 /** What the lab knows about a node, so that each milestone can be checked against it. */
 export interface BootTarget {
@@ -22,11 +16,48 @@ export interface BootTarget {
   mac: string
   /** Host path the node mounts as its root. */
   rootPath: string
-  /** Paths relative to the tftp root. */
+  /** Paths relative to the tftp root: the boot file DHCP names (pxelinux.0, or shim as bootx64.efi)... */
   loader: string
+  /** ...for a UEFI node, the GRUB shim loads and the grub.cfg GRUB reads (the VM enforces Secure Boot)... */
+  uefi?: {secondStage: string, menu: string}
+  /** ...then the node's own file (pxelinux or GRUB), its kernel and its initrd. */
   config: string
   kernel: string
   initrd: string
+}
+
+const base = (file: string) => file.split('/').at(-1) ?? file
+
+/**
+ * The steps of this node's boot, in order. BIOS: pxelinux.0, the node's pxelinux file, kernel,
+ * initrd. UEFI: shim, GRUB, grub.cfg, the node's GRUB file, kernel (accepted by shim), initrd,
+ * then the kernel saying that Secure Boot is on: a UEFI node passes only under Secure Boot.
+ */
+export function milestonesOf(target: BootTarget): Milestone[] {
+  const {uefi} = target
+  const chain: Milestone[] = uefi
+    ? [
+      {id: 'loader', label: `TFTP ${target.loader} (shim)`},
+      {id: 'secondStage', label: `TFTP ${base(uefi.secondStage)}`},
+      {id: 'menu', label: base(uefi.menu)},
+      {id: 'config', label: 'GRUB node file'},
+    ]
+    : [{id: 'loader', label: `TFTP ${target.loader}`}, {id: 'config', label: 'pxelinux file'}]
+  return [
+    {id: 'lease', label: 'DHCP lease'},
+    ...chain,
+    {id: 'kernel', label: 'kernel'},
+    {id: 'initrd', label: 'initrd'},
+    ...(uefi ? [{id: 'secureBoot', label: 'Secure Boot enabled'} as Milestone] : []),
+    {id: 'ipconfig', label: 'initramfs lease'},
+    {id: 'nfsroot', label: 'NFS root mounted'},
+    {id: 'login', label: 'login prompt'},
+  ]
+}
+
+/** The files the boot cannot do without, in the order they are fetched: a TFTP error on one ends it. */
+function chainFiles(target: BootTarget): string[] {
+  return [target.loader, ...(target.uefi ? [target.uefi.secondStage, target.uefi.menu] : []), target.config, target.kernel, target.initrd]
 }
 
 /** A DHCPACK from dhcpd's log (`-d`): which address went to which MAC. */
@@ -95,6 +126,24 @@ const FATAL = [
   /\(initramfs\) *$/m,
   // The NFS server refuses the initramfs (an address its export does not admit): it will not relent.
   /mount call failed - server replied: Permission denied/,
+  // UEFI. OVMF's PXE could not get an offer or its boot file, or ran out of boot options.
+  /PXE-E\d+:[^\n]*/,
+  /BdsDxe: failed to (?:load|start) Boot[^\n]*/,
+  /No bootable option or device was found[^\n]*/,
+  // shim could not fetch or verify GRUB (it looks for grubx64.efi beside itself on the TFTP server).
+  /Unable to fetch TFTP image[^\n]*/,
+  /Failed to load image[^\n]*/,
+  /start_image\(\) returned[^\n]*/,
+  /Verification failed: [^\n]*/,
+  // GRUB: shim refused the kernel's signature, then every later command of the entry fails and GRUB waits for a key.
+  /error: bad shim signature[^\n]*/,
+  /error: you need to load the kernel first[^\n]*/,
+  /Press any key to continue[^\n]*/,
+]
+
+/** Only for a UEFI node: the lab's VMs enforce Secure Boot, so a kernel that finds it off did not boot the way a node must. */
+const FATAL_UEFI = [
+  /secureboot: Secure boot (?:disabled|could not be determined)[^\n]*/,
 ]
 
 /** Terminal escapes and carriage returns the firmware and systemd write to the console. */
@@ -103,12 +152,28 @@ export function plainConsole(text: string): string {
   return text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\x1bc/g, '').replace(/\r/g, '')
 }
 
-export function fatalLine(console: string): string | undefined {
-  for (const pattern of FATAL) {
+/** The first line on the console (in its order, not the list's) that means the boot will not get anywhere. */
+export function fatalLine(console: string, uefi = false): string | undefined {
+  let first: RegExpExecArray | undefined
+  for (const pattern of uefi ? [...FATAL, ...FATAL_UEFI] : FATAL) {
     const m = pattern.exec(console)
-    if (m) return m[0].trim()
+    if (m && (!first || m.index < first.index)) first = m
+  }
+  return first?.[0].trim()
+}
+
+/** The first file of the boot's chain the TFTP server refused ("File not found"): the client cannot go on without it. */
+export function refusedFile(target: BootTarget, tftp: TftpTracker): string | undefined {
+  for (const file of chainFiles(target)) {
+    const t = tftp.read(file)
+    if (t?.state === 'error') return `${t.file}: ${t.error ?? 'TFTP error'}`
   }
   return undefined
+}
+
+/** The kernel saying that the firmware booted it with Secure Boot on (its EFI stub, then the kernel proper). */
+export function secureBootIn(console: string): boolean {
+  return /secureboot: Secure boot enabled|EFI stub: UEFI Secure Boot is enabled/.test(console)
 }
 
 /** What the node says about itself on the console (printed by the lab's systemd.run= marker). */
@@ -133,7 +198,7 @@ export function identityIn(console: string): Identity {
   }
 }
 
-/** The addresses the node's two DHCP clients say they got: the PXE firmware (iPXE) and the initramfs (klibc ipconfig). */
+/** The addresses the node's two DHCP clients say they got: the PXE firmware (iPXE, or OVMF) and the initramfs (klibc ipconfig). */
 export interface ConsoleAddresses {
   firmware?: string
   initramfs?: string
@@ -141,7 +206,7 @@ export interface ConsoleAddresses {
 
 export function addressesIn(console: string): ConsoleAddresses {
   return {
-    firmware: /(?:^|\s)net\d+: (\d+\.\d+\.\d+\.\d+)\/\d/m.exec(console)?.[1],
+    firmware: /(?:^|\s)net\d+: (\d+\.\d+\.\d+\.\d+)\/\d/m.exec(console)?.[1] ?? /Station IP address is (\d+\.\d+\.\d+\.\d+)/.exec(console)?.[1],
     initramfs: /IP-Config: \S+ complete[^\n]*\n\s*address: (\d+\.\d+\.\d+\.\d+)/.exec(console)?.[1],
   }
 }
@@ -154,6 +219,14 @@ export interface Evidence {
   console: string
 }
 
+/**
+ * Under Secure Boot GRUB's `linux` has shim check the kernel it fetched; only when shim accepts it
+ * does GRUB go on to the initrd, so a request for the initrd is the evidence of acceptance.
+ */
+function kernelAccepted(target: BootTarget, e: Evidence): boolean {
+  return e.tftp.read(target.initrd) !== undefined
+}
+
 /** Which milestones the evidence shows for this node; pure. The login prompt must carry the node's own name. */
 export function reachedMilestones(target: BootTarget, e: Evidence): Set<MilestoneId> {
   const got = new Set<MilestoneId>()
@@ -161,9 +234,12 @@ export function reachedMilestones(target: BootTarget, e: Evidence): Set<Mileston
   if (e.leases.some((l) => l.ip === target.ip && l.mac === target.mac) && (said.firmware ?? target.ip) === target.ip) got.add('lease')
   const done = (file: string) => e.tftp.read(file)?.state === 'done'
   if (done(target.loader)) got.add('loader')
+  if (target.uefi && done(target.uefi.secondStage)) got.add('secondStage')
+  if (target.uefi && done(target.uefi.menu)) got.add('menu')
   if (done(target.config)) got.add('config')
-  if (done(target.kernel)) got.add('kernel')
+  if (done(target.kernel) && (!target.uefi || kernelAccepted(target, e))) got.add('kernel')
   if (done(target.initrd)) got.add('initrd')
+  if (target.uefi && secureBootIn(e.console)) got.add('secureBoot')
   const mounted = e.mounts.some((m) => m.ok && m.client === target.ip && m.path === target.rootPath)
   // The initramfs's address from its own console line, or, where the console stays quiet, from
   // the server: the NFS root was mounted from the node's address.
@@ -188,9 +264,19 @@ export function whyMissing(id: MilestoneId, target: BootTarget, e: Evidence): st
       return other ? `got ${other.ip} instead of ${target.ip}` : `no DHCPACK for ${target.mac}`
     }
     case 'loader': return tftpWhy(target.loader)
+    case 'secondStage': return target.uefi && tftpWhy(target.uefi.secondStage)
+    case 'menu': return target.uefi && tftpWhy(target.uefi.menu)
     case 'config': return tftpWhy(target.config)
-    case 'kernel': return tftpWhy(target.kernel)
+    case 'kernel': {
+      if (e.tftp.read(target.kernel)?.state !== 'done') return tftpWhy(target.kernel)
+      const refused = /error: bad shim signature/.test(e.console)
+      return `${target.kernel} arrived but GRUB did not go on to the initrd${refused ? ': shim refused the kernel\'s signature ("bad shim signature")' : ''}`
+    }
     case 'initrd': return tftpWhy(target.initrd)
+    case 'secureBoot': {
+      const off = /secureboot: (Secure boot (?:disabled|could not be determined)[^\n]*)/.exec(e.console)
+      return off ? `the kernel says "${off[1].trim()}"` : 'the kernel did not report Secure Boot on the console'
+    }
     case 'ipconfig': {
       const initramfs = addressesIn(e.console).initramfs
       return initramfs ? `the initramfs got ${initramfs} instead of ${target.ip}` : undefined

@@ -10,6 +10,8 @@ export interface VmSpec {
   capture: string
   memoryMiB: number
   accel: 'kvm' | 'tcg'
+  /** A UEFI machine: OVMF's code and this VM's own copy of its variables. Absent: BIOS. */
+  uefi?: {code: string, vars: string}
 }
 
 /** KVM when /dev/kvm can be opened, else qemu's emulator (TCG): the lab works without KVM, only slower. */
@@ -32,6 +34,7 @@ function optionPath(p: string): string {
  * "Boot failed, rebooting" into an exit.
  */
 export function qemuArgs(vm: VmSpec): string[] {
+  if (vm.uefi) return uefiArgs(vm, vm.uefi)
   return [
     '-name', `pxeroot-lab-${vm.name}`,
     '-machine', 'pc',
@@ -54,6 +57,35 @@ export function qemuArgs(vm: VmSpec): string[] {
     '-netdev', 'hubport,id=port-nic,hubid=0',
     '-device', `e1000,netdev=port-nic,mac=${vm.mac}`,
     // Only what crosses the tap: the lab network's side of the boot.
+    '-object', `filter-dump,id=dump0,netdev=net0,file=${optionPath(vm.capture)},maxlen=192`,
+  ]
+}
+
+/**
+ * A UEFI PC with Secure Boot enforced (q35 with SMM, the variable store on secure flash, so only
+ * SMM code can change it) that PXE-boots through OVMF's own network stack on a virtio NIC:
+ * `romfile=` keeps qemu from loading the iPXE option ROM, which OVMF would run unverified and
+ * which hands shim a buffer it cannot verify GRUB from. bootindex=1 makes PXEv4 the first boot
+ * option. The tap has no vnet header, so the capture holds plain frames. OVMF, shim and GRUB all
+ * write to the serial port; there is no display.
+ */
+function uefiArgs(vm: VmSpec, firmware: {code: string, vars: string}): string[] {
+  return [
+    '-name', `pxeroot-lab-${vm.name}`,
+    '-machine', 'q35,smm=on',
+    '-accel', vm.accel,
+    ...(vm.accel === 'kvm' ? ['-cpu', 'host'] : []),
+    '-global', 'driver=cfi.pflash01,property=secure,value=on',
+    '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${optionPath(firmware.code)}`,
+    '-drive', `if=pflash,format=raw,unit=1,file=${optionPath(firmware.vars)}`,
+    '-m', String(vm.memoryMiB),
+    '-smp', '1',
+    '-display', 'none',
+    '-serial', `file:${optionPath(vm.serialLog)}`,
+    '-monitor', 'none',
+    '-no-reboot',
+    '-netdev', `tap,id=net0,ifname=${vm.tap},script=no,downscript=no,vnet_hdr=off`,
+    '-device', `virtio-net-pci,romfile=,netdev=net0,mac=${vm.mac},bootindex=1`,
     '-object', `filter-dump,id=dump0,netdev=net0,file=${optionPath(vm.capture)},maxlen=192`,
   ]
 }

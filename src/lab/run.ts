@@ -3,7 +3,7 @@ import path from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import {type LabDaemon, type LabEnv} from '../backends/types.js'
-import {type SiteModel} from '../config/site.js'
+import {type Firmware, type SiteModel} from '../config/site.js'
 import {ExternalCommandError, UserError} from '../errors.js'
 import {type BootNode} from '../boot/model.js'
 import {type Context} from '../system/context.js'
@@ -13,12 +13,12 @@ import {mountFs} from '../system/mounts.js'
 import {createLabNamespace, labNamespaceName, type LabNamespace, NETNS_PREFIX} from '../system/netns.js'
 import {removeTree} from '../system/trees.js'
 import {newProgress, type BootProgress} from './decide.js'
-import {addressesIn, type BootTarget, identityIn, MILESTONES, type MilestoneId, whyMissing} from './milestones.js'
-import {bootFilesOf, labPxelinux} from './pxelinux.js'
+import {addressesIn, type BootTarget, identityIn, milestonesOf, type MilestoneId, whyMissing} from './milestones.js'
+import {labLoaderCopy, loaderCopySuffix} from './loader-overlay.js'
 import {bindRootsInLab} from './root-binds.js'
 import {qemuArgs} from './qemu.js'
 import {FileTail, lastLines} from './tail.js'
-import {type LabTools} from './tools.js'
+import {type LabTools, OVMF} from './tools.js'
 import {type VmFeed, watchBoots, type WatchResult} from './watch.js'
 
 export interface LabBootOptions {
@@ -29,6 +29,8 @@ export interface LabBootOptions {
   keepLogs?: string
   accel?: 'auto' | 'kvm' | 'tcg'
   memoryMiB?: number
+  /** The VMs' firmware: BIOS (pxelinux), or UEFI with Secure Boot enforced (shim + GRUB). Default bios. */
+  firmware?: Firmware
 }
 
 export interface MilestoneResult {
@@ -43,7 +45,7 @@ export interface LabNodeResult {
   ip: string
   mac: string
   boundBy: 'mac' | 'ip'
-  /** The pxelinux file the node must be found by, relative to the tftp root. */
+  /** The loader file the node must be found by (pxelinux's or GRUB's), relative to the tftp root. */
   config: string
   passed: boolean
   milestones: MilestoneResult[]
@@ -161,7 +163,10 @@ class LabRun {
       await ns.addTap(tap)
       const serialLog = this.dir.file(`${vm.node.name}.serial.log`)
       const capture = this.dir.file(`${vm.node.name}.pcap`)
-      const args = qemuArgs({name: vm.node.name, mac: vm.target.mac, tap, serialLog, capture, memoryMiB: this.options.memoryMiB ?? 512, accel: this.accel})
+      // Each UEFI VM starts from the firmware's own variables (Microsoft's keys enrolled, Secure Boot on), in a copy of its own.
+      const uefi = vm.target.uefi ? {code: OVMF.code, vars: this.dir.file(`${vm.node.name}.vars.fd`)} : undefined
+      if (uefi) await ctx.files.copy(OVMF.vars, uefi.vars, 0o600)
+      const args = qemuArgs({name: vm.node.name, mac: vm.target.mac, tap, serialLog, capture, memoryMiB: this.options.memoryMiB ?? 512, accel: this.accel, uefi})
       const [cmd, argv] = ns.inNet(this.tools['qemu-system-x86_64'], args)
       const progress = newProgress(vm.target, Date.now())
       const qemu = startDaemon(ctx.runner, {name: `qemu ${vm.node.name}`, command: cmd, args: argv, log: this.dir.file(`${vm.node.name}.qemu.log`), timeoutMs: this.boundMs, run: ns.name})
@@ -240,8 +245,8 @@ class LabRun {
   }
 
   /**
-   * tftpd serves an overlay of the real tftp root: the lab's copies of the nodes' pxelinux
-   * files (with the serial console added) sit in a private upper layer, so the real tree is
+   * tftpd serves an overlay of the real tftp root: the lab's copies of the nodes' pxelinux or
+   * GRUB files (with the serial console added) sit in a private upper layer, so the real tree is
    * never written and everything else is served exactly as pxeroot generated it.
    */
   private async startTftp(vms: LabVm[]): Promise<void> {
@@ -254,10 +259,10 @@ class LabRun {
       const real = await readIfExists(path.join(lower, vm.target.config))
       // No file, no copy: the boot must fail where a real node would.
       if (!real) continue
-      const files = bootFilesOf(real.toString('utf8'))
-      vm.target.kernel = files.kernel ?? vm.target.kernel
-      vm.target.initrd = files.initrd ?? vm.target.initrd
-      await this.dir.write(path.join('tftp-upper', vm.target.config), labPxelinux(real.toString('utf8')), 0o644)
+      const copy = labLoaderCopy(vm.target, real.toString('utf8'))
+      vm.target.kernel = copy.kernel ?? vm.target.kernel
+      vm.target.initrd = copy.initrd ?? vm.target.initrd
+      await this.dir.write(path.join('tftp-upper', vm.target.config), copy.text, 0o644)
     }
     await mountFs(this.ctx.runner, 'overlay', 'pxeroot-lab-tftp', merged, `lowerdir=${lower},upperdir=${upper},workdir=${work}`, {enter: this.ns!.enterMounts})
     const d = this.daemon('tftpd', this.tools['in.tftpd'], ['-L', '-v', '-v', '--secure', '--address', `${this.site.server}:69`, '--blocksize', '1468', merged], this.dir.file('tftpd.log'))
@@ -285,7 +290,7 @@ class LabRun {
       for (const f of logs) await files.copy(this.dir.file(f), path.join(dir, f))
       for (const vm of vms) {
         const copy = this.dir.file(path.join('tftp-upper', vm.target.config))
-        if (await readIfExists(copy)) await files.copy(copy, path.join(dir, `${vm.node.name}.pxelinux.cfg`))
+        if (await readIfExists(copy)) await files.copy(copy, path.join(dir, `${vm.node.name}.${loaderCopySuffix(vm.target)}`))
       }
     }
     const failed = !result || !result.passed
@@ -308,7 +313,7 @@ class LabRun {
 
 function nodeResult(vm: LabVm, p: BootProgress, seen: WatchResult, i: number): LabNodeResult {
   const evidence = {leases: seen.leases, mounts: seen.mounts, tftp: seen.tftp[i], console: seen.consoles[i]}
-  const milestones = MILESTONES.map((m) => ({id: m.id, label: m.label, seconds: p.reached.get(m.id)}))
+  const milestones = milestonesOf(vm.target).map((m) => ({id: m.id, label: m.label, seconds: p.reached.get(m.id)}))
   const first = milestones.find((m) => m.seconds === undefined)
   const identity = identityIn(seen.consoles[i])
   const addresses = addressesIn(seen.consoles[i])

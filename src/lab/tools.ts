@@ -20,6 +20,27 @@ export const LAB_TOOLS = {
 /** The e1000's PXE option ROM qemu loads; without it the VM has nothing to network-boot with. */
 export const E1000_ROM = '/usr/lib/ipxe/qemu/pxe-e1000.rom'
 
+/**
+ * OVMF built with Secure Boot and SMM, and its variable store with Microsoft's keys enrolled
+ * and Secure Boot on (package ovmf): the firmware of a PC that boots only what Microsoft's UEFI
+ * CA signed, which is how shim reaches the nodes.
+ */
+export const OVMF = {
+  code: '/usr/share/OVMF/OVMF_CODE_4M.ms.fd',
+  vars: '/usr/share/OVMF/OVMF_VARS_4M.ms.fd',
+} as const
+
+/** For a UEFI run: both OVMF files, before anything is started. */
+export async function requireOvmf(files: {code: string, vars: string} = OVMF): Promise<void> {
+  for (const file of [files.code, files.vars]) {
+    try {
+      await fs.access(file, constants.R_OK)
+    } catch {
+      throw new PreconditionError(`pxeroot lab boot --firmware uefi needs OVMF with Secure Boot (${file} is missing)`, 'apt-get install ovmf')
+    }
+  }
+}
+
 async function onPath(name: string): Promise<string | undefined> {
   const dirs = (process.env.PATH ?? '').split(':').filter(Boolean).concat(['/usr/sbin', '/usr/bin', '/sbin', '/bin'])
   for (const dir of dirs) {

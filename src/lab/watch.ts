@@ -2,7 +2,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 
 import {ExternalCommandError} from '../errors.js'
 import {observe, type BootProgress, type Outcome} from './decide.js'
-import {leasesIn, MILESTONES, mountsIn, plainConsole, type Evidence, type Lease, type NfsMount} from './milestones.js'
+import {leasesIn, milestonesOf, mountsIn, plainConsole, type Evidence, type Lease, type NfsMount} from './milestones.js'
 import {PcapReader} from './pcap.js'
 import {TftpTracker} from './tftp.js'
 
@@ -82,7 +82,7 @@ export async function watchBoots(vms: readonly VmFeed[], servers: ServerFeed, o:
       const evidence: Evidence = {leases, tftp: tftp[i], mounts, console: consoles[i]}
       for (const id of observe(p, {evidence, now: t, deadline, vmEnded: vm.ended()})) {
         const s = (t - p.started) / 1000
-        o.log(`lab: ${p.target.name.padEnd(10)} ${s < 10 ? ' ' : ''}${s.toFixed(1)} s  ${MILESTONES.find((m) => m.id === id)!.label}`)
+        o.log(`lab: ${p.target.name.padEnd(10)} ${s < 10 ? ' ' : ''}${s.toFixed(1)} s  ${milestonesOf(p.target).find((m) => m.id === id)!.label}`)
       }
       const decided = outcomeOf(p)
       if (decided) {

@@ -1,16 +1,20 @@
-import {PXELINUX_BOOT_FILE, pxelinux} from '../backends/loaders/pxelinux.js'
+import {grub, GRUB_SECOND_STAGE} from '../backends/loaders/grub.js'
+import {pxelinux} from '../backends/loaders/pxelinux.js'
 import {DHCP_SERVERS, NFS_SERVERS} from '../backends/registry.js'
 import {type AdminTexts, type ServiceBackend} from '../backends/types.js'
+import {GRUB_CFG} from '../render/loaders/grub.js'
+import {type BootNode} from '../boot/model.js'
 import {bootNodes} from '../boot/nodes.js'
-import {type SiteModel} from '../config/site.js'
+import {type Firmware, type SiteModel} from '../config/site.js'
 import {loadSite} from '../config/site-file.js'
 import {PartialFailureError, PreconditionError, PxerootError, UserError} from '../errors.js'
 import {assertValidInventory, loadInventory} from '../inventory/inventory.js'
 import {acceleratorFailed} from '../lab/decide.js'
 import {modelGaneshaLab} from '../lab/ganesha.js'
+import {type BootTarget} from '../lab/milestones.js'
 import {labMac, pickAccel} from '../lab/qemu.js'
 import {runLab, type LabBootOptions, type LabBootResult, type LabServers, type LabVm} from '../lab/run.js'
-import {requireLabTools} from '../lab/tools.js'
+import {requireLabTools, requireOvmf} from '../lab/tools.js'
 import {type Context} from '../system/context.js'
 import {isDirectory, readIfExists} from '../system/files.js'
 import {reapStaleNamespaces} from '../system/netns.js'
@@ -54,6 +58,15 @@ async function labServers(ctx: Context, site: SiteModel, vms: readonly LabVm[]):
 }
 
 /**
+ * What a VM of this firmware fetches, by the loader's own names: pxelinux for BIOS; for UEFI
+ * shim (the boot file DHCP names), the GRUB beside it, grub.cfg and the node's GRUB file.
+ */
+function chainOf(firmware: Firmware, node: BootNode): Pick<BootTarget, 'loader' | 'uefi' | 'config'> {
+  if (firmware === 'bios') return {loader: pxelinux.bootFile, config: pxelinux.nodeFile(node)}
+  return {loader: grub.bootFile, uefi: {secondStage: GRUB_SECOND_STAGE, menu: GRUB_CFG}, config: grub.nodeFile(node)}
+}
+
+/**
  * `lab boot NODE...`: proves that nodes boot. PXE-boots each in a VM inside a sealed network
  * namespace, against the DHCP, TFTP and NFS configuration pxeroot generated, and follows each
  * boot through its milestones (lab/). Exits 0 when all pass, 4 when some do, 1 when none do;
@@ -63,7 +76,12 @@ export async function labBoot(ctx: Context, options: LabBootOptions): Promise<La
   if (process.getuid?.() !== 0) throw new PreconditionError('pxeroot lab boot needs root (network namespaces, tap devices, mounts)', 'run it with sudo')
   if (options.nodes.length === 0) throw new UserError('name the nodes to boot, e.g. "pxeroot lab boot node01 node02"')
   if (!Number.isFinite(options.timeout) || options.timeout < 10) throw new UserError('--timeout: must be at least 10 seconds')
+  const firmware = options.firmware ?? 'bios'
   const site = await loadSite(ctx.root)
+  if (!site.boot.firmware.includes(firmware)) {
+    throw new UserError(`--firmware ${firmware}: the site serves no ${firmware === 'uefi' ? 'UEFI' : 'BIOS'} machines (boot.firmware is [${site.boot.firmware.join(', ')}])`,
+      `add ${firmware} to boot.firmware in the site file and run "pxeroot apply", or boot with --firmware ${site.boot.firmware[0]}`)
+  }
   const inventory = await loadInventory(ctx.root)
   assertValidInventory(site, inventory)
   const all = await bootNodes(ctx.root, site, inventory)
@@ -82,11 +100,12 @@ export async function labBoot(ctx: Context, options: LabBootOptions): Promise<La
     return {
       node,
       boundBy: node.mac ? 'mac' : 'ip',
-      target: {name: node.name, ip: node.ip, mac, rootPath: node.rootPath, loader: PXELINUX_BOOT_FILE, config: pxelinux.nodeFile(node), kernel: node.kernel, initrd: node.initrd},
+      target: {name: node.name, ip: node.ip, mac, rootPath: node.rootPath, ...chainOf(firmware, node), kernel: node.kernel, initrd: node.initrd},
     }
   })
   const servers = await labServers(ctx, site, vms)
   const tools = await requireLabTools()
+  if (firmware === 'uefi') await requireOvmf()
   const accel = await pickAccel(options.accel ?? 'auto')
 
   await reapStaleNamespaces(ctx.runner)

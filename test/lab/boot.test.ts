@@ -6,7 +6,6 @@
  * broken setups that must fail at the right milestone, and Ctrl-C. Needs root, qemu, dhcpd,
  * tftpd-hpa and NFS-Ganesha.
  */
-import {execa} from 'execa'
 import {promises as fs} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -14,19 +13,16 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {type Context} from '../../src/system/context.js'
-import NodesClone from '../../src/commands/nodes/clone.js'
-import NodesSet from '../../src/commands/nodes/set.js'
 import LabBootCommand from '../../src/commands/lab/boot.js'
 import {InterruptedError} from '../../src/errors.js'
 import {plainConsole} from '../../src/lab/milestones.js'
 import {type LabBootOptions, type LabBootResult} from '../../src/lab/run.js'
 import {labBoot} from '../../src/services/lab-boot.js'
-import {RUN_ENV} from '../../src/system/daemon.js'
 import {NETNS_PREFIX} from '../../src/system/netns.js'
 import {type Accel} from '../../src/lab/qemu.js'
 import {execaRunner} from '../../src/system/runner.js'
-import {STATE} from '../../src/system/paths.js'
-import {type Golden, goldenImage, removeGoldenRoot, runCommand} from '../support/golden.js'
+import {type Golden, removeGoldenRoot, runCommand} from '../support/golden.js'
+import {labNodes, labResult, leftovers, machineIdsOf} from '../support/lab-run.js'
 import {snapshotTree} from '../support/tmp-root.js'
 import {hostFiles} from '../../src/system/files.js'
 
@@ -45,48 +41,13 @@ function context(signal = new AbortController().signal): Context & {lines: strin
 
 let golden: Golden
 
-/** The `ps` lines of processes a lab run of this test process started (they carry its run in their environment). */
-async function ours(lines: string[]): Promise<string[]> {
-  const out: string[] = []
-  for (const line of lines) {
-    const environ = await fs.readFile(`/proc/${line.trim().split(/\s+/)[0]}/environ`, 'latin1').catch(() => '')
-    if (environ.includes(`${RUN_ENV}=${NETNS_PREFIX}${process.pid}-`)) out.push(line)
-  }
-  return out
-}
-
-async function leftovers(): Promise<{namespaces: string[], mounts: string[], processes: string[]}> {
-  const ns = await execa('ip', ['netns', 'list'])
-  const mounts = await fs.readFile('/proc/self/mountinfo', 'utf8')
-  const ps = await execa('ps', ['-eo', 'pid,args'])
-  return {
-    namespaces: ns.stdout.split('\n').filter((l) => l.startsWith(`${NETNS_PREFIX}${process.pid}-`)),
-    mounts: mounts.split('\n').filter((l) => l.includes(`${NETNS_PREFIX}${process.pid}-`)),
-    // Only this process's lab runs: other engineers' VMs and servers may share the machine.
-    processes: await ours(ps.stdout.split('\n').filter((l) => /pxeroot-lab-|qemu-system|dhcpd -f|in\.tftpd|ganesha\.nfsd|rpcbind -f/.test(l) && !l.includes('ps -eo'))),
-  }
-}
-
 async function boot(nodes: string[], extra: Partial<LabBootOptions> = {}): Promise<LabBootResult> {
-  try {
-    return await labBoot(context(), {nodes, timeout: 420, accel: ACCEL, ...extra})
-  } catch (error) {
-    // A run whose nodes did not boot fails with the run's result attached.
-    const result = (error as {result?: LabBootResult}).result
-    if (result) return result
-    throw error
-  }
+  return labResult(context(), {nodes, timeout: 420, accel: ACCEL, ...extra})
 }
 
 describe.skipIf(!isRoot)('pxeroot lab boot', () => {
   beforeAll(async () => {
-    golden = await goldenImage()
-    await fs.appendFile(golden.root.resolve(STATE.siteFile), `dns: [${DNS}]\ndomain: ${DOMAIN}\n`)
-    const root = ['--root', golden.rootPrefix]
-    const clone = await runCommand(NodesClone, ['3', ...root])
-    if (clone.code !== 0) throw clone.error
-    const bind = await runCommand(NodesSet, ['node01', '--mac', MAC01, ...root])
-    if (bind.code !== 0) throw bind.error
+    golden = await labNodes(3, MAC01, `dns: [${DNS}]\ndomain: ${DOMAIN}\n`)
   }, 1_800_000)
 
   afterAll(async () => {
@@ -96,8 +57,7 @@ describe.skipIf(!isRoot)('pxeroot lab boot', () => {
   it('boots node01 (bound by MAC) and node02 (bound by address, through the dynamic range) into their own roots, and leaves nothing behind', async () => {
     const tftp = golden.root.resolve(golden.site.paths.tftp)
     const before = await snapshotTree(tftp)
-    const machineIds = await Promise.all(['node01', 'node02'].map(async (n) =>
-      (await fs.readFile(golden.root.resolve(`${golden.site.paths.nodes}/${n}/etc/machine-id`), 'utf8')).trim()))
+    const machineIds = await machineIdsOf(golden, ['node01', 'node02'])
 
     const r = await runCommand(LabBootCommand, ['node01', 'node02', '--root', golden.rootPrefix, '--timeout', '420', '--accel', ACCEL])
     expect(r.error?.message, 'lab boot failed').toBeUndefined()

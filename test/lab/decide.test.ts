@@ -5,7 +5,7 @@
 import {describe, expect, it} from 'vitest'
 
 import {acceleratorFailed, newProgress, observe, SETTLE_MS, type BootProgress} from '../../src/lab/decide.js'
-import {type BootTarget} from '../../src/lab/milestones.js'
+import {addressesIn, type BootTarget, milestonesOf, whyMissing} from '../../src/lab/milestones.js'
 import {TftpTracker} from '../../src/lab/tftp.js'
 import {type ServerFeed, type VmFeed, watchBoots} from '../../src/lab/watch.js'
 
@@ -15,14 +15,21 @@ const TARGET: BootTarget = {
   loader: 'pxelinux.0', config: 'pxelinux.cfg/01-52-54-00-aa-00-01', kernel: 'pxeroot/lab/1/vmlinuz', initrd: 'pxeroot/lab/1/initrd.img',
 }
 
-/** A TFTP tracker that has seen complete reads of these files. */
-function readsOf(files: string[]): TftpTracker {
+/** A TFTP tracker that has seen complete reads of these files, and the server refusing those `refused` names. */
+function readsOf(files: string[], refused: string[] = []): TftpTracker {
   const t = new TftpTracker(SERVER)
   files.forEach((file, i) => {
     const port = 2000 + i
     const rrq = Buffer.concat([Buffer.from([0, 1]), Buffer.from(`${file}\0octet\0`)])
     t.add({srcIp: TARGET.ip, dstIp: SERVER, srcPort: port, dstPort: 69, length: rrq.length, payload: rrq})
     t.add({srcIp: SERVER, dstIp: TARGET.ip, srcPort: 40_000 + i, dstPort: port, length: 104, payload: Buffer.from([0, 3, 0, 1, ...new Array(100).fill(0)])})
+  })
+  refused.forEach((file, i) => {
+    const port = 3000 + i
+    const rrq = Buffer.concat([Buffer.from([0, 1]), Buffer.from(`${file}\0octet\0`)])
+    t.add({srcIp: TARGET.ip, dstIp: SERVER, srcPort: port, dstPort: 69, length: rrq.length, payload: rrq})
+    const error = Buffer.concat([Buffer.from([0, 5, 0, 1]), Buffer.from('File not found\0')])
+    t.add({srcIp: SERVER, dstIp: TARGET.ip, srcPort: 41_000 + i, dstPort: port, length: error.length, payload: error})
   })
   return t
 }
@@ -77,6 +84,84 @@ describe('the lab\'s decision for one VM', () => {
     expect(p.outcome).toBeUndefined()
     run(p, {leases: [LEASE], console: 'node01 login: '}, 30_000 + SETTLE_MS + 1)
     expect(p.outcome).toMatchObject({passed: false, kind: 'incomplete'})
+  })
+})
+
+/** A UEFI node bound by address: shim, then GRUB and its files (which GRUB names with a leading "/"). */
+const UEFI: BootTarget = {
+  name: 'node02', ip: '10.77.0.101', mac: '52:54:00:4d:00:65', rootPath: '/srv/nodes/node02', loader: 'bootx64.efi',
+  uefi: {secondStage: 'grubx64.efi', menu: 'grub/grub.cfg'}, config: 'grub/nodes/0A4D0065.cfg', kernel: 'pxeroot/lab/1/vmlinuz', initrd: 'pxeroot/lab/1/initrd.img',
+}
+const UEFI_READS = ['bootx64.efi', 'grubx64.efi', '/grub/grub.cfg', '/grub/nodes/0A4D0065.cfg', '/pxeroot/lab/1/vmlinuz', '/pxeroot/lab/1/initrd.img']
+/** What shim and GRUB ask for and may miss on every boot: shim's optional files, GRUB's module lists, the MAC file of an address-bound node. */
+const UEFI_PROBES = ['revocations_sku.efi', 'shim_certificate_0.efi', '/grub/x86_64-efi/command.lst', '/grub/nodes/01-52-54-00-4d-00-65.cfg']
+const UEFI_LEASE = {ip: UEFI.ip, mac: UEFI.mac}
+const UEFI_MOUNT = {path: UEFI.rootPath, client: UEFI.ip, ok: true}
+const SECURE_KERNEL = 'EFI stub: UEFI Secure Boot is enabled.\n[    0.000000] secureboot: Secure boot enabled\n[    0.000000] Kernel is locked down from EFI Secure Boot; see man kernel_lockdown.7\n'
+const GRUB_REFUSED = 'pxeroot: node02 loads pxeroot/lab/1/vmlinuz\nerror: bad shim signature.\npxeroot: node02 loads pxeroot/lab/1/initrd.img\nerror: you need to load the kernel first.\n\nPress any key to continue...'
+
+describe('the lab\'s decision for a UEFI node (Secure Boot enforced)', () => {
+  it('names the shim and GRUB chain\'s milestones, and keeps BIOS\'s as they were', () => {
+    expect(milestonesOf(UEFI).map((m) => m.label)).toEqual(['DHCP lease', 'TFTP bootx64.efi (shim)', 'TFTP grubx64.efi', 'grub.cfg', 'GRUB node file',
+      'kernel', 'initrd', 'Secure Boot enabled', 'initramfs lease', 'NFS root mounted', 'login prompt'])
+    expect(milestonesOf(TARGET).map((m) => m.label)).toEqual(['DHCP lease', 'TFTP pxelinux.0', 'pxelinux file', 'kernel', 'initrd', 'initramfs lease', 'NFS root mounted', 'login prompt'])
+  })
+
+  it('passes only once the kernel reports Secure Boot: a login prompt without it is incomplete', () => {
+    const evidence = {leases: [UEFI_LEASE], tftp: readsOf(UEFI_READS, UEFI_PROBES), mounts: [UEFI_MOUNT]}
+    const quiet = newProgress(UEFI, 0)
+    run(quiet, {...evidence, console: 'node02 login: '}, 90_000)
+    expect(quiet.outcome).toBeUndefined()
+    expect(quiet.reached.has('kernel') && quiet.reached.has('login')).toBe(true)
+    run(quiet, {...evidence, console: 'node02 login: '}, 90_000 + SETTLE_MS + 1)
+    expect(quiet.outcome).toMatchObject({passed: false, kind: 'incomplete'})
+    expect(whyMissing('secureBoot', UEFI, {...evidence, console: 'node02 login: '})).toBe('the kernel did not report Secure Boot on the console')
+
+    const secure = newProgress(UEFI, 0)
+    run(secure, {...evidence, console: `Station IP address is 10.77.0.101\n${SECURE_KERNEL}node02 login: `}, 90_000)
+    expect(secure.outcome).toMatchObject({passed: true})
+    expect(secure.reached.get('secureBoot')).toBe(90)
+  })
+
+  it('fails at once when the kernel finds Secure Boot off; a BIOS node\'s kernel may say so', () => {
+    const console = '[    0.000000] secureboot: Secure boot disabled\n'
+    const uefi = newProgress(UEFI, 0)
+    run(uefi, {leases: [UEFI_LEASE], tftp: readsOf(UEFI_READS), console}, 30_000)
+    expect(uefi.outcome).toMatchObject({passed: false, kind: 'fatal', reason: 'console: secureboot: Secure boot disabled'})
+    expect(whyMissing('secureBoot', UEFI, {leases: [], mounts: [], tftp: readsOf([]), console})).toBe('the kernel says "Secure boot disabled"')
+    const bios = newProgress(TARGET, 0)
+    run(bios, {leases: [LEASE], tftp: readsOf(ALL_FILES), console}, 30_000)
+    expect(bios.outcome).toBeUndefined()
+  })
+
+  it('fails at the kernel on GRUB\'s "bad shim signature", its first error rather than the ones that follow', () => {
+    // shim refused the kernel: GRUB fetched it completely, never asked for the initrd, and waits for a key.
+    const evidence = {leases: [UEFI_LEASE], tftp: readsOf(UEFI_READS.slice(0, 5)), mounts: [], console: GRUB_REFUSED}
+    const p = newProgress(UEFI, 0)
+    run(p, evidence, 20_000)
+    expect(p.outcome).toMatchObject({passed: false, kind: 'fatal', reason: 'console: error: bad shim signature.'})
+    expect(p.reached.has('config')).toBe(true)
+    expect(p.reached.has('kernel')).toBe(false)
+    expect(whyMissing('kernel', UEFI, evidence)).toBe('pxeroot/lab/1/vmlinuz arrived but GRUB did not go on to the initrd: shim refused the kernel\'s signature ("bad shim signature")')
+  })
+
+  it('fails at once when the TFTP server refuses a file of the chain, and not for the probes every boot misses', () => {
+    const missing = newProgress(UEFI, 0)
+    run(missing, {leases: [UEFI_LEASE], tftp: readsOf(['bootx64.efi'], ['grubx64.efi'])}, 9000)
+    expect(missing.outcome).toMatchObject({passed: false, kind: 'fatal', reason: 'TFTP: grubx64.efi: File not found'})
+    // shim's own words, should the capture lag behind the console.
+    const shim = newProgress(UEFI, 0)
+    run(shim, {leases: [UEFI_LEASE], console: 'Fetching Netboot Image grubx64.efi\nUnknown TFTP error, treating as file not found\nUnable to fetch TFTP image: Not Found\n'}, 9000)
+    expect(shim.outcome).toMatchObject({kind: 'fatal', reason: 'console: Unable to fetch TFTP image: Not Found'})
+
+    const probing = newProgress(UEFI, 0)
+    run(probing, {leases: [UEFI_LEASE], tftp: readsOf(UEFI_READS.slice(0, 4), UEFI_PROBES)}, 12_000)
+    expect(probing.outcome).toBeUndefined()
+    expect([...probing.reached.keys()]).toEqual(['lease', 'loader', 'secondStage', 'menu', 'config'])
+  })
+
+  it('reads the address OVMF got from its console', () => {
+    expect(addressesIn('>>Start PXE over IPv4.\n  Station IP address is 10.77.0.101\n\n  Server IP address is 10.77.0.1\n')).toEqual({firmware: '10.77.0.101', initramfs: undefined})
   })
 })
 

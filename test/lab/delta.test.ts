@@ -4,7 +4,6 @@
  * diffs them line by line: whatever the diff shows beyond the delta is a failure. The daemons'
  * own checkers then accept the lab's versions (dhcpd -t / -T; Ganesha, as root).
  */
-import {diffLines} from 'diff'
 import {execa} from 'execa'
 import {promises as fs} from 'node:fs'
 import os from 'node:os'
@@ -23,6 +22,7 @@ import {parseInventory} from '../../src/inventory/inventory.js'
 import {hostFiles} from '../../src/system/files.js'
 import {makeRoot} from '../../src/system/paths.js'
 import {execaRunner} from '../../src/system/runner.js'
+import {delta} from '../support/line-delta.js'
 
 const SITE = parseSite('server: 10.77.0.1\nsubnet: 10.77.0.0/24\ndns: [10.77.0.1]\ndomain: lab.test\nnodes:\n  range: 10.77.0.100-10.77.0.150\nbackends: {nfs: ganesha}\n')
 const NODES = bootNodesFor(SITE, parseInventory('nodes:\n  - {name: node01, ip: 10.77.0.100, mac: "52:54:00:aa:00:01", image: debian-bookworm@1}\n  - {name: node02, ip: 10.77.0.101, image: debian-bookworm@1}\n'))
@@ -37,17 +37,6 @@ function generated(backend: typeof iscDhcpd): Map<string, string> {
 
 function env(files: Map<string, string>, root = ROOT, offers: LabEnv['offers'] = []): LabEnv {
   return {generated: files, runDir: RUN, iface: 'br0', root, server: SITE.server, offers}
-}
-
-/** The lines a diff removes and adds, in order. */
-function delta(from: string, to: string): {removed: string[], added: string[]} {
-  const out = {removed: [] as string[], added: [] as string[]}
-  for (const part of diffLines(from, to)) {
-    const lines = part.value.replace(/\n$/, '').split('\n')
-    if (part.removed) out.removed.push(...lines)
-    if (part.added) out.added.push(...lines)
-  }
-  return out
 }
 
 const fileOf = (files: {name: string, content: string}[], name: string) => files.find((f) => f.name === name)?.content

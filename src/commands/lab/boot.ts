@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
+import {FIRMWARE} from '../../config/site.js'
 import {EXIT_TABLE} from '../../errors.js'
 import {labReport} from '../../lab/report.js'
 import {type LabBootResult} from '../../lab/run.js'
@@ -14,13 +15,18 @@ NFS-Ganesha on the site's server address, nothing reachable outside it) and PXE-
 per node into its own NFS root, running the files apply generated as they are on disk (the lab's
 only changes: private state paths, its interface, disk paths under --root, MOUNT logging; see
 README "The lab"). Each boot is followed through its milestones: DHCP lease (the addresses the
-firmware and the initramfs got), TFTP pxelinux.0, the node's pxelinux file, kernel, initrd,
-initramfs lease, NFS root mounted, login prompt with the node's own hostname. A node bound by
-address gets a lab MAC and leases its address from the generated dynamic range (the lease file is
-seeded so that dhcpd offers it first; no host entry). The VMs get console=ttyS0 through the lab's
-private copy of their pxelinux file; nothing is written into node roots or the tftp tree. Needs
-root; uses KVM when /dev/kvm works, else TCG. Exit 0 only when every node passed.\n\n${EXIT_TABLE}`
-  static examples = ['<%= config.bin %> lab boot node01', '<%= config.bin %> lab boot node01 node02 --timeout 600 --keep-logs /tmp/lab-logs']
+firmware and the initramfs got), the loader's files over TFTP, kernel, initrd, initramfs lease, NFS
+root mounted, login prompt with the node's own hostname. --firmware bios (the default) boots a PC
+BIOS through pxelinux.0 and the node's pxelinux file. --firmware uefi boots OVMF with Microsoft's
+keys enrolled and Secure Boot enforced (package ovmf; the site's boot.firmware must include uefi)
+through shim (bootx64.efi), grubx64.efi, grub/grub.cfg and the node's GRUB file, and the node
+passes only when its kernel also reports Secure Boot enabled on the console; a missing file or a
+kernel shim refuses fails at that milestone at once. A node bound by address gets a lab MAC and
+leases its address from the generated dynamic range (the lease file is seeded so that dhcpd
+offers it first; no host entry). The VMs get console=ttyS0 through the lab's private copy of
+their pxelinux or GRUB file; nothing is written into node roots or the tftp tree. Needs root;
+uses KVM when /dev/kvm works, else TCG. Exit 0 only when every node passed.\n\n${EXIT_TABLE}`
+  static examples = ['<%= config.bin %> lab boot node01', '<%= config.bin %> lab boot node01 node02 --firmware uefi', '<%= config.bin %> lab boot node01 node02 --timeout 600 --keep-logs /tmp/lab-logs']
   static strict = false
   static args = {nodes: Args.string({description: 'nodes to boot', required: true})}
   static flags = {
@@ -28,6 +34,7 @@ root; uses KVM when /dev/kvm works, else TCG. Exit 0 only when every node passed
     'keep-logs': Flags.directory({description: 'copy every serial console, server log, config and capture of the run here'}),
     accel: Flags.option({options: ['auto', 'kvm', 'tcg'] as const, default: 'auto' as const, description: 'qemu accelerator (auto: KVM when /dev/kvm works)'})(),
     memory: Flags.integer({description: 'MiB of memory per VM', default: 512, min: 256}),
+    firmware: Flags.option({options: FIRMWARE, default: 'bios' as const, description: 'the VMs\' firmware: bios (pxelinux) or uefi (OVMF, Secure Boot enforced: shim + GRUB)'})(),
   }
 
   public async run(): Promise<LabBootResult> {
@@ -35,7 +42,7 @@ root; uses KVM when /dev/kvm works, else TCG. Exit 0 only when every node passed
     const progress = spinnerLog(`booting ${(argv as string[]).join(', ')} in VMs`, {json: this.jsonEnabled()})
     try {
       const result = await labBoot(this.makeContext(flags.root, {log: progress.log}), {
-        nodes: argv as string[], timeout: flags.timeout, keepLogs: flags['keep-logs'], accel: flags.accel, memoryMiB: flags.memory,
+        nodes: argv as string[], timeout: flags.timeout, keepLogs: flags['keep-logs'], accel: flags.accel, memoryMiB: flags.memory, firmware: flags.firmware,
       })
       progress.stop()
       if (!this.jsonEnabled()) process.stdout.write(labReport(result))

@@ -7,6 +7,8 @@ import {pxelinuxFileName} from './pxelinux.js'
 /** Debian's signed netboot GRUB (grubnetx64.efi) has `/grub` built in as its prefix on the TFTP server. */
 export const GRUB_DIR = 'grub'
 export const GRUB_NODES_DIR = `${GRUB_DIR}/nodes`
+/** The one configuration file the netboot GRUB reads by itself. */
+export const GRUB_CFG = `${GRUB_DIR}/grub.cfg`
 
 /**
  * The GRUB file a node is found by, under grub/nodes/: the name pxelinux looks for (lowercase
@@ -51,12 +53,18 @@ export function kernelWords(cmdline: string): string[] {
  * other quote or backslash would reach the kernel changed, so it is refused.
  */
 function grubArgument(node: BootNode, word: string): string {
-  const value = /^"([^"]*)"$/.exec(word)?.[1] ?? /^([^="]*=)"([^"]*)"$/.exec(word)?.slice(1).join('') ?? word
-  if (/["'\\]/.test(value)) {
+  const grub = grubKernelWord(word)
+  if (grub === undefined) {
     throw new UserError(`${node.name}: the kernel argument ${word} would reach the kernel changed through GRUB, which escapes quotes and backslashes`,
       'quote only whole values, as in name="value with spaces", and use no \' or \\ in boot.kernelArgs or the node\'s kernelArgs; or leave uefi out of boot.firmware')
   }
-  return grubWord(value)
+  return grub
+}
+
+/** The GRUB word for one kernel argument (see grubArgument), or undefined when none reaches the kernel unchanged. */
+export function grubKernelWord(word: string): string | undefined {
+  const value = /^"([^"]*)"$/.exec(word)?.[1] ?? /^([^="]*=)"([^"]*)"$/.exec(word)?.slice(1).join('') ?? word
+  return /["'\\]/.test(value) ? undefined : grubWord(value)
 }
 
 /** A path relative to the tftp root, as GRUB opens it on the TFTP server it booted from ($root). */
