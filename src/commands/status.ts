@@ -16,6 +16,7 @@ export function statusReport(s: StatusResult): string {
   ])
   const out = [table(['NAME', 'IP', 'BOUND BY', 'STATE', 'LEASED TO', 'ROOT', 'IMAGE', 'BEHIND', 'LAST FETCH'], rows)]
   for (const n of s.nodes) for (const p of n.problems) out.push(`${n.name}: ${p}\n`)
+  if (s.sources.leases === null) out.push('leases: the network\'s own DHCP server holds them (dhcp.mode: proxy); UP means the root is mounted\n')
   out.push(`${summaryLine(s.summary)}\n`)
   return out.join('')
 }

@@ -15,7 +15,8 @@ export interface StatusResult extends LiveStatus {
   /** When the state was read. */
   at: string
   /** What it was read from, so an empty answer can be told from a missing source. */
-  sources: {leases: string | null}
+  /** The lease files read (null: none, in proxy mode the network's own DHCP server holds the leases). */
+  sources: {leases: readonly string[] | null}
 }
 
 /**
@@ -31,14 +32,15 @@ export async function readStatus(ctx: Context, names: readonly string[] = []): P
     if (!all.some((n) => n.name === name)) throw new UserError(`NODE: ${name} is not in the inventory`, 'see "pxeroot nodes list"')
   }
   const nodes = names.length === 0 ? all : all.filter((n) => names.includes(n.name))
-  const db = DHCP_SERVERS[site.backends.dhcp].leases
+  const db = site.dhcp.mode === 'proxy' ? undefined : DHCP_SERVERS[site.backends.dhcp].leases
   const read = (hostPath: string) => fs.readFile(ctx.root.resolve(hostPath), 'utf8').catch(() => undefined)
+  const readAll = async (paths: readonly string[]) => (await Promise.all(paths.map(read))).filter((t): t is string => t !== undefined)
   const sources: LiveSources = {
-    leases: () => (db ? read(db.file) : Promise.resolve(undefined)),
+    leases: () => readAll(db?.files ?? []),
     // The socket tables are this machine's, whatever --root says (a test root has no connections).
-    sockets: async () => ctx.root.isHost ? (await Promise.all(['/proc/net/tcp', '/proc/net/tcp6'].map(read))).filter((t): t is string => t !== undefined) : [],
-    fetchLogs: async () => (await Promise.all(FETCH_LOGS.map(read))).filter((t): t is string => t !== undefined),
+    sockets: async () => ctx.root.isHost ? readAll(['/proc/net/tcp', '/proc/net/tcp6']) : [],
+    fetchLogs: () => readAll(FETCH_LOGS),
   }
   const status = await liveStatus(ctx.root, site, inventory, nodes, db, sources)
-  return {...status, at: new Date().toISOString(), sources: {leases: db?.file ?? null}}
+  return {...status, at: new Date().toISOString(), sources: {leases: db?.files ?? null}}
 }

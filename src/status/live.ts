@@ -1,4 +1,4 @@
-import {type LeaseDatabase} from '../backends/dhcp/leases.js'
+import {leasesOf, type LeaseDatabase} from '../backends/dhcp/leases.js'
 import {type BootNode} from '../boot/model.js'
 import {type SiteModel} from '../config/site.js'
 import {currentRevision, parseRevisionRef, type RevisionRef} from '../images/layout.js'
@@ -10,8 +10,8 @@ import {nodeStatuses, summarize, type NodeStatus, type StatusSummary} from './no
 
 /** Where the live state comes from: the host's files, or a lab run's private servers. */
 export interface LiveSources {
-  /** The DHCP server's lease database, as text (undefined: none yet). */
-  leases(): Promise<string | undefined>
+  /** The texts of the DHCP server's lease files, oldest first; files not written yet are left out. */
+  leases(): Promise<string[]>
   /** Socket tables (/proc/net/tcp, tcp6) of the network namespace the NFS server runs in. */
   sockets(): Promise<string[]>
   /** Logs that record boot-file fetches (syslog for tftpd, the web server's access log). */
@@ -23,9 +23,11 @@ export interface LiveStatus {
   summary: StatusSummary
 }
 
-/** The status of `nodes` from the given sources; reads only. */
+/**
+ * The status of `nodes` from the given sources; reads only. Without a lease database (proxy
+ * mode: the network's own DHCP server holds the leases) a node is up when its root is mounted.
+ */
 export async function liveStatus(root: Root, site: SiteModel, inventory: Inventory, nodes: readonly BootNode[], db: LeaseDatabase | undefined, sources: LiveSources, now = new Date()): Promise<LiveStatus> {
-  const leaseText = db ? await sources.leases() : undefined
   const currents = new Map<string, Promise<RevisionRef | undefined>>()
   const revisions = new Map<string, {image: string | null, behind: number | null}>()
   for (const entry of inventory.nodes) {
@@ -35,7 +37,7 @@ export async function liveStatus(root: Root, site: SiteModel, inventory: Invento
     revisions.set(entry.name, {image: entry.image ?? null, behind: ref && current ? Math.max(0, current.revision - ref.revision) : null})
   }
   const statuses = nodeStatuses(nodes, {
-    leases: leaseText && db ? db.parse(leaseText, now) : [],
+    leases: db ? leasesOf(db, await sources.leases(), now) : null,
     nfsClients: nfsClientsIn(await sources.sockets()),
     revisions,
     fetches: lastFetches(await sources.fetchLogs(), now),

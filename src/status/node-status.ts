@@ -28,7 +28,8 @@ export interface NodeStatus {
 }
 
 export interface LiveState {
-  leases: readonly Lease[]
+  /** null: no lease database to read (proxy mode); a node is then up when its root is mounted. */
+  leases: readonly Lease[] | null
   /** Addresses with an NFS connection now. */
   nfsClients: ReadonlySet<string>
   revisions: ReadonlyMap<string, {image: string | null, behind: number | null}>
@@ -37,7 +38,8 @@ export interface LiveState {
 
 /** Each node's live state and its problems, from what the servers report; pure. */
 export function nodeStatuses(nodes: readonly BootNode[], live: LiveState): NodeStatus[] {
-  const active = live.leases.filter((l) => l.active)
+  const known = live.leases !== null
+  const active = (live.leases ?? []).filter((l) => l.active)
   const byIp = new Map(active.map((l) => [l.ip, l]))
   const macOwner = new Map(nodes.flatMap((n) => (n.mac ? [[n.mac, n.name] as const] : [])))
   const nodeByIp = new Map(nodes.map((n) => [n.ip, n.name]))
@@ -55,9 +57,9 @@ export function nodeStatuses(nodes: readonly BootNode[], live: LiveState): NodeS
       const others = active.filter((l) => l.mac === lease.mac && l.ip !== node.ip && nodeByIp.has(l.ip)).map((l) => nodeByIp.get(l.ip))
       if (others.length > 0) problems.push(`the machine ${lease.mac} also holds the address of ${others.join(', ')}`)
     }
-    if (node.mac && !lease && !mounted) problems.push(`no lease for ${node.mac}: powered off, or its DHCP requests do not reach this server`)
-    if (mounted && !lease) problems.push(`root mounted by ${node.ip} but no active lease: the lease expired, or another DHCP server answered`)
-    const state: NodeState = leasedByNode && mounted ? 'up' : leasedByNode ? 'leased' : mounted ? 'mounted' : 'down'
+    if (known && node.mac && !lease && !mounted) problems.push(`no lease for ${node.mac}: powered off, or its DHCP requests do not reach this server`)
+    if (known && mounted && !lease) problems.push(`root mounted by ${node.ip} but no active lease: the lease expired, or another DHCP server answered`)
+    const state: NodeState = (leasedByNode || !known) && mounted ? 'up' : leasedByNode ? 'leased' : mounted ? 'mounted' : 'down'
     const revision = live.revisions.get(node.name)
     const fetch = live.fetches?.get(node.ip)
     return {

@@ -14,6 +14,7 @@ import {parseInventory} from '../../src/inventory/inventory.js'
 import {lastFetches} from '../../src/status/fetches.js'
 import {nfsClientsIn} from '../../src/status/nfs-clients.js'
 import {nodeStatuses, summarize, summaryLine} from '../../src/status/node-status.js'
+import {statusReport} from '../../src/commands/status.js'
 import {readStatus} from '../../src/services/status.js'
 import {makeContext} from '../../src/system/context.js'
 import {FIXTURES, freshRootPerTest, seedSite} from '../support/tmp-root.js'
@@ -110,6 +111,12 @@ describe('each node\'s state, in words an operator acts on', () => {
     expect(by.node06).toMatchObject({state: 'mounted', problems: ['root mounted by 192.168.0.206 but no active lease: the lease expired, or another DHCP server answered']})
     expect(summaryLine(summarize(statuses))).toBe('1 up, 2 leased but no root mounted, 1 root mounted without a lease, 2 down (4 with problems)')
   })
+
+  it('without a lease database (proxy mode) counts a node up when its root is mounted, and flags no missing lease', () => {
+    const statuses = nodeStatuses(nodes, {leases: null, nfsClients: new Set(['192.168.0.201', '192.168.0.203']), revisions: new Map()})
+    expect(statuses.map((s) => s.state)).toEqual(['up', 'down', 'up', 'down', 'down', 'down'])
+    expect(statuses.flatMap((s) => s.problems)).toEqual([])
+  })
 })
 
 describe('pxeroot status on a server', () => {
@@ -128,5 +135,36 @@ describe('pxeroot status on a server', () => {
     expect(leased.nodes).toHaveLength(1)
     expect(leased.nodes[0]).toMatchObject({name: 'node01', state: 'leased', lease: {mac: '52:54:00:00:00:01'}})
     await expect(readStatus(ctx, ['node99'])).rejects.toThrow(/node99 is not in the inventory/)
+  })
+
+  const seedWith = async (extra: string) => seedSite(tmp.dir, {nodes: true, site: (await fs.readFile(path.join(FIXTURES, 'seed-site.yaml'), 'utf8')) + extra})
+  const put = async (hostPath: string, text: string) => {
+    await fs.mkdir(path.dirname(path.join(tmp.dir, hostPath)), {recursive: true})
+    await fs.writeFile(path.join(tmp.dir, hostPath), text)
+  }
+  const inAnHour = () => Math.floor(Date.now() / 1000) + 3600
+
+  it('with Kea, reads the memfile and the files its lease cleanup leaves beside it, the newest entry winning', async () => {
+    await seedWith('backends: {dhcp: kea}\ndhcp: {interface: eth0}\n')
+    const header = 'address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname,state,user_context,pool_id\n'
+    // node01's lease was compacted into .2 and not renewed since; node02's was released after.
+    await put('var/lib/kea/kea-leases4.csv.2', `${header}192.168.0.201,52:54:00:00:00:01,,86400,${inAnHour()},1,0,0,,0,,0\n192.168.0.202,52:54:00:00:00:02,,86400,${inAnHour()},1,0,0,,0,,0\n`)
+    await put('var/lib/kea/kea-leases4.csv', `${header}192.168.0.202,52:54:00:00:00:02,,0,${inAnHour()},1,0,0,,0,,0\n192.168.0.202,52:54:00:00:00:02,,86400,${inAnHour()},1,0,0,,2,,0\n`)
+    const status = await readStatus(makeContext({root: tmp.dir, log: () => {}}), ['node01', 'node02'])
+    expect(status.sources.leases).toEqual(['/var/lib/kea/kea-leases4.csv.2', '/var/lib/kea/kea-leases4.csv.1', '/var/lib/kea/kea-leases4.csv'])
+    expect(status.nodes.map((n) => [n.name, n.state, n.lease?.mac ?? null])).toEqual([['node01', 'leased', '52:54:00:00:00:01'], ['node02', 'down', null]])
+  })
+
+  it('with dnsmasq, reads its lease file; in proxy mode it reads none and says who holds the leases', async () => {
+    await seedWith('backends: {dhcp: dnsmasq}\ndhcp: {interface: eth0}\n')
+    await put('var/lib/misc/pxeroot-dnsmasq.leases', `${inAnHour()} 52:54:00:00:00:01 192.168.0.201 node01 *\n`)
+    const full = await readStatus(makeContext({root: tmp.dir, log: () => {}}), ['node01'])
+    expect(full.nodes[0]).toMatchObject({state: 'leased', lease: {mac: '52:54:00:00:00:01'}})
+
+    await seedWith('backends: {dhcp: dnsmasq}\ndhcp: {interface: eth0, mode: proxy}\n'.replace('range: 192.168.0.200-192.168.0.210', ''))
+    const proxy = await readStatus(makeContext({root: tmp.dir, log: () => {}}))
+    expect(proxy.sources.leases).toBeNull()
+    expect(proxy.nodes.every((n) => n.lease === null && n.state === 'down' && n.problems.length === 0)).toBe(true)
+    expect(statusReport(proxy)).toMatch(/^leases: the network's own DHCP server holds them \(dhcp.mode: proxy\)/m)
   })
 })

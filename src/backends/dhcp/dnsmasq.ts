@@ -3,12 +3,13 @@ import path from 'node:path'
 import {type BootModel} from '../../boot/model.js'
 import {ValidationError} from '../../errors.js'
 import {macBoundNodes} from '../../render/dhcp/common.js'
-import {renderDnsmasqHosts, renderDnsmasqMain, renderDnsmasqUnit} from '../../render/dhcp/dnsmasq.js'
+import {DNSMASQ_STATE, renderDnsmasqHosts, renderDnsmasqMain, renderDnsmasqUnit} from '../../render/dhcp/dnsmasq.js'
 import {type Context} from '../../system/context.js'
 import {withTempDir} from '../../system/files.js'
 import {systemctl} from '../systemctl.js'
 import {type Command, type ServiceBackend} from '../types.js'
 import {leasesIn, type LabDhcpDaemon, type LabDhcpSetup} from './lab-daemon.js'
+import {parseDnsmasqLeases} from './leases.js'
 import {locatedReason, type SettingRule} from './reasons.js'
 
 /** pxeroot's own dnsmasq instance (dnsmasq-base ships no unit and no config of its own). */
@@ -137,6 +138,8 @@ export const dnsmasqDhcp: ServiceBackend = {
   packages: ['dnsmasq-base'],
   unit: 'pxeroot-dnsmasq',
   paths: [DNSMASQ_PATHS.main, DNSMASQ_PATHS.hosts, DNSMASQ_PATHS.unit],
+  // In proxy mode the network's own DHCP server holds the leases; this file stays empty.
+  leases: {files: [DNSMASQ_STATE.leases], parse: parseDnsmasqLeases},
   adminFiles: [],
   files: (model) => [
     {path: DNSMASQ_PATHS.main, content: renderDnsmasqMain(model, DNSMASQ_PATHS.hosts), mode: 0o644},

@@ -2,13 +2,14 @@ import path from 'node:path'
 
 import {INTERFACE_NAME} from '../../config/names.js'
 import {PreconditionError, ValidationError} from '../../errors.js'
-import {parseKeaConfig, renderKeaConfig, renderKeaDropIn} from '../../render/dhcp/kea.js'
+import {KEA_STATE, parseKeaConfig, renderKeaConfig, renderKeaDropIn} from '../../render/dhcp/kea.js'
 import {type Context} from '../../system/context.js'
 import {exists, withTempDir} from '../../system/files.js'
 import {runIsolated} from '../../system/isolate.js'
 import {systemctl} from '../systemctl.js'
 import {type Command, type ServiceBackend} from '../types.js'
 import {leasesIn, type LabDhcpDaemon, type LabDhcpSetup} from './lab-daemon.js'
+import {parseKeaLeases} from './leases.js'
 import {locatedReason, type SettingRule} from './reasons.js'
 
 /**
@@ -135,6 +136,7 @@ export const keaDhcp: ServiceBackend = {
   packages: ['kea-dhcp4-server'],
   unit: 'kea-dhcp4-server',
   paths: [KEA_PATHS.config, KEA_PATHS.dropIn],
+  leases: {files: [`${KEA_STATE.leases}.2`, `${KEA_STATE.leases}.1`, KEA_STATE.leases], parse: parseKeaLeases},
   adminFiles: [],
   files: (model) => [
     {path: KEA_PATHS.config, content: renderKeaConfig(model), mode: 0o644},

@@ -13,9 +13,17 @@ export interface Lease {
 }
 
 export interface LeaseDatabase {
-  /** The host path the daemon writes its leases to. */
-  file: string
+  /**
+   * The host paths the daemon keeps its leases in, oldest first: Kea's lease file cleanup (LFC)
+   * moves leases not renewed since its last run into `.1` and `.2` files beside the current one.
+   */
+  files: readonly string[]
   parse(text: string, now: Date): Lease[]
+}
+
+/** The leases of a database's files (texts oldest first, missing files left out); newest entry per address. */
+export function leasesOf(db: LeaseDatabase, texts: readonly string[], now: Date): Lease[] {
+  return newestPerAddress(texts.flatMap((text) => db.parse(text, now)))
 }
 
 /** Keeps the last entry per address (the files are append-only logs). */
