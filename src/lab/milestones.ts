@@ -1,3 +1,5 @@
+import {type LabFetch} from '../backends/types.js'
+import {fetchedFile, fetchProblem, type FetchSource} from './fetched.js'
 import {type TftpTracker} from './tftp.js'
 
 /** The steps of a network boot, in order, as the lab proves them. */
@@ -14,6 +16,14 @@ export const MILESTONES = [
 
 export type MilestoneId = typeof MILESTONES[number]['id']
 
+/** Booting over HTTP, iPXE's scripts take the loader's and its file's place, and every file comes from the web server. */
+const OVER_HTTP: Partial<Record<MilestoneId, string>> = {loader: 'boot.ipxe (HTTP)', config: 'node script (HTTP)', kernel: 'kernel (HTTP)', initrd: 'initrd (HTTP)'}
+
+/** The milestones of a node's boot, labelled for the way it boots. */
+export function milestonesOf(target: Pick<BootTarget, 'transport'>): {id: MilestoneId, label: string}[] {
+  return MILESTONES.map((m) => ({id: m.id, label: (target.transport === 'http' ? OVER_HTTP[m.id] : undefined) ?? m.label}))
+}
+
 /** What the lab knows about a node, so that each milestone can be checked against it. */
 export interface BootTarget {
   name: string
@@ -22,23 +32,21 @@ export interface BootTarget {
   mac: string
   /** Host path the node mounts as its root. */
   rootPath: string
-  /** Paths relative to the tftp root. */
+  /** Paths relative to the tftp root (the web server's document root too). */
   loader: string
   config: string
   kernel: string
   initrd: string
+  /** How it fetches them: TFTP (pxelinux), or HTTP (iPXE, boot.transport http). */
+  transport?: 'tftp' | 'http'
+  /** HTTP: the files' sizes as the lab serves them, so that part of a file is not taken for all of it. */
+  sizes?: Record<string, number>
 }
 
-/** A DHCPACK from dhcpd's log (`-d`): which address went to which MAC. */
+/** An address the DHCP server acknowledged to a MAC, read from its log by its backend's lab hook. */
 export interface Lease {
   ip: string
   mac: string
-}
-
-export function leasesIn(dhcpdLog: string): Lease[] {
-  const out: Lease[] = []
-  for (const m of dhcpdLog.matchAll(/^DHCPACK on (\d+\.\d+\.\d+\.\d+) to ([0-9a-f:]{17})/gim)) out.push({ip: m[1], mac: m[2].toLowerCase()})
-  return out
 }
 
 /** A MOUNT request as NFS-Ganesha logs it (NFSPROTO at DEBUG): the path, the client, and how it ended. */
@@ -87,6 +95,8 @@ const FATAL = [
   /Failed to load ldlinux\.c32[^\n]*/,
   /Boot failed[^\n]*/,
   /Could not find kernel image[^\n]*/,
+  // iPXE's boot.ipxe found no script for the machine.
+  /pxeroot: no boot script for[^\n]*/,
   /Unable to locate configuration file[^\n]*/,
   // pxelinux fell back to its prompt: the entry it was given did not boot.
   /^boot: *$/m,
@@ -149,9 +159,16 @@ export function addressesIn(console: string): ConsoleAddresses {
 export interface Evidence {
   leases: readonly Lease[]
   tftp: TftpTracker
+  /** What the web server sent (boot.transport http). */
+  http?: readonly LabFetch[]
   mounts: readonly NfsMount[]
   /** The serial console so far, escapes removed. */
   console: string
+}
+
+/** Where the evidence shows the node's boot files, for its way of booting. */
+export function fetchSource(target: BootTarget, e: Evidence): FetchSource {
+  return {transport: target.transport ?? 'tftp', client: target.ip, tftp: e.tftp, http: e.http ?? [], sizes: target.sizes}
 }
 
 /** Which milestones the evidence shows for this node; pure. The login prompt must carry the node's own name. */
@@ -159,7 +176,7 @@ export function reachedMilestones(target: BootTarget, e: Evidence): Set<Mileston
   const got = new Set<MilestoneId>()
   const said = addressesIn(e.console)
   if (e.leases.some((l) => l.ip === target.ip && l.mac === target.mac) && (said.firmware ?? target.ip) === target.ip) got.add('lease')
-  const done = (file: string) => e.tftp.read(file)?.state === 'done'
+  const done = (file: string) => fetchedFile(fetchSource(target, e), file)?.state === 'done'
   if (done(target.loader)) got.add('loader')
   if (done(target.config)) got.add('config')
   if (done(target.kernel)) got.add('kernel')
@@ -175,11 +192,7 @@ export function reachedMilestones(target: BootTarget, e: Evidence): Set<Mileston
 
 /** Why a milestone is missing, in the words of the evidence, for the FAIL line. */
 export function whyMissing(id: MilestoneId, target: BootTarget, e: Evidence): string | undefined {
-  const tftpWhy = (file: string) => {
-    const t = e.tftp.read(file)
-    if (!t) return `${file} was never requested`
-    return t.state === 'error' ? `${file}: ${t.error ?? 'TFTP error'}` : `${file} did not arrive completely`
-  }
+  const fileWhy = (file: string) => fetchProblem(fetchSource(target, e), file)
   switch (id) {
     case 'lease': {
       const firmware = addressesIn(e.console).firmware
@@ -187,10 +200,10 @@ export function whyMissing(id: MilestoneId, target: BootTarget, e: Evidence): st
       const other = e.leases.find((l) => l.mac === target.mac)
       return other ? `got ${other.ip} instead of ${target.ip}` : `no DHCPACK for ${target.mac}`
     }
-    case 'loader': return tftpWhy(target.loader)
-    case 'config': return tftpWhy(target.config)
-    case 'kernel': return tftpWhy(target.kernel)
-    case 'initrd': return tftpWhy(target.initrd)
+    case 'loader': return fileWhy(target.loader)
+    case 'config': return fileWhy(target.config)
+    case 'kernel': return fileWhy(target.kernel)
+    case 'initrd': return fileWhy(target.initrd)
     case 'ipconfig': {
       const initramfs = addressesIn(e.console).initramfs
       return initramfs ? `the initramfs got ${initramfs} instead of ${target.ip}` : undefined

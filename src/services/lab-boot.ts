@@ -1,6 +1,9 @@
+import {ipxe} from '../backends/loaders/ipxe.js'
 import {PXELINUX_BOOT_FILE, pxelinux} from '../backends/loaders/pxelinux.js'
 import {DHCP_SERVERS, NFS_SERVERS} from '../backends/registry.js'
 import {type AdminTexts, type ServiceBackend} from '../backends/types.js'
+import {lighttpd} from '../backends/web/lighttpd.js'
+import {type BootNode} from '../boot/model.js'
 import {bootNodes} from '../boot/nodes.js'
 import {type SiteModel} from '../config/site.js'
 import {loadSite} from '../config/site-file.js'
@@ -8,13 +11,16 @@ import {PartialFailureError, PreconditionError, PxerootError, UserError} from '.
 import {assertValidInventory, loadInventory} from '../inventory/inventory.js'
 import {acceleratorFailed} from '../lab/decide.js'
 import {modelGaneshaLab} from '../lab/ganesha.js'
+import {type BootTarget} from '../lab/milestones.js'
 import {labMac, pickAccel} from '../lab/qemu.js'
+import {standInAddress, standInDhcpd} from '../lab/router.js'
 import {runLab, type LabBootOptions, type LabBootResult, type LabServers, type LabVm} from '../lab/run.js'
 import {requireLabTools} from '../lab/tools.js'
 import {type Context} from '../system/context.js'
 import {isDirectory, readIfExists} from '../system/files.js'
 import {reapStaleNamespaces} from '../system/netns.js'
 import {type Root} from '../system/paths.js'
+import {IPXE_BOOT_SCRIPT} from '../render/loaders/ipxe.js'
 
 /** The files a backend renders, as they are on disk now. */
 async function generatedFiles(root: Root, backend: ServiceBackend): Promise<AdminTexts> {
@@ -24,9 +30,10 @@ async function generatedFiles(root: Root, backend: ServiceBackend): Promise<Admi
 }
 
 /**
- * The DHCP and NFS servers of the run: each backend's lab hook on the files apply generated.
- * The kernel NFS server cannot run in a lab namespace (no kernel nfsd there), so its nodes are
- * exported by NFS-Ganesha from the boot model instead, and the log says so.
+ * The servers of the run: each backend's lab hook on the files apply generated. The kernel NFS
+ * server cannot run in a lab namespace (no kernel nfsd there), so its nodes are exported by
+ * NFS-Ganesha from the boot model instead, and the log says so. In proxy mode the lab also
+ * plays the network's own DHCP server (lab/router.ts); with transport http it runs the web server.
  */
 async function labServers(ctx: Context, site: SiteModel, vms: readonly LabVm[]): Promise<LabServers> {
   const dhcp = DHCP_SERVERS[site.backends.dhcp]
@@ -37,8 +44,18 @@ async function labServers(ctx: Context, site: SiteModel, vms: readonly LabVm[]):
   // seeded lease state only makes the server offer each VM its node's address first.
   const offers = vms.filter((vm) => vm.boundBy === 'ip').map((vm) => ({mac: vm.target.mac, ip: vm.node.ip}))
   const servers: LabServers = {
-    dhcp: (env) => dhcp.lab!({...env, generated: dhcpFiles, offers}),
+    dhcp: (env) => dhcp.lab!({...env, generated: dhcpFiles, offers, now: Math.floor(Date.now() / 1000)}),
     nfs: (env) => modelGaneshaLab(env, vms.map(({node}) => ({exportId: node.exportId, rootPath: node.rootPath, diskPath: env.root.resolve(node.rootPath), client: node.ip}))),
+    programs: {},
+  }
+  if (site.dhcp.mode === 'proxy') {
+    const address = standInAddress(site)
+    const reservations = vms.map((vm) => ({name: vm.node.name, mac: vm.target.mac, ip: vm.node.ip}))
+    servers.router = {address, daemon: (env) => standInDhcpd(env, site, address, reservations)}
+  }
+  if (site.boot.transport === 'http') {
+    const webFiles = await generatedFiles(ctx.root, lighttpd)
+    servers.web = (env) => lighttpd.lab!({...env, generated: webFiles})
   }
   if (nfs.lab) {
     const nfsFiles = await generatedFiles(ctx.root, nfs)
@@ -46,11 +63,20 @@ async function labServers(ctx: Context, site: SiteModel, vms: readonly LabVm[]):
   } else {
     ctx.log(`lab: ${nfs.label} cannot run in a lab namespace: the nodes' roots are exported by NFS-Ganesha from the boot model instead of from ${nfs.paths.join(', ')}`)
   }
-  // The hooks are pure: a dry call refuses missing generated files before anything is started.
+  // The hooks are pure: a dry call refuses missing generated files before anything is started,
+  // and names the programs the run needs.
   const dry = {runDir: '/nonexistent', iface: 'br0', root: ctx.root, server: site.server}
-  servers.dhcp(dry)
+  servers.programs[servers.dhcp(dry).program] = dhcp.packages.join(' ')
   servers.nfs(dry)
+  if (servers.router) servers.programs[servers.router.daemon(dry).program] = 'isc-dhcp-server'
+  if (servers.web) servers.programs[servers.web({...dry, tftpRoot: '/nonexistent'}).program] = lighttpd.packages.join(' ')
   return servers
+}
+
+/** What a node fetches first, and how: pxelinux over TFTP, or iPXE's scripts over HTTP (boot.transport http). */
+function bootFilesFor(site: SiteModel, node: BootNode): Pick<BootTarget, 'loader' | 'config' | 'transport'> {
+  if (site.boot.transport === 'http') return {loader: IPXE_BOOT_SCRIPT, config: ipxe.nodeFile(node), transport: 'http'}
+  return {loader: PXELINUX_BOOT_FILE, config: pxelinux.nodeFile(node), transport: 'tftp'}
 }
 
 /**
@@ -82,11 +108,11 @@ export async function labBoot(ctx: Context, options: LabBootOptions): Promise<La
     return {
       node,
       boundBy: node.mac ? 'mac' : 'ip',
-      target: {name: node.name, ip: node.ip, mac, rootPath: node.rootPath, loader: PXELINUX_BOOT_FILE, config: pxelinux.nodeFile(node), kernel: node.kernel, initrd: node.initrd},
+      target: {name: node.name, ip: node.ip, mac, rootPath: node.rootPath, ...bootFilesFor(site, node), kernel: node.kernel, initrd: node.initrd},
     }
   })
   const servers = await labServers(ctx, site, vms)
-  const tools = await requireLabTools()
+  const tools = await requireLabTools(servers.programs)
   const accel = await pickAccel(options.accel ?? 'auto')
 
   await reapStaleNamespaces(ctx.runner)

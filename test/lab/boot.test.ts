@@ -6,14 +6,12 @@
  * broken setups that must fail at the right milestone, and Ctrl-C. Needs root, qemu, dhcpd,
  * tftpd-hpa and NFS-Ganesha.
  */
-import {execa} from 'execa'
 import {promises as fs} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {type Context} from '../../src/system/context.js'
 import NodesClone from '../../src/commands/nodes/clone.js'
 import NodesSet from '../../src/commands/nodes/set.js'
 import LabBootCommand from '../../src/commands/lab/boot.js'
@@ -21,62 +19,21 @@ import {InterruptedError} from '../../src/errors.js'
 import {plainConsole} from '../../src/lab/milestones.js'
 import {type LabBootOptions, type LabBootResult} from '../../src/lab/run.js'
 import {labBoot} from '../../src/services/lab-boot.js'
-import {RUN_ENV} from '../../src/system/daemon.js'
 import {NETNS_PREFIX} from '../../src/system/netns.js'
-import {type Accel} from '../../src/lab/qemu.js'
-import {execaRunner} from '../../src/system/runner.js'
 import {STATE} from '../../src/system/paths.js'
 import {type Golden, goldenImage, removeGoldenRoot, runCommand} from '../support/golden.js'
+import {ACCEL, bootInLab, isRoot, labContext, leftovers} from '../support/lab-run.js'
 import {snapshotTree} from '../support/tmp-root.js'
-import {hostFiles} from '../../src/system/files.js'
 
-const isRoot = process.getuid?.() === 0
-/** CI has no KVM; set PXEROOT_LAB_ACCEL=tcg to time the lab as CI will see it on a KVM machine. */
-const ACCEL = (process.env.PXEROOT_LAB_ACCEL ?? 'auto') as Accel
 const MAC01 = '52:54:00:aa:00:01'
 /** The site's resolvers, handed to nodes by DHCP and written into each clone's /etc/resolv.conf. */
 const DNS = '10.77.0.1'
 const DOMAIN = 'lab.test'
 
-function context(signal = new AbortController().signal): Context & {lines: string[]} {
-  const lines: string[] = []
-  return {root: golden.root, runner: execaRunner(), files: hostFiles, log: (l) => lines.push(l), signal, json: false, lines}
-}
-
 let golden: Golden
 
-/** The `ps` lines of processes a lab run of this test process started (they carry its run in their environment). */
-async function ours(lines: string[]): Promise<string[]> {
-  const out: string[] = []
-  for (const line of lines) {
-    const environ = await fs.readFile(`/proc/${line.trim().split(/\s+/)[0]}/environ`, 'latin1').catch(() => '')
-    if (environ.includes(`${RUN_ENV}=${NETNS_PREFIX}${process.pid}-`)) out.push(line)
-  }
-  return out
-}
-
-async function leftovers(): Promise<{namespaces: string[], mounts: string[], processes: string[]}> {
-  const ns = await execa('ip', ['netns', 'list'])
-  const mounts = await fs.readFile('/proc/self/mountinfo', 'utf8')
-  const ps = await execa('ps', ['-eo', 'pid,args'])
-  return {
-    namespaces: ns.stdout.split('\n').filter((l) => l.startsWith(`${NETNS_PREFIX}${process.pid}-`)),
-    mounts: mounts.split('\n').filter((l) => l.includes(`${NETNS_PREFIX}${process.pid}-`)),
-    // Only this process's lab runs: other engineers' VMs and servers may share the machine.
-    processes: await ours(ps.stdout.split('\n').filter((l) => /pxeroot-lab-|qemu-system|dhcpd -f|in\.tftpd|ganesha\.nfsd|rpcbind -f/.test(l) && !l.includes('ps -eo'))),
-  }
-}
-
-async function boot(nodes: string[], extra: Partial<LabBootOptions> = {}): Promise<LabBootResult> {
-  try {
-    return await labBoot(context(), {nodes, timeout: 420, accel: ACCEL, ...extra})
-  } catch (error) {
-    // A run whose nodes did not boot fails with the run's result attached.
-    const result = (error as {result?: LabBootResult}).result
-    if (result) return result
-    throw error
-  }
-}
+const context = (signal?: AbortSignal) => labContext(golden, signal)
+const boot = (nodes: string[], extra: Partial<LabBootOptions> = {}): Promise<LabBootResult> => bootInLab(golden, nodes, extra)
 
 describe.skipIf(!isRoot)('pxeroot lab boot', () => {
   beforeAll(async () => {

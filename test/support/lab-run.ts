@@ -1,0 +1,96 @@
+/**
+ * What the lab's CI cases share: a golden root with the site they boot, the lab run as the
+ * command would do it, and the check that a run left nothing behind (only this test process's
+ * runs count: other engineers' VMs and servers may share the machine).
+ */
+import {execa} from 'execa'
+import {promises as fs} from 'node:fs'
+
+import {type Accel} from '../../src/lab/qemu.js'
+import {labReport} from '../../src/lab/report.js'
+import {type LabBootOptions, type LabBootResult} from '../../src/lab/run.js'
+import {labBoot} from '../../src/services/lab-boot.js'
+import {type Context} from '../../src/system/context.js'
+import {RUN_ENV} from '../../src/system/daemon.js'
+import {hostFiles} from '../../src/system/files.js'
+import {NETNS_PREFIX} from '../../src/system/netns.js'
+import {STATE} from '../../src/system/paths.js'
+import {execaRunner} from '../../src/system/runner.js'
+import {type Golden, goldenImage, runCommand} from './golden.js'
+
+export const isRoot = process.getuid?.() === 0
+/** CI has no KVM; set PXEROOT_LAB_ACCEL=tcg to time the lab as CI will see it on a KVM machine. */
+export const ACCEL = (process.env.PXEROOT_LAB_ACCEL ?? 'auto') as Accel
+
+/** Whether a program is installed (a lab case skips when its daemon is not). */
+export async function installed(program: string): Promise<boolean> {
+  return (await execa('sh', ['-c', `command -v ${program}`], {reject: false, env: {PATH: `${process.env.PATH}:/usr/sbin:/sbin`}})).exitCode === 0
+}
+
+export function labContext(golden: Golden, signal = new AbortController().signal): Context & {lines: string[]} {
+  const lines: string[] = []
+  return {root: golden.root, runner: execaRunner(), files: hostFiles, log: (l) => lines.push(l), signal, json: false, lines}
+}
+
+/** The golden root with its site file changed (backends, dhcp, boot settings): `edit` gets the text and returns the new one. */
+export async function labGolden(edit: (site: string) => string = (s) => s): Promise<Golden> {
+  const golden = await goldenImage()
+  const file = golden.root.resolve(STATE.siteFile)
+  await fs.writeFile(file, edit(await fs.readFile(file, 'utf8')))
+  return golden
+}
+
+/** A lab run as `lab boot` does it; a run whose nodes did not boot gives its result too. Its report goes to stderr (boot times in CI's log). */
+export async function bootInLab(golden: Golden, nodes: string[], extra: Partial<LabBootOptions> = {}): Promise<LabBootResult> {
+  let result: LabBootResult
+  try {
+    result = await labBoot(labContext(golden), {nodes, timeout: 420, accel: ACCEL, ...extra})
+  } catch (error) {
+    const partial = (error as {result?: LabBootResult}).result
+    if (!partial) throw error
+    result = partial
+  }
+  process.stderr.write(labReport(result))
+  return result
+}
+
+/** The `ps` lines of processes a lab run of this test process started (they carry its run in their environment). */
+async function ours(lines: string[]): Promise<string[]> {
+  const out: string[] = []
+  for (const line of lines) {
+    const environ = await fs.readFile(`/proc/${line.trim().split(/\s+/)[0]}/environ`, 'latin1').catch(() => '')
+    if (environ.includes(`${RUN_ENV}=${NETNS_PREFIX}${process.pid}-`)) out.push(line)
+  }
+  return out
+}
+
+/** Namespaces, mounts and processes this test process's lab runs left; all empty after every run. */
+export async function leftovers(): Promise<{namespaces: string[], mounts: string[], processes: string[]}> {
+  const ns = await execa('ip', ['netns', 'list'])
+  const mounts = await fs.readFile('/proc/self/mountinfo', 'utf8')
+  const ps = await execa('ps', ['-eo', 'pid,args'])
+  return {
+    namespaces: ns.stdout.split('\n').filter((l) => l.startsWith(`${NETNS_PREFIX}${process.pid}-`)),
+    mounts: mounts.split('\n').filter((l) => l.includes(`${NETNS_PREFIX}${process.pid}-`)),
+    processes: await ours(ps.stdout.split('\n').filter((l) => /pxeroot-lab-|qemu-system|dhcpd -f|kea-dhcp4|dnsmasq|lighttpd|in\.tftpd|ganesha\.nfsd|rpcbind -f/.test(l) && !l.includes('ps -eo'))),
+  }
+}
+
+/** Every milestone reached, in boot order (a later one never seen before an earlier one). */
+export function milestonesInOrder(node: LabBootResult['nodes'][number]): boolean {
+  const times = node.milestones.map((m) => m.seconds)
+  return times.every((t) => t !== undefined) && [...times].sort((a, b) => a! - b!).every((t, i) => t === times[i])
+}
+
+/** Clones `count` nodes from the golden revision and binds the given ones by MAC (the others stay bound by address). */
+export async function cloneNodes(golden: Golden, count: number, macs: Record<string, string> = {}): Promise<void> {
+  const {default: NodesClone} = await import('../../src/commands/nodes/clone.js')
+  const {default: NodesSet} = await import('../../src/commands/nodes/set.js')
+  const root = ['--root', golden.rootPrefix]
+  const clone = await runCommand(NodesClone, [String(count), ...root])
+  if (clone.code !== 0) throw clone.error
+  for (const [node, mac] of Object.entries(macs)) {
+    const bind = await runCommand(NodesSet, [node, '--mac', mac, ...root])
+    if (bind.code !== 0) throw bind.error
+  }
+}
