@@ -14,49 +14,10 @@ import {PcapReader} from '../../src/lab/pcap.js'
 import {bootFilesOf, LAB_KERNEL_ARGS, labPxelinux} from '../../src/lab/pxelinux.js'
 import {labMac, qemuArgs} from '../../src/lab/qemu.js'
 import {TftpTracker} from '../../src/lab/tftp.js'
+import {pcap, tftp, udpFrame} from '../support/pcap-frames.js'
 
 const SERVER = '10.77.0.1'
 const VM = '10.77.0.101'
-
-/** An Ethernet/IPv4/UDP frame as qemu's filter-dump would capture it (maxlen cuts the payload, not the lengths). */
-function udpFrame(src: string, dst: string, sport: number, dport: number, payload: Buffer, maxlen = 192): Buffer {
-  const ip = Buffer.alloc(20)
-  ip[0] = 0x45
-  ip.writeUInt16BE(20 + 8 + payload.length, 2)
-  ip[8] = 64
-  ip[9] = 17
-  src.split('.').forEach((b, i) => (ip[12 + i] = Number(b)))
-  dst.split('.').forEach((b, i) => (ip[16 + i] = Number(b)))
-  const udp = Buffer.alloc(8)
-  udp.writeUInt16BE(sport, 0)
-  udp.writeUInt16BE(dport, 2)
-  udp.writeUInt16BE(8 + payload.length, 4)
-  const eth = Buffer.concat([Buffer.alloc(12, 0x52), Buffer.from([0x08, 0x00])])
-  return Buffer.concat([eth, ip, udp, payload]).subarray(0, maxlen)
-}
-
-function pcap(frames: Buffer[]): Buffer {
-  const header = Buffer.alloc(24)
-  header.writeUInt32LE(0xa1b2c3d4, 0)
-  header.writeUInt16LE(2, 4)
-  header.writeUInt16LE(4, 6)
-  header.writeUInt32LE(192, 16)
-  header.writeUInt32LE(1, 20)
-  return Buffer.concat([header, ...frames.flatMap((f, i) => {
-    const rec = Buffer.alloc(16)
-    rec.writeUInt32LE(i, 0)
-    rec.writeUInt32LE(f.length, 8)
-    rec.writeUInt32LE(f.length, 12)
-    return [rec, f]
-  })])
-}
-
-const tftp = {
-  rrq: (file: string, ...options: string[]) => Buffer.concat([Buffer.from([0, 1]), Buffer.from([file, 'octet', ...options].join('\0') + '\0')]),
-  oack: (...options: string[]) => Buffer.concat([Buffer.from([0, 6]), Buffer.from(options.join('\0') + '\0')]),
-  data: (block: number, size: number) => Buffer.concat([Buffer.from([0, 3, block >> 8, block & 255]), Buffer.alloc(size)]),
-  error: (message: string) => Buffer.concat([Buffer.from([0, 5, 0, 1]), Buffer.from(message + '\0')]),
-}
 
 /** A boot's TFTP reads: pxelinux.0 in two 1468-byte blocks and a short one, then a config lookup that misses and one that hits. */
 function bootCapture(): Buffer {
