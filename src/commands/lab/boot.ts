@@ -9,16 +9,19 @@ import {spinnerLog} from '../../cli/spinner.js'
 
 export default class LabBoot extends BaseCommand {
   static summary = 'Prove that nodes boot: PXE-boot them in VMs against the generated configuration'
-  static description = `Starts a sealed copy of the boot network (a private network namespace: dhcpd, tftpd and
-NFS-Ganesha on the site's server address, nothing reachable outside it) and PXE-boots one qemu VM
-per node into its own NFS root, running the files apply generated as they are on disk (the lab's
-only changes: private state paths, its interface, disk paths under --root, MOUNT logging; see
-README "The lab"). Each boot is followed through its milestones: DHCP lease (the addresses the
-firmware and the initramfs got), TFTP pxelinux.0, the node's pxelinux file, kernel, initrd,
-initramfs lease, NFS root mounted, login prompt with the node's own hostname. A node bound by
-address gets a lab MAC and leases its address from the generated dynamic range (the lease file is
-seeded so that dhcpd offers it first; no host entry). The VMs get console=ttyS0 through the lab's
-private copy of their pxelinux file; nothing is written into node roots or the tftp tree. Needs
+  static description = `Starts a sealed copy of the boot network (a private network namespace: the site's DHCP server
+(dhcpd, Kea or dnsmasq; in proxy mode also a stand-in for the network's own, handing out addresses
+only), tftpd, lighttpd with boot.transport http, and NFS-Ganesha on the site's server address,
+nothing reachable outside it) and PXE-boots one qemu VM per node into its own NFS root, running the
+files apply generated as they are on disk (the lab's only changes: private state paths, its
+interface, disk paths under --root, logging; see README "The lab"). Each boot is followed through
+its milestones: DHCP lease (the addresses the firmware and the initramfs got), TFTP pxelinux.0, the
+node's pxelinux file, kernel, initrd (over HTTP: boot.ipxe, the node's iPXE script, kernel and
+initrd from the web server), initramfs lease, NFS root mounted, login prompt with the node's own
+hostname; the report gives the kernel + initrd seconds. A node bound by address gets a lab MAC and
+leases its address from the generated dynamic range (the lease file is seeded so that the DHCP
+server offers it first; no host entry). The VMs get console=ttyS0 through the lab's private copy
+of their pxelinux file or iPXE script; nothing is written into node roots or the tftp tree. Needs
 root; uses KVM when /dev/kvm works, else TCG. Exit 0 only when every node passed.\n\n${EXIT_TABLE}`
   static examples = ['<%= config.bin %> lab boot node01', '<%= config.bin %> lab boot node01 node02 --timeout 600 --keep-logs /tmp/lab-logs']
   static strict = false
