@@ -5,10 +5,11 @@
  */
 import {execa} from 'execa'
 import {promises as fs} from 'node:fs'
+import {expect} from 'vitest'
 
 import {type Accel} from '../../src/lab/qemu.js'
 import {labReport} from '../../src/lab/report.js'
-import {type LabBootOptions, type LabBootResult} from '../../src/lab/run.js'
+import {type LabBootOptions, type LabBootResult, type LabNodeResult} from '../../src/lab/run.js'
 import {labBoot} from '../../src/services/lab-boot.js'
 import {type Context} from '../../src/system/context.js'
 import {RUN_ENV} from '../../src/system/daemon.js'
@@ -77,7 +78,7 @@ export async function leftovers(): Promise<{namespaces: string[], mounts: string
 }
 
 /** Every milestone reached, in boot order (a later one never seen before an earlier one). */
-export function milestonesInOrder(node: LabBootResult['nodes'][number]): boolean {
+export function milestonesInOrder(node: LabNodeResult): boolean {
   const times = node.milestones.map((m) => m.seconds)
   return times.every((t) => t !== undefined) && [...times].sort((a, b) => a! - b!).every((t, i) => t === times[i])
 }
@@ -93,4 +94,25 @@ export async function cloneNodes(golden: Golden, count: number, macs: Record<str
     const bind = await runCommand(NodesSet, [node, '--mac', mac, ...root])
     if (bind.code !== 0) throw bind.error
   }
+}
+
+/** The golden site with another DHCP server on the boot network's interface (Kea and dnsmasq need one named). */
+export const withDhcp = (backend: 'kea' | 'dnsmasq') => (site: string): string => site.replace('  nfs: ganesha\n', `  nfs: ganesha\n  dhcp: ${backend}\ndhcp:\n  interface: eth0\n`)
+
+/** A node that booted its own root with one address: the firmware's, the initramfs's and every one the DHCP server acknowledged to its MAC; its milestones in boot order. */
+export function expectBootedWithOneAddress(node: LabNodeResult): void {
+  expect(node.addresses, node.name).toEqual({firmware: node.ip, initramfs: node.ip})
+  expect(node.acks.length, `${node.name}: ${node.acks.join(', ')}`).toBeGreaterThanOrEqual(2)
+  expect(new Set(node.acks), node.name).toEqual(new Set([node.ip]))
+  expect(milestonesInOrder(node), JSON.stringify(node.milestones)).toBe(true)
+}
+
+/** node01 (bound by `mac`) and node02 (bound by address, 10.77.0.101 from the dynamic range) booted in one run, each into its own root. */
+export async function bootMacAndAddressBound(golden: Golden, mac: string, extra: Partial<LabBootOptions> = {}): Promise<LabBootResult> {
+  const result = await bootInLab(golden, ['node01', 'node02'], extra)
+  const [n1, n2] = result.nodes
+  expect(n1, n1.reason).toMatchObject({name: 'node01', passed: true, boundBy: 'mac', mac, hostname: 'node01'})
+  expect(n2, n2.reason).toMatchObject({name: 'node02', passed: true, boundBy: 'ip', ip: '10.77.0.101', hostname: 'node02'})
+  for (const n of result.nodes) expectBootedWithOneAddress(n)
+  return result
 }
