@@ -102,7 +102,7 @@ export interface LabEnv {
 }
 
 /** An address a DHCP server acknowledged to a MAC (lowercase), as its log shows it. */
-export interface LabLease {
+export interface LabAck {
   ip: string
   mac: string
 }
@@ -137,7 +137,7 @@ export interface LabDaemon {
   /** The daemon writes its own log (true) rather than stdout/stderr (false: the lab sends its output to `log`). */
   logsItself: boolean
   /** A DHCP server's log read for the addresses it acknowledged, in order (absent: it hands out none, as a proxy). */
-  leases?(log: string): LabLease[]
+  acks?(log: string): LabAck[]
   /** A web server's access log and the files it shows sent. */
   access?: {log: string, fetches(log: string): LabFetch[]}
 }

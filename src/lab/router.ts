@@ -1,6 +1,6 @@
 import path from 'node:path'
 
-import {dhcpdLeases} from '../backends/dhcp/isc-lab.js'
+import {dhcpdAcks} from '../backends/dhcp/isc-lab.js'
 import {type LabDaemon, type LabEnv} from '../backends/types.js'
 import {inRange, inSubnet, numberToIp} from '../config/address.js'
 import {type SiteModel} from '../config/site.js'
@@ -57,6 +57,6 @@ export function standInDhcpd(env: Pick<LabEnv, 'runDir' | 'iface'>, site: SiteMo
     log: file('router-dhcpd.log'),
     ready: 'Server starting service',
     logsItself: false,
-    leases: dhcpdLeases,
+    acks: dhcpdAcks,
   }
 }

@@ -183,7 +183,7 @@ class LabRun {
 
     const ganesha = new FileTail(nfs.log)
     const seen = await watchBoots(feeds, {
-      leases: logReader(router ?? dhcp, (spec) => spec.log, (spec, text) => spec.leases?.(text) ?? []),
+      leases: logReader(router ?? dhcp, (spec) => spec.log, (spec, text) => spec.acks?.(text) ?? []),
       ...(web?.access ? {fetches: logReader(web, (spec) => spec.access!.log, (spec, text) => spec.access!.fetches(text))} : {}),
       nfsLog: async () => (await ganesha.read()).toString('latin1'),
       failed: async () => {

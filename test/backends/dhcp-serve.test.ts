@@ -82,7 +82,7 @@ async function expectSeedAnswers(daemon: LabDaemon, uefiArch: number): Promise<R
   const [firmware, ...later] = await throughBootStages(LOOSE)
   expect(firmware).toMatch(DYNAMIC)
   expect(later).toEqual([firmware, firmware])
-  expect(daemon.leases!(await fs.readFile(daemon.log, 'utf8'))).toContainEqual({ip: firmware, mac: LOOSE})
+  expect(daemon.acks!(await fs.readFile(daemon.log, 'utf8'))).toContainEqual({ip: firmware, mac: LOOSE})
   return bios!
 }
 
@@ -127,7 +127,7 @@ describe('the lab\'s seeded lease state', () => {
       expect(await throughBootStages(LOOSE)).toEqual(['192.168.0.208', '192.168.0.208', '192.168.0.208'])
       // Another machine gets another address (dnsmasq: the seeded lease still runs; Kea: the lease is free, but Kea walks the pool from its start).
       expect((await net.probe({mac: '52:54:00:00:00:b2', clientId: true, request: true})).ack?.yiaddr).not.toBe('192.168.0.208')
-      expect(daemon.leases!(await fs.readFile(daemon.log, 'utf8'))[0]).toEqual({ip: '192.168.0.208', mac: LOOSE})
+      expect(daemon.acks!(await fs.readFile(daemon.log, 'utf8'))[0]).toEqual({ip: '192.168.0.208', mac: LOOSE})
     })
   }
 })
@@ -162,6 +162,6 @@ describe('dnsmasq serves the generated configuration', () => {
     // The nodes' PXE answers are all its log shows: it acknowledged no address.
     const log = await fs.readFile(daemon.log, 'utf8')
     expect([...log.matchAll(/PXE\(pxr0\) ([0-9a-f:]{17}) proxy$/gm)].map((m) => m[1])).toEqual(['52:54:00:00:00:01', NODE03])
-    expect(daemon.leases).toBeUndefined()
+    expect(daemon.acks).toBeUndefined()
   })
 })

@@ -60,7 +60,7 @@ describe('the lab runs Kea on the generated config', () => {
       '2026-11-27 16:57:02.745 INFO  [kea-dhcp4.leases/22661.139694719672832] DHCP4_LEASE_ALLOC [hwtype=1 52:54:00:00:00:a1], cid=[no info], tid=0xc426f7f2: lease 192.168.0.202 has been allocated for 86400 seconds',
     ].join('\n')
     expect(log).toContain(lab.ready)
-    expect(lab.leases!(log)).toEqual([{ip: '192.168.0.202', mac: '52:54:00:00:00:a1'}, {ip: '192.168.0.202', mac: '52:54:00:00:00:a1'}])
+    expect(lab.acks!(log)).toEqual([{ip: '192.168.0.202', mac: '52:54:00:00:00:a1'}, {ip: '192.168.0.202', mac: '52:54:00:00:00:a1'}])
   })
 
   it('refuses to run before apply wrote the configuration', () => {
@@ -106,7 +106,7 @@ describe('the lab runs dnsmasq on the generated files', () => {
       'dnsmasq-dhcp[419]: 1017717246 DHCPACK(br0) 10.77.0.133 52:54:00:00:00:bb ',
       'dnsmasq-dhcp[29671]: 128492172 PXE(br0) 52:54:00:ab:cd:ef proxy',
     ].join('\n')
-    expect(dnsmasqDhcp.lab!(env(await files(DNSMASQ_SITE))).leases!(log)).toEqual([{ip: '192.168.0.202', mac: '52:54:00:00:00:a1'}, {ip: '10.77.0.133', mac: '52:54:00:00:00:bb'}])
-    expect(dnsmasqDhcp.lab!(env(await files(PROXY_SITE, await seedNodesAllByMac()))).leases).toBeUndefined()
+    expect(dnsmasqDhcp.lab!(env(await files(DNSMASQ_SITE))).acks!(log)).toEqual([{ip: '192.168.0.202', mac: '52:54:00:00:00:a1'}, {ip: '10.77.0.133', mac: '52:54:00:00:00:bb'}])
+    expect(dnsmasqDhcp.lab!(env(await files(PROXY_SITE, await seedNodesAllByMac()))).acks).toBeUndefined()
   })
 })

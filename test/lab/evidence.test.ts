@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {dhcpdLeases} from '../../src/backends/dhcp/isc-lab.js'
+import {dhcpdAcks} from '../../src/backends/dhcp/isc-lab.js'
 import {parseSite} from '../../src/config/site-file.js'
 import {type BootNode} from '../../src/boot/model.js'
 import {bootNodesFor} from '../../src/boot/nodes.js'
@@ -97,7 +97,7 @@ node02 login: [   44.343538] clocksource: Long readout interval, skipping watchd
 
 describe('milestones from the server logs and the console', () => {
   it('reads leases by address and MAC, and mounts by client and path', () => {
-    expect(dhcpdLeases(DHCPD)).toEqual([{ip: '10.77.0.101', mac: '52:54:00:4d:00:65'}, {ip: '10.77.0.100', mac: '52:54:00:aa:00:01'}])
+    expect(dhcpdAcks(DHCPD)).toEqual([{ip: '10.77.0.101', mac: '52:54:00:4d:00:65'}, {ip: '10.77.0.100', mac: '52:54:00:aa:00:01'}])
     expect(mountsIn(GANESHA)).toEqual([
       {path: '/srv/nodes/node01', client: '10.77.0.100', ok: true},
       {path: '/srv/nodes/node02', client: '10.77.0.101', ok: true},
@@ -119,12 +119,12 @@ describe('milestones from the server logs and the console', () => {
     const reader = new PcapReader()
     const tracker = new TftpTracker(SERVER)
     for (const d of reader.push(bootCapture())) tracker.add(d)
-    const evidence = {leases: dhcpdLeases(DHCPD), tftp: tracker, mounts: mountsIn(GANESHA), console: plainConsole(CONSOLE)}
+    const evidence = {leases: dhcpdAcks(DHCPD), tftp: tracker, mounts: mountsIn(GANESHA), console: plainConsole(CONSOLE)}
     // The console has no IP-Config line (a quiet initramfs): the mount from the node's address shows it.
     expect([...reachedMilestones(TARGET, evidence)].sort()).toEqual(['config', 'ipconfig', 'lease', 'loader', 'login', 'nfsroot'])
     expect(whyMissing('kernel', TARGET, evidence)).toBe('pxeroot/debian-bookworm/1/vmlinuz was never requested')
 
-    const impostor = {...evidence, console: evidence.console.replace('node02 login:', 'node01 login:'), leases: dhcpdLeases(DHCPD.replaceAll('10.77.0.101', '10.77.0.140'))}
+    const impostor = {...evidence, console: evidence.console.replace('node02 login:', 'node01 login:'), leases: dhcpdAcks(DHCPD.replaceAll('10.77.0.101', '10.77.0.140'))}
     const got = reachedMilestones(TARGET, impostor)
     expect(got.has('login')).toBe(false)
     expect(got.has('lease')).toBe(false)
@@ -142,7 +142,7 @@ describe('milestones from the server logs and the console', () => {
       'Begin: Retrying nfs mount ... mount call failed - server replied: Permission denied.', '',
     ].join('\r\n'))
     expect(addressesIn(text)).toEqual({firmware: '10.77.0.101', initramfs: '10.77.0.102'})
-    const evidence = {leases: dhcpdLeases(`${DHCPD}DHCPACK on 10.77.0.102 to 52:54:00:4d:00:65 via br0\n`), tftp: new TftpTracker(SERVER), mounts: [], console: text}
+    const evidence = {leases: dhcpdAcks(`${DHCPD}DHCPACK on 10.77.0.102 to 52:54:00:4d:00:65 via br0\n`), tftp: new TftpTracker(SERVER), mounts: [], console: text}
     const got = reachedMilestones(TARGET, evidence)
     expect(got.has('lease')).toBe(true)
     expect(got.has('ipconfig')).toBe(false)

@@ -1,7 +1,7 @@
 import path from 'node:path'
 
-import {type LabDaemon, type LabEnv, type LabLease} from '../types.js'
-import {generatedTexts, leasesIn, seedTime} from './lab-daemon.js'
+import {type LabDaemon, type LabEnv, type LabAck} from '../types.js'
+import {acksIn, generatedTexts, seedTime} from './lab-daemon.js'
 
 /**
  * Lease state that makes dnsmasq offer each MAC its address first: a lease of that MAC still
@@ -14,8 +14,8 @@ export function dnsmasqSeededLeases(offers: readonly {mac: string, ip: string}[]
 }
 
 /** dnsmasq's DHCPACK lines: which address went to which MAC. */
-export function dnsmasqLeases(log: string): LabLease[] {
-  return leasesIn(log, /DHCPACK\([^)]*\) (\d+\.\d+\.\d+\.\d+) ([0-9a-f:]{17})/gi, 1, 2)
+export function dnsmasqAcks(log: string): LabAck[] {
+  return acksIn(log, /DHCPACK\([^)]*\) (\d+\.\d+\.\d+\.\d+) ([0-9a-f:]{17})/gi, 1, 2)
 }
 
 /**
@@ -52,6 +52,6 @@ export function dnsmasqLab(env: LabEnv, paths: {main: string, hosts: string}): L
     log: file('dnsmasq.log'),
     ready: `DHCP, sockets bound exclusively to interface ${env.iface}`,
     logsItself: false,
-    ...(proxy ? {} : {leases: dnsmasqLeases}),
+    ...(proxy ? {} : {acks: dnsmasqAcks}),
   }
 }

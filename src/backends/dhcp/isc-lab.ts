@@ -1,8 +1,8 @@
 import path from 'node:path'
 
 import {type Root} from '../../system/paths.js'
-import {type LabDaemon, type LabEnv, type LabLease} from '../types.js'
-import {generatedTexts, leasesIn} from './lab-daemon.js'
+import {type LabDaemon, type LabEnv, type LabAck} from '../types.js'
+import {acksIn, generatedTexts} from './lab-daemon.js'
 
 const INCLUDE = /^(\s*include\s+")([^"]+)("\s*;.*)$/
 
@@ -40,11 +40,11 @@ export function iscDhcpdLab(env: LabEnv, mainPath: string): LabDaemon {
     log: file('dhcpd.log'),
     ready: 'Server starting service',
     logsItself: false,
-    leases: dhcpdLeases,
+    acks: dhcpdAcks,
   }
 }
 
 /** The DHCPACKs of dhcpd's log (`-d`): which address went to which MAC. */
-export function dhcpdLeases(log: string): LabLease[] {
-  return leasesIn(log, /^DHCPACK on (\d+\.\d+\.\d+\.\d+) to ([0-9a-f:]{17})/gim, 1, 2)
+export function dhcpdAcks(log: string): LabAck[] {
+  return acksIn(log, /^DHCPACK on (\d+\.\d+\.\d+\.\d+) to ([0-9a-f:]{17})/gim, 1, 2)
 }

@@ -1,8 +1,8 @@
 import path from 'node:path'
 
 import {parseKeaConfig} from '../../render/dhcp/kea.js'
-import {type LabDaemon, type LabEnv, type LabLease} from '../types.js'
-import {generatedTexts, leasesIn, seedTime} from './lab-daemon.js'
+import {type LabDaemon, type LabEnv, type LabAck} from '../types.js'
+import {acksIn, generatedTexts, seedTime} from './lab-daemon.js'
 
 /** Kea 2.2's memfile lease file (lease4 CSV, schema 2.0). */
 const LEASES_HEADER = 'address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname,state,user_context'
@@ -20,8 +20,8 @@ export function keaSeededLeases(offers: readonly {mac: string, ip: string}[], su
 }
 
 /** Kea's lease log lines: DHCP4_LEASE_ALLOC for every address it acknowledges (a renewal too). */
-export function keaLeases(log: string): LabLease[] {
-  return leasesIn(log, /DHCP4_LEASE_ALLOC \[hwtype=\d+ ([0-9a-f:]{17})\].*: lease (\d+\.\d+\.\d+\.\d+) has been allocated/g, 2, 1)
+export function keaAcks(log: string): LabAck[] {
+  return acksIn(log, /DHCP4_LEASE_ALLOC \[hwtype=\d+ ([0-9a-f:]{17})\].*: lease (\d+\.\d+\.\d+\.\d+) has been allocated/g, 2, 1)
 }
 
 /**
@@ -48,6 +48,6 @@ export function keaLab(env: LabEnv, configPath: string): LabDaemon {
     log: file('kea-dhcp4.log'),
     ready: 'DHCP4_STARTED',
     logsItself: false,
-    leases: keaLeases,
+    acks: keaAcks,
   }
 }

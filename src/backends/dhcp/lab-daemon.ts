@@ -1,5 +1,5 @@
 import {PreconditionError} from '../../errors.js'
-import {type LabEnv, type LabLease} from '../types.js'
+import {type LabEnv, type LabAck} from '../types.js'
 
 /**
  * Helpers for the DHCP servers' lab hooks (issue 11). Each hook runs its daemon on the files
@@ -10,7 +10,7 @@ import {type LabEnv, type LabLease} from '../types.js'
  */
 
 /** Every match of a log pattern as a lease, from the groups that hold the address and the MAC. */
-export function leasesIn(log: string, pattern: RegExp, ipGroup: number, macGroup: number): LabLease[] {
+export function acksIn(log: string, pattern: RegExp, ipGroup: number, macGroup: number): LabAck[] {
   return [...log.matchAll(pattern)].map((m) => ({ip: m[ipGroup] ?? '', mac: m[macGroup].toLowerCase()}))
 }
 
