@@ -23,7 +23,7 @@ export function dnsmasqAcks(log: string): LabAck[] {
  * "The lab"): the lab's interface, the lease and pid files in the run directory, and its copy of
  * the hosts file there (dnsmasq reads it after dropping root, so it must be where that user can
  * read it); it logs to stderr. In full mode the lease file is seeded with `offers`; in proxy mode
- * it hands out no address, so its log has no leases: the network's server's has.
+ * it hands out no address, so its log acknowledges none: the network's server's log does.
  */
 export function dnsmasqLab(env: LabEnv, paths: {main: string, hosts: string}): LabDaemon {
   const texts = generatedTexts(env, [paths.main, paths.hosts])
