@@ -104,22 +104,51 @@ export interface LabEnv {
   server: string
   /** DHCP only: addresses to offer these MACs first, as lease state (never a host entry). */
   offers?: readonly {mac: string, ip: string}[]
+  /** DHCP only: the run's start, seconds since the epoch, for lease state that carries times. */
+  now?: number
+  /** Web only: where the lab serves the tftp root from (its overlay, with the lab's copies of the nodes' files). */
+  tftpRoot?: string
+}
+
+/** An address a DHCP server acknowledged to a MAC (lowercase), as its log shows it. */
+export interface LabAck {
+  ip: string
+  mac: string
+}
+
+/** A file a web server sent, as its access log shows it. */
+export interface LabFetch {
+  client: string
+  /** The URL path, without the query. */
+  path: string
+  status: number
+  /** Body bytes sent. */
+  bytes: number
+  /** When the request began and ended, ms since the epoch. */
+  began: number
+  ended: number
 }
 
 /** A daemon as the lab runs it: in the foreground, on files in the run directory or on disk. */
 export interface LabDaemon {
-  /** Files the lab writes into the run directory first, by name: the lab's copies of the generated files, seeded state. */
-  files: {name: string, content: string}[]
+  /** Files the lab writes into the run directory first, by name: the lab's copies of the generated files, seeded state (mode 0644 unless given). */
+  files: {name: string, content: string, mode?: number}[]
   /** Directories the lab makes in the run directory first, by name. */
   dirs?: string[]
   /** The program (found on PATH by the lab) and its arguments. */
   program: string
   args: string[]
+  /** Added to its environment. */
+  env?: Record<string, string>
   /** The file it logs to (the lab reads milestones from it), and the text there that means it serves. */
   log: string
   ready: string
   /** The daemon writes its own log (true) rather than stdout/stderr (false: the lab sends its output to `log`). */
   logsItself: boolean
+  /** A DHCP server's log read for the addresses it acknowledged, in order (absent: it hands out none, as a proxy). */
+  acks?(log: string): LabAck[]
+  /** A web server's access log and the files it shows sent. */
+  access?: {log: string, fetches(log: string): LabFetch[]}
 }
 
 /** A program file a loader needs in the tftp root, copied from the host's package. */

@@ -15,7 +15,7 @@ import {inventoryProblems, type Inventory} from '../inventory/inventory.js'
 import {type Context} from '../system/context.js'
 import {exists, filesUnder, readIfExists} from '../system/files.js'
 import {STATE} from '../system/paths.js'
-import {dhcpChecks} from './dhcp.js'
+import {dhcpChecks, proxyUefiVerdict} from './dhcp.js'
 import {webServer} from './web.js'
 
 export type Status = 'ok' | 'warn' | 'fail' | 'skip'
@@ -159,10 +159,15 @@ async function exportsActive({ctx, site, model}: Facts): Promise<Check[]> {
     : {check: 'exports', status: 'fail', message: `not exported now: ${inactive.map((n) => n.name).join(', ')}`, fix: 'pxeroot apply (runs exportfs -ra)'}]
 }
 
-/** The site's DHCP server runs alone (two must never answer on one network), on the interface that holds the server address. */
+/**
+ * The site's DHCP server runs alone (two must never answer on one network), on the interface
+ * that holds the server address; in proxy mode with UEFI, what the network's server must send.
+ */
 async function dhcpServer({ctx, site}: Facts): Promise<Check[]> {
-  if (!ctx.root.isHost) return [{check: 'dhcp server', status: 'skip', message: '--root is set: the host\'s DHCP servers are not this root\'s'}]
-  return (await dhcpChecks(ctx, site)).map(({check, verdict}) => ({check, ...verdict}))
+  const proxy = proxyUefiVerdict(site)
+  const settings: Check[] = proxy ? [{check: 'dhcp proxy', ...proxy}] : []
+  if (!ctx.root.isHost) return [...settings, {check: 'dhcp server', status: 'skip', message: '--root is set: the host\'s DHCP servers are not this root\'s'}]
+  return [...settings, ...(await dhcpChecks(ctx, site)).map(({check, verdict}) => ({check, ...verdict}))]
 }
 
 /** The inventory as every nodes command and apply would take it: readable, and fitting the site. */

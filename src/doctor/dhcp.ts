@@ -11,7 +11,7 @@ export interface UnitState {
 }
 
 export interface DhcpVerdict {
-  status: 'ok' | 'fail'
+  status: 'ok' | 'warn' | 'fail'
   message: string
   fix?: string
 }
@@ -32,6 +32,22 @@ export function dhcpServersVerdict(site: SiteModel, states: readonly UnitState[]
   if (problems.length === 0) return {status: 'ok', message: `${wanted} runs, and no other DHCP server pxeroot knows is enabled or running`}
   const fix = [...(others.length > 0 ? [`systemctl disable --now ${others.join(' ')}`] : []), ...(missing.length > 0 ? [`systemctl enable --now ${wanted}`] : [])].join('; then ')
   return {status: 'fail', message: problems.join('; '), fix}
+}
+
+/**
+ * Proxy mode with UEFI on: what the network's own DHCP server must send, which pxeroot cannot
+ * check from here. Debian's signed GRUB takes its TFTP server from that server's DHCP answer
+ * alone, never from the proxy's; without next-server it reads no grub.cfg and stops at grub>
+ * (README, "Proxy mode"). Pure; nothing to say in full mode or without UEFI.
+ */
+export function proxyUefiVerdict(site: SiteModel): DhcpVerdict | undefined {
+  if (site.dhcp.mode !== 'proxy' || !site.boot.firmware.includes('uefi')) return undefined
+  const s = site.server
+  return {
+    status: 'warn',
+    message: `proxy mode with UEFI: UEFI nodes boot only if the network's own DHCP server sends next-server ${s} (GRUB takes its TFTP server from that server's answer, not from pxeroot's proxy); pxeroot cannot check that server`,
+    fix: `on the network's DHCP server set next-server ${s} for the nodes (ISC dhcpd: next-server ${s}; Kea: "next-server": "${s}"; dnsmasq: dhcp-boot=,,${s}), or set boot.firmware: [bios] if no node boots UEFI`,
+  }
 }
 
 async function unitState(ctx: Context, unit: string): Promise<UnitState> {

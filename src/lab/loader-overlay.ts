@@ -1,4 +1,5 @@
 import {grubBootFilesOf, labGrubNode} from './grub.js'
+import {ipxeBootFilesOf, labIpxeScript} from './ipxe.js'
 import {type BootTarget} from './milestones.js'
 import {bootFilesOf, labPxelinux} from './pxelinux.js'
 
@@ -10,14 +11,15 @@ export interface LoaderCopy {
 }
 
 /** What --keep-logs calls a node's copy: <node>.<suffix>. */
-export const loaderCopySuffix = (target: Pick<BootTarget, 'uefi'>): string => (target.uefi ? 'grub.cfg' : 'pxelinux.cfg')
+export const loaderCopySuffix = (target: Pick<BootTarget, 'uefi' | 'transport'>): string => (target.uefi ? 'grub.cfg' : target.transport === 'http' ? 'ipxe' : 'pxelinux.cfg')
 
 /**
  * The lab's whole delta to a node's own loader file (README "The lab"): its kernel command
- * line gains the serial console and the identity unit, in pxelinux's APPEND or GRUB's `linux`.
+ * line gains the serial console and the identity unit, in pxelinux's APPEND, GRUB's `linux` or
+ * iPXE's `kernel`.
  */
-export function labLoaderCopy(target: Pick<BootTarget, 'uefi'>, text: string): LoaderCopy {
-  return target.uefi
-    ? {text: labGrubNode(text), ...grubBootFilesOf(text)}
-    : {text: labPxelinux(text), ...bootFilesOf(text)}
+export function labLoaderCopy(target: Pick<BootTarget, 'uefi' | 'transport'>, text: string): LoaderCopy {
+  if (target.uefi) return {text: labGrubNode(text), ...grubBootFilesOf(text)}
+  if (target.transport === 'http') return {text: labIpxeScript(text), ...ipxeBootFilesOf(text)}
+  return {text: labPxelinux(text), ...bootFilesOf(text)}
 }

@@ -1,3 +1,5 @@
+import {type LabFetch} from '../backends/types.js'
+import {fetchedFile, fetchProblem, type FetchSource} from './fetched.js'
 import {type TftpTracker} from './tftp.js'
 
 /** Every step of a network boot the lab can prove; which of them a boot must pass depends on its chain (milestonesOf). */
@@ -24,6 +26,10 @@ export interface BootTarget {
   config: string
   kernel: string
   initrd: string
+  /** How it fetches them: TFTP (pxelinux, GRUB), or HTTP (iPXE, boot.transport http). */
+  transport?: 'tftp' | 'http'
+  /** HTTP: the files' sizes as the lab serves them, so that part of a file is not taken for all of it. */
+  sizes?: Record<string, number>
 }
 
 const base = (file: string) => file.split('/').at(-1) ?? file
@@ -42,12 +48,16 @@ export function milestonesOf(target: BootTarget): Milestone[] {
       {id: 'menu', label: base(uefi.menu)},
       {id: 'config', label: 'GRUB node file'},
     ]
-    : [{id: 'loader', label: `TFTP ${target.loader}`}, {id: 'config', label: 'pxelinux file'}]
+    : target.transport === 'http'
+      // iPXE's scripts take the loader's and its file's place, and every file comes from the web server.
+      ? [{id: 'loader', label: `${base(target.loader)} (HTTP)`}, {id: 'config', label: 'node script (HTTP)'}]
+      : [{id: 'loader', label: `TFTP ${target.loader}`}, {id: 'config', label: 'pxelinux file'}]
+  const over = target.transport === 'http' ? ' (HTTP)' : ''
   return [
     {id: 'lease', label: 'DHCP lease'},
     ...chain,
-    {id: 'kernel', label: 'kernel'},
-    {id: 'initrd', label: 'initrd'},
+    {id: 'kernel', label: `kernel${over}`},
+    {id: 'initrd', label: `initrd${over}`},
     ...(uefi ? [{id: 'secureBoot', label: 'Secure Boot enabled'} as Milestone] : []),
     {id: 'ipconfig', label: 'initramfs lease'},
     {id: 'nfsroot', label: 'NFS root mounted'},
@@ -60,16 +70,10 @@ function chainFiles(target: BootTarget): string[] {
   return [target.loader, ...(target.uefi ? [target.uefi.secondStage, target.uefi.menu] : []), target.config, target.kernel, target.initrd]
 }
 
-/** A DHCPACK from dhcpd's log (`-d`): which address went to which MAC. */
+/** An address the DHCP server acknowledged to a MAC, read from its log by its backend's lab hook. */
 export interface Lease {
   ip: string
   mac: string
-}
-
-export function leasesIn(dhcpdLog: string): Lease[] {
-  const out: Lease[] = []
-  for (const m of dhcpdLog.matchAll(/^DHCPACK on (\d+\.\d+\.\d+\.\d+) to ([0-9a-f:]{17})/gim)) out.push({ip: m[1], mac: m[2].toLowerCase()})
-  return out
 }
 
 /** A MOUNT request as NFS-Ganesha logs it (NFSPROTO at DEBUG): the path, the client, and how it ended. */
@@ -118,6 +122,8 @@ const FATAL = [
   /Failed to load ldlinux\.c32[^\n]*/,
   /Boot failed[^\n]*/,
   /Could not find kernel image[^\n]*/,
+  // iPXE's boot.ipxe found no script for the machine.
+  /pxeroot: no boot script for[^\n]*/,
   /Unable to locate configuration file[^\n]*/,
   // pxelinux fell back to its prompt: the entry it was given did not boot.
   /^boot: *$/m,
@@ -217,6 +223,13 @@ export interface Evidence {
   mounts: readonly NfsMount[]
   /** The serial console so far, escapes removed. */
   console: string
+  /** What the web server sent (boot.transport http). */
+  http?: readonly LabFetch[]
+}
+
+/** Where the evidence shows the node's boot files, for its way of booting. */
+export function fetchSource(target: BootTarget, e: Evidence): FetchSource {
+  return {transport: target.transport ?? 'tftp', client: target.ip, tftp: e.tftp, http: e.http ?? [], sizes: target.sizes}
 }
 
 /**
@@ -232,7 +245,7 @@ export function reachedMilestones(target: BootTarget, e: Evidence): Set<Mileston
   const got = new Set<MilestoneId>()
   const said = addressesIn(e.console)
   if (e.leases.some((l) => l.ip === target.ip && l.mac === target.mac) && (said.firmware ?? target.ip) === target.ip) got.add('lease')
-  const done = (file: string) => e.tftp.read(file)?.state === 'done'
+  const done = (file: string) => fetchedFile(fetchSource(target, e), file)?.state === 'done'
   if (done(target.loader)) got.add('loader')
   if (target.uefi && done(target.uefi.secondStage)) got.add('secondStage')
   if (target.uefi && done(target.uefi.menu)) got.add('menu')
@@ -251,11 +264,7 @@ export function reachedMilestones(target: BootTarget, e: Evidence): Set<Mileston
 
 /** Why a milestone is missing, in the words of the evidence, for the FAIL line. */
 export function whyMissing(id: MilestoneId, target: BootTarget, e: Evidence): string | undefined {
-  const tftpWhy = (file: string) => {
-    const t = e.tftp.read(file)
-    if (!t) return `${file} was never requested`
-    return t.state === 'error' ? `${file}: ${t.error ?? 'TFTP error'}` : `${file} did not arrive completely`
-  }
+  const fileWhy = (file: string) => fetchProblem(fetchSource(target, e), file)
   switch (id) {
     case 'lease': {
       const firmware = addressesIn(e.console).firmware
@@ -263,16 +272,16 @@ export function whyMissing(id: MilestoneId, target: BootTarget, e: Evidence): st
       const other = e.leases.find((l) => l.mac === target.mac)
       return other ? `got ${other.ip} instead of ${target.ip}` : `no DHCPACK for ${target.mac}`
     }
-    case 'loader': return tftpWhy(target.loader)
-    case 'secondStage': return target.uefi && tftpWhy(target.uefi.secondStage)
-    case 'menu': return target.uefi && tftpWhy(target.uefi.menu)
-    case 'config': return tftpWhy(target.config)
+    case 'loader': return fileWhy(target.loader)
+    case 'secondStage': return target.uefi && fileWhy(target.uefi.secondStage)
+    case 'menu': return target.uefi && fileWhy(target.uefi.menu)
+    case 'config': return fileWhy(target.config)
     case 'kernel': {
-      if (e.tftp.read(target.kernel)?.state !== 'done') return tftpWhy(target.kernel)
+      if (fetchedFile(fetchSource(target, e), target.kernel)?.state !== 'done') return fileWhy(target.kernel)
       const refused = /error: bad shim signature/.test(e.console)
       return `${target.kernel} arrived but GRUB did not go on to the initrd${refused ? ': shim refused the kernel\'s signature ("bad shim signature")' : ''}`
     }
-    case 'initrd': return tftpWhy(target.initrd)
+    case 'initrd': return fileWhy(target.initrd)
     case 'secureBoot': {
       const off = /secureboot: (Secure boot (?:disabled|could not be determined)[^\n]*)/.exec(e.console)
       return off ? `the kernel says "${off[1].trim()}"` : 'the kernel did not report Secure Boot on the console'

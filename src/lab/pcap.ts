@@ -12,6 +12,8 @@ export interface UdpDatagram {
   length: number
   /** The captured part of the payload. */
   payload: Buffer
+  /** When it was captured, ms since the epoch (set by PcapReader). */
+  at?: number
 }
 
 const GLOBAL_HEADER = 24
@@ -74,7 +76,7 @@ export class PcapReader {
       const frame = this.pending.subarray(at + RECORD_HEADER, at + RECORD_HEADER + captured)
       const datagram = udpOfFrame(frame)
       // Copy: the pending buffer is replaced on the next push.
-      if (datagram) out.push({...datagram, payload: Buffer.from(datagram.payload)})
+      if (datagram) out.push({...datagram, payload: Buffer.from(datagram.payload), at: u32(at) * 1000 + Math.floor(u32(at + 4) / 1000)})
       at += RECORD_HEADER + captured
     }
     this.pending = this.pending.subarray(at)

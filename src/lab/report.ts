@@ -17,6 +17,8 @@ export function labReport(result: LabBootResult): string {
     out.push(`${node.name}  ${node.ip}  ${binding}  ${node.config}`)
     for (const m of node.milestones) {
       out.push(`  ${m.seconds === undefined ? '      -' : `${m.seconds.toFixed(1).padStart(5)} s`}  ${m.label}${detail(node, m.id)}`)
+      // The boot's big transfer, from the server side's own records: what TFTP and HTTP are compared on.
+      if (m.id === 'initrd' && node.kernelInitrd) out.push(`           kernel + initrd: ${node.kernelInitrd.seconds.toFixed(1)} s over ${node.kernelInitrd.over.toUpperCase()}`)
     }
     if (node.passed) {
       const dns = node.nameservers.length > 0 ? `, nameservers ${node.nameservers.join(' ')}${node.search.length > 0 ? ` (search ${node.search.join(' ')})` : ''}` : ', no nameservers'

@@ -10,10 +10,11 @@ import {type Context} from '../system/context.js'
 import {startDaemon, type Daemon} from '../system/daemon.js'
 import {readIfExists, type TempDir} from '../system/files.js'
 import {mountFs} from '../system/mounts.js'
-import {createLabNamespace, labNamespaceName, type LabNamespace, NETNS_PREFIX} from '../system/netns.js'
+import {createLabNamespace, type LabHost, labNamespaceName, type LabNamespace, NETNS_PREFIX} from '../system/netns.js'
 import {removeTree} from '../system/trees.js'
 import {newProgress, type BootProgress} from './decide.js'
-import {addressesIn, type BootTarget, identityIn, milestonesOf, type MilestoneId, whyMissing} from './milestones.js'
+import {kernelInitrdSeconds} from './fetched.js'
+import {addressesIn, type BootTarget, type Evidence, fetchSource, identityIn, milestonesOf, type MilestoneId, whyMissing} from './milestones.js'
 import {labLoaderCopy, loaderCopySuffix} from './loader-overlay.js'
 import {bindRootsInLab} from './root-binds.js'
 import {qemuArgs} from './qemu.js'
@@ -61,6 +62,8 @@ export interface LabNodeResult {
   /** The booted node's /etc/resolv.conf, as it printed it. */
   nameservers: string[]
   search: string[]
+  /** Seconds from the kernel's request to the initrd's last byte, and over what. */
+  kernelInitrd?: {over: 'tftp' | 'http', seconds: number}
   seconds: number
   /** The serial console log, when it was kept. */
   serialLog?: string
@@ -85,10 +88,16 @@ export interface LabVm {
 /** What the lab gives a server's lab hook for one run. */
 export type LabRunEnv = Pick<LabEnv, 'runDir' | 'iface' | 'root' | 'server'>
 
-/** How the run starts its DHCP and NFS servers (lab-boot binds the backends' lab hooks to the generated files). */
+/** How the run starts its servers (lab-boot binds the backends' lab hooks to the generated files). */
 export interface LabServers {
   dhcp(env: LabRunEnv): LabDaemon
   nfs(env: LabRunEnv): LabDaemon
+  /** Proxy mode: the network's own DHCP server, which the lab plays on another host of its network, at `address`. */
+  router?: {address: string, daemon(env: LabRunEnv): LabDaemon}
+  /** boot.transport http: the web server, serving the lab's overlay of the tftp root. */
+  web?(env: LabRunEnv & {tftpRoot: string}): LabDaemon
+  /** Every program these run, with the Debian package that has it. */
+  programs: Record<string, string>
 }
 
 /** One run's outcome: each VM's progress, for the caller's decisions (retry under TCG) and the report. */
@@ -148,14 +157,18 @@ class LabRun {
     this.ns = ns
     ctx.log(`lab: network namespace ${ns.name}, server ${site.server} on ${ns.bridge}`)
 
+    // Servers that drop root (dnsmasq, lighttpd) read and write here too.
+    await ctx.files.chmod(this.dir.path, 0o755)
     const env: LabRunEnv = {runDir: this.dir.path, iface: ns.bridge, root: ctx.root, server: site.server}
     // Roots NFS-Ganesha can only export as mount points (btrfs snapshots) are bound onto themselves
     // in the lab's mount namespace, as apply binds them on a real server.
     for (const root of await bindRootsInLab(ctx, vms.map((vm) => vm.node), ns.enterMounts)) ctx.log(`lab: ${root} bound onto itself for NFS-Ganesha (a btrfs subvolume)`)
     const nfs = await this.startNfs(servers.nfs(env))
-    const dhcp = await this.startServer('dhcpd', servers.dhcp(env))
+    const router = servers.router ? await this.startRouter(servers.router, env) : undefined
+    const dhcp = await this.startServer(servers.dhcp(env))
     await this.startTftp(vms)
-    ctx.log(`lab: dhcpd, tftpd, rpcbind and NFS-Ganesha up in ${((Date.now() - t0) / 1000).toFixed(1)} s; booting ${vms.map((v) => v.node.name).join(', ')} (${this.accel.toUpperCase()})`)
+    const web = servers.web ? await this.startServer(servers.web({...env, tftpRoot: this.dir.file('tftp')})) : undefined
+    ctx.log(`lab: ${this.services.map((d) => d.name).join(', ')} up in ${((Date.now() - t0) / 1000).toFixed(1)} s; booting ${vms.map((v) => v.node.name).join(', ')} (${this.accel.toUpperCase()})`)
 
     const feeds: VmFeed[] = []
     for (const [i, vm] of vms.entries()) {
@@ -176,10 +189,10 @@ class LabRun {
       feeds.push({progress, console: () => serial.read(), capture: () => pcap.read(), ended: () => qemu.ended, stop: () => qemu.stop()})
     }
 
-    const dhcpd = new FileTail(dhcp.log)
     const ganesha = new FileTail(nfs.log)
     const seen = await watchBoots(feeds, {
-      dhcpLog: async () => (await dhcpd.read()).toString('utf8'),
+      leases: logReader(router ?? dhcp, (spec) => spec.log, (spec, text) => spec.acks?.(text) ?? []),
+      ...(web?.access ? {fetches: logReader(web, (spec) => spec.access!.log, (spec, text) => spec.access!.fetches(text))} : {}),
       nfsLog: async () => (await ganesha.read()).toString('latin1'),
       failed: async () => {
         const s = this.services.find((d) => d.ended)
@@ -199,9 +212,9 @@ class LabRun {
     }
   }
 
-  private daemon(name: string, command: string, args: string[], log: string): Daemon {
-    const [cmd, argv] = this.ns!.inLab(command, args)
-    const d = startDaemon(this.ctx.runner, {name, command: cmd, args: argv, log, timeoutMs: this.boundMs, run: this.ns!.name})
+  private daemon(name: string, command: string, args: string[], log: string, options: {env?: Record<string, string>, enter?: LabHost['inHost']} = {}): Daemon {
+    const [cmd, argv] = (options.enter ?? this.ns!.inLab)(command, args)
+    const d = startDaemon(this.ctx.runner, {name, command: cmd, args: argv, log, timeoutMs: this.boundMs, run: this.ns!.name, env: options.env})
     this.services.push(d)
     return d
   }
@@ -229,17 +242,24 @@ class LabRun {
     const rpcbind = this.daemon('rpcbind', this.tools.rpcbind, ['-f', '-w'], this.dir.file('rpcbind.log'))
     const [probe, probeArgs] = this.ns!.inLab(this.tools.rpcinfo, ['-p'])
     await this.until(rpcbind, 'answering', async () => (await this.ctx.runner.run(probe, probeArgs, {reject: false, timeout: 5000})).exitCode === 0)
-    return this.startServer(spec.program === 'ganesha.nfsd' ? 'NFS-Ganesha' : spec.program, spec)
+    return this.startServer(spec, spec.program === 'ganesha.nfsd' ? 'NFS-Ganesha' : spec.program)
+  }
+
+  /** Proxy mode: the network's own DHCP server, on a host of its own beside the lab's server. */
+  private async startRouter(router: NonNullable<LabServers['router']>, env: LabRunEnv): Promise<LabDaemon> {
+    const host = await this.ns!.addHost('router', `${router.address}/${this.site.net.prefixLength}`)
+    this.ctx.log(`lab: ${router.address} plays the network's own DHCP server (addresses only), beside ${this.site.server}`)
+    return this.startServer(router.daemon({...env, iface: host.iface, server: router.address}), 'the network\'s DHCP server', host.inHost)
   }
 
   /** A server as its backend's lab hook describes it: its files in the run directory, then the daemon until it serves. */
-  private async startServer(name: string, spec: LabDaemon): Promise<LabDaemon> {
+  private async startServer(spec: LabDaemon, name = spec.program, enter?: LabHost['inHost']): Promise<LabDaemon> {
     const program = (this.tools as Record<string, string>)[spec.program]
     if (!program) throw new Error(`internal: the lab has no tool ${spec.program}`)
     for (const dir of spec.dirs ?? []) await this.dir.mkdir(dir)
-    for (const f of spec.files) await this.dir.write(f.name, f.content)
-    const out = spec.logsItself ? this.dir.file(`${path.basename(spec.program)}.out`) : spec.log
-    const d = this.daemon(name, program, spec.args, out)
+    for (const f of spec.files) await this.dir.write(f.name, f.content, f.mode)
+    const out = spec.logsItself ? this.dir.file(`${path.basename(spec.log, '.log')}.out`) : spec.log
+    const d = this.daemon(name, program, spec.args, out, {env: spec.env, enter})
     await this.until(d, 'serving', this.logContains(spec.log, spec.ready), spec.log)
     return spec
   }
@@ -262,7 +282,8 @@ class LabRun {
       const copy = labLoaderCopy(vm.target, real.toString('utf8'))
       vm.target.kernel = copy.kernel ?? vm.target.kernel
       vm.target.initrd = copy.initrd ?? vm.target.initrd
-      await this.dir.write(path.join('tftp-upper', vm.target.config), copy.text, 0o644)
+      const written = await this.dir.write(path.join('tftp-upper', vm.target.config), copy.text, 0o644)
+      if (vm.target.transport === 'http') vm.target.sizes = await fileSizes([written, ...[vm.target.loader, vm.target.kernel, vm.target.initrd].map((f) => path.join(lower, f))], [vm.target.config, vm.target.loader, vm.target.kernel, vm.target.initrd])
     }
     await mountFs(this.ctx.runner, 'overlay', 'pxeroot-lab-tftp', merged, `lowerdir=${lower},upperdir=${upper},workdir=${work}`, {enter: this.ns!.enterMounts})
     const d = this.daemon('tftpd', this.tools['in.tftpd'], ['-L', '-v', '-v', '--secure', '--address', `${this.site.server}:69`, '--blocksize', '1468', merged], this.dir.file('tftpd.log'))
@@ -283,7 +304,7 @@ class LabRun {
   /** --keep-logs copies everything; otherwise only a failed run keeps its logs (and no captures). */
   private async keepLogs(vms: LabVm[], result: LabBootResult | undefined): Promise<void> {
     const {files} = this.ctx
-    const logs = (await fs.readdir(this.dir.path).catch(() => [] as string[])).filter((f) => /\.(log|conf|leases|out|pcap)$/.test(f))
+    const logs = (await fs.readdir(this.dir.path).catch(() => [] as string[])).filter((f) => /\.(log|conf|leases|csv|out|pcap)$/.test(f))
     if (this.options.keepLogs) {
       const dir = path.resolve(this.options.keepLogs)
       await files.mkdir(dir)
@@ -311,8 +332,28 @@ class LabRun {
   }
 }
 
+/** Follows a server's log from its start: every call parses all of it so far. */
+function logReader<T>(spec: LabDaemon, file: (spec: LabDaemon) => string, parse: (spec: LabDaemon, text: string) => T[]): () => Promise<T[]> {
+  const tail = new FileTail(file(spec))
+  let text = ''
+  return async () => {
+    text += (await tail.read()).toString('utf8')
+    return parse(spec, text)
+  }
+}
+
+/** The sizes of files on disk by the names given, those that exist. */
+async function fileSizes(disk: readonly string[], names: readonly string[]): Promise<Record<string, number>> {
+  const out: Record<string, number> = {}
+  for (const [i, file] of disk.entries()) {
+    const st = await fs.stat(file).catch(() => undefined)
+    if (st) out[names[i]] = st.size
+  }
+  return out
+}
+
 function nodeResult(vm: LabVm, p: BootProgress, seen: WatchResult, i: number): LabNodeResult {
-  const evidence = {leases: seen.leases, mounts: seen.mounts, tftp: seen.tftp[i], console: seen.consoles[i]}
+  const evidence = {leases: seen.leases, http: seen.http, mounts: seen.mounts, tftp: seen.tftp[i], console: seen.consoles[i]}
   const milestones = milestonesOf(vm.target).map((m) => ({id: m.id, label: m.label, seconds: p.reached.get(m.id)}))
   const first = milestones.find((m) => m.seconds === undefined)
   const identity = identityIn(seen.consoles[i])
@@ -334,6 +375,12 @@ function nodeResult(vm: LabVm, p: BootProgress, seen: WatchResult, i: number): L
     acks: seen.leases.filter((l) => l.mac === vm.target.mac).map((l) => l.ip),
     nameservers: identity.nameservers,
     search: identity.search,
+    ...transfer(vm.target, evidence),
     seconds: ((p.outcome?.at ?? Date.now()) - p.started) / 1000,
   }
+}
+
+function transfer(target: BootTarget, evidence: Evidence): Pick<LabNodeResult, 'kernelInitrd'> {
+  const seconds = kernelInitrdSeconds(fetchSource(target, evidence), target.kernel, target.initrd)
+  return seconds === undefined ? {} : {kernelInitrd: {over: target.transport ?? 'tftp', seconds}}
 }

@@ -7,6 +7,9 @@ export interface TftpTransfer {
   state: 'requested' | 'sending' | 'done' | 'error' | 'aborted'
   /** The server's error message (e.g. "File not found"). */
   error?: string
+  /** When it was requested and when its last block arrived (done), ms since the epoch as captured. */
+  began?: number
+  ended?: number
 }
 
 const RRQ = 1
@@ -41,7 +44,7 @@ export class TftpTracker {
     const op = d.payload.readUInt16BE(0)
     if (d.dstIp === this.server && d.dstPort === 69 && op === RRQ) {
       const [file, , ...options] = strings(d.payload, 2)
-      const t: TftpTransfer & {blksize: number} = {file: tftpPath(file), clientPort: d.srcPort, state: 'requested', blksize: DEFAULT_BLKSIZE}
+      const t: TftpTransfer & {blksize: number} = {file: tftpPath(file), clientPort: d.srcPort, state: 'requested', blksize: DEFAULT_BLKSIZE, began: d.at}
       const i = options.findIndex((o) => o.toLowerCase() === 'blksize')
       if (i >= 0 && Number(options[i + 1]) > 0) t.blksize = Number(options[i + 1])
       this.transfers.push(t)
@@ -57,6 +60,7 @@ export class TftpTracker {
         t.blksize = i >= 0 && Number(options[i + 1]) > 0 ? Number(options[i + 1]) : DEFAULT_BLKSIZE
       } else if (op === DATA) {
         t.state = d.length - 4 < t.blksize ? 'done' : 'sending'
+        if (t.state === 'done') t.ended = d.at
       } else if (op === ERROR) {
         t.state = 'error'
         t.error = d.payload.length > 4 ? strings(d.payload, 4)[0] : 'error'

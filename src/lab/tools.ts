@@ -3,13 +3,12 @@ import path from 'node:path'
 
 import {PreconditionError} from '../errors.js'
 
-/** Every program a lab run starts, with the Debian package that has it. */
+/** Every program a lab run starts whatever the site's servers, with the Debian package that has it. */
 export const LAB_TOOLS = {
   ip: 'iproute2',
   nsenter: 'util-linux',
   unshare: 'util-linux',
   mount: 'mount',
-  dhcpd: 'isc-dhcp-server',
   'in.tftpd': 'tftpd-hpa',
   rpcbind: 'rpcbind',
   rpcinfo: 'rpcbind',
@@ -52,16 +51,17 @@ async function onPath(name: string): Promise<string | undefined> {
   return undefined
 }
 
-export type LabTools = Record<keyof typeof LAB_TOOLS, string>
+export type LabTools = Record<keyof typeof LAB_TOOLS, string> & Record<string, string>
 
 /**
- * Checked before anything is started (nsenter would report a missing server only as exit 127);
- * returns absolute paths, so what runs inside the namespaces does not depend on PATH.
+ * Checked before anything is started (nsenter would report a missing server only as exit 127):
+ * the lab's own tools and `servers`, the programs of the site's servers (program → package).
+ * Returns absolute paths, so what runs inside the namespaces does not depend on PATH.
  */
-export async function requireLabTools(): Promise<LabTools> {
+export async function requireLabTools(servers: Readonly<Record<string, string>>): Promise<LabTools> {
   const missing = new Set<string>()
   const found: Record<string, string> = {}
-  for (const [tool, pkg] of Object.entries(LAB_TOOLS)) {
+  for (const [tool, pkg] of Object.entries({...LAB_TOOLS, ...servers})) {
     const at = await onPath(tool)
     if (at) found[tool] = at
     else missing.add(pkg)

@@ -1,8 +1,9 @@
 import {setTimeout as sleep} from 'node:timers/promises'
 
+import {type LabFetch} from '../backends/types.js'
 import {ExternalCommandError} from '../errors.js'
 import {observe, type BootProgress, type Outcome} from './decide.js'
-import {leasesIn, milestonesOf, mountsIn, plainConsole, type Evidence, type Lease, type NfsMount} from './milestones.js'
+import {milestonesOf, mountsIn, plainConsole, type Evidence, type Lease, type NfsMount} from './milestones.js'
 import {PcapReader} from './pcap.js'
 import {TftpTracker} from './tftp.js'
 
@@ -21,8 +22,10 @@ export interface VmFeed {
 
 /** What the lab reads of its servers. */
 export interface ServerFeed {
-  /** New DHCP server log text since the last call. */
-  dhcpLog(): Promise<string>
+  /** Every address the DHCP server (in proxy mode: the network's own) has acknowledged so far. */
+  leases(): Promise<Lease[]>
+  /** Every file the web server has sent so far (boot.transport http). */
+  fetches?(): Promise<LabFetch[]>
   /** New NFS server log text since the last call. */
   nfsLog(): Promise<string>
   /** A server that stopped, with its last words: the run cannot go on. */
@@ -42,6 +45,7 @@ export interface WatchOptions {
 export interface WatchResult {
   /** The server-side evidence as last read. */
   leases: Lease[]
+  http: LabFetch[]
   mounts: NfsMount[]
   /** Per VM: its console so far and its TFTP reads. */
   consoles: string[]
@@ -60,18 +64,18 @@ export async function watchBoots(vms: readonly VmFeed[], servers: ServerFeed, o:
   const pcaps = vms.map(() => new PcapReader())
   const tftp = vms.map(() => new TftpTracker(o.server))
   const consoles = vms.map(() => '')
-  let dhcpLog = ''
   let nfsLog = ''
   let leases: Lease[] = []
+  let http: LabFetch[] = []
   let mounts: NfsMount[] = []
   const stopping: Promise<void>[] = []
   for (;;) {
     o.signal.throwIfAborted()
     const dead = await servers.failed()
     if (dead) throw new ExternalCommandError(dead.name, [], dead.code, '', `${dead.name} stopped during the lab run: ${dead.why}`)
-    dhcpLog += await servers.dhcpLog()
     nfsLog += await servers.nfsLog()
-    leases = leasesIn(dhcpLog)
+    leases = await servers.leases()
+    http = await servers.fetches?.() ?? []
     mounts = mountsIn(nfsLog)
     const t = now()
     for (const [i, vm] of vms.entries()) {
@@ -79,7 +83,7 @@ export async function watchBoots(vms: readonly VmFeed[], servers: ServerFeed, o:
       if (p.outcome) continue
       consoles[i] += plainConsole((await vm.console()).toString('latin1'))
       for (const d of pcaps[i].push(await vm.capture())) tftp[i].add(d)
-      const evidence: Evidence = {leases, tftp: tftp[i], mounts, console: consoles[i]}
+      const evidence: Evidence = {leases, tftp: tftp[i], http, mounts, console: consoles[i]}
       for (const id of observe(p, {evidence, now: t, deadline, vmEnded: vm.ended()})) {
         const s = (t - p.started) / 1000
         o.log(`lab: ${p.target.name.padEnd(10)} ${s < 10 ? ' ' : ''}${s.toFixed(1)} s  ${milestonesOf(p.target).find((m) => m.id === id)!.label}`)
@@ -94,7 +98,7 @@ export async function watchBoots(vms: readonly VmFeed[], servers: ServerFeed, o:
     await wait(o.pollMs ?? 1000)
   }
   await Promise.all(stopping)
-  return {leases, mounts, consoles, tftp}
+  return {leases, http, mounts, consoles, tftp}
 }
 
 /** Read afresh: observe() may have decided since the last look. */

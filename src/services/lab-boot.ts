@@ -1,7 +1,9 @@
 import {grub, GRUB_SECOND_STAGE} from '../backends/loaders/grub.js'
+import {ipxe} from '../backends/loaders/ipxe.js'
 import {pxelinux} from '../backends/loaders/pxelinux.js'
 import {DHCP_SERVERS, NFS_SERVERS} from '../backends/registry.js'
 import {type AdminTexts, type ServiceBackend} from '../backends/types.js'
+import {lighttpd} from '../backends/web/lighttpd.js'
 import {GRUB_CFG} from '../render/loaders/grub.js'
 import {type BootNode} from '../boot/model.js'
 import {bootNodes} from '../boot/nodes.js'
@@ -13,12 +15,14 @@ import {acceleratorFailed} from '../lab/decide.js'
 import {modelGaneshaLab} from '../lab/ganesha.js'
 import {type BootTarget} from '../lab/milestones.js'
 import {labMac, pickAccel} from '../lab/qemu.js'
+import {standInAddress, standInDhcpd} from '../lab/router.js'
 import {runLab, type LabBootOptions, type LabBootResult, type LabServers, type LabVm} from '../lab/run.js'
 import {requireLabTools, requireOvmf} from '../lab/tools.js'
 import {type Context} from '../system/context.js'
 import {isDirectory, readIfExists} from '../system/files.js'
 import {reapStaleNamespaces} from '../system/netns.js'
 import {type Root} from '../system/paths.js'
+import {IPXE_BOOT_SCRIPT} from '../render/loaders/ipxe.js'
 
 /** The files a backend renders, as they are on disk now. */
 async function generatedFiles(root: Root, backend: ServiceBackend): Promise<AdminTexts> {
@@ -28,9 +32,10 @@ async function generatedFiles(root: Root, backend: ServiceBackend): Promise<Admi
 }
 
 /**
- * The DHCP and NFS servers of the run: each backend's lab hook on the files apply generated.
- * The kernel NFS server cannot run in a lab namespace (no kernel nfsd there), so its nodes are
- * exported by NFS-Ganesha from the boot model instead, and the log says so.
+ * The servers of the run: each backend's lab hook on the files apply generated. The kernel NFS
+ * server cannot run in a lab namespace (no kernel nfsd there), so its nodes are exported by
+ * NFS-Ganesha from the boot model instead, and the log says so. In proxy mode the lab also
+ * plays the network's own DHCP server (lab/router.ts); with transport http it runs the web server.
  */
 async function labServers(ctx: Context, site: SiteModel, vms: readonly LabVm[]): Promise<LabServers> {
   const dhcp = DHCP_SERVERS[site.backends.dhcp]
@@ -41,8 +46,18 @@ async function labServers(ctx: Context, site: SiteModel, vms: readonly LabVm[]):
   // seeded lease state only makes the server offer each VM its node's address first.
   const offers = vms.filter((vm) => vm.boundBy === 'ip').map((vm) => ({mac: vm.target.mac, ip: vm.node.ip}))
   const servers: LabServers = {
-    dhcp: (env) => dhcp.lab!({...env, generated: dhcpFiles, offers}),
+    dhcp: (env) => dhcp.lab!({...env, generated: dhcpFiles, offers, now: Math.floor(Date.now() / 1000)}),
     nfs: (env) => modelGaneshaLab(env, vms.map(({node}) => ({exportId: node.exportId, rootPath: node.rootPath, diskPath: env.root.resolve(node.rootPath), client: node.ip}))),
+    programs: {},
+  }
+  if (site.dhcp.mode === 'proxy') {
+    const address = standInAddress(site)
+    const reservations = vms.map((vm) => ({name: vm.node.name, mac: vm.target.mac, ip: vm.node.ip}))
+    servers.router = {address, daemon: (env) => standInDhcpd(env, site, address, reservations)}
+  }
+  if (site.boot.transport === 'http') {
+    const webFiles = await generatedFiles(ctx.root, lighttpd)
+    servers.web = (env) => lighttpd.lab!({...env, generated: webFiles})
   }
   if (nfs.lab) {
     const nfsFiles = await generatedFiles(ctx.root, nfs)
@@ -50,20 +65,25 @@ async function labServers(ctx: Context, site: SiteModel, vms: readonly LabVm[]):
   } else {
     ctx.log(`lab: ${nfs.label} cannot run in a lab namespace: the nodes' roots are exported by NFS-Ganesha from the boot model instead of from ${nfs.paths.join(', ')}`)
   }
-  // The hooks are pure: a dry call refuses missing generated files before anything is started.
+  // The hooks are pure: a dry call refuses missing generated files before anything is started,
+  // and names the programs the run needs.
   const dry = {runDir: '/nonexistent', iface: 'br0', root: ctx.root, server: site.server}
-  servers.dhcp(dry)
+  servers.programs[servers.dhcp(dry).program] = dhcp.packages.join(' ')
   servers.nfs(dry)
+  if (servers.router) servers.programs[servers.router.daemon(dry).program] = 'isc-dhcp-server'
+  if (servers.web) servers.programs[servers.web({...dry, tftpRoot: '/nonexistent'}).program] = lighttpd.packages.join(' ')
   return servers
 }
 
 /**
- * What a VM of this firmware fetches, by the loader's own names: pxelinux for BIOS; for UEFI
- * shim (the boot file DHCP names), the GRUB beside it, grub.cfg and the node's GRUB file.
+ * What a VM of this firmware fetches, by the loader's own names, and how: for UEFI shim (the boot
+ * file DHCP names), the GRUB beside it, grub.cfg and the node's GRUB file over TFTP; for BIOS
+ * pxelinux over TFTP, or with boot.transport http iPXE's scripts over HTTP (qemu's NIC ROM is iPXE).
  */
-function chainOf(firmware: Firmware, node: BootNode): Pick<BootTarget, 'loader' | 'uefi' | 'config'> {
-  if (firmware === 'bios') return {loader: pxelinux.bootFile, config: pxelinux.nodeFile(node)}
-  return {loader: grub.bootFile, uefi: {secondStage: GRUB_SECOND_STAGE, menu: GRUB_CFG}, config: grub.nodeFile(node)}
+function chainOf(firmware: Firmware, site: SiteModel, node: BootNode): Pick<BootTarget, 'loader' | 'uefi' | 'config' | 'transport'> {
+  if (firmware === 'uefi') return {loader: grub.bootFile, uefi: {secondStage: GRUB_SECOND_STAGE, menu: GRUB_CFG}, config: grub.nodeFile(node), transport: 'tftp'}
+  if (site.boot.transport === 'http') return {loader: IPXE_BOOT_SCRIPT, config: ipxe.nodeFile(node), transport: 'http'}
+  return {loader: pxelinux.bootFile, config: pxelinux.nodeFile(node), transport: 'tftp'}
 }
 
 /**
@@ -100,11 +120,11 @@ export async function labBoot(ctx: Context, options: LabBootOptions): Promise<La
     return {
       node,
       boundBy: node.mac ? 'mac' : 'ip',
-      target: {name: node.name, ip: node.ip, mac, rootPath: node.rootPath, ...chainOf(firmware, node), kernel: node.kernel, initrd: node.initrd},
+      target: {name: node.name, ip: node.ip, mac, rootPath: node.rootPath, ...chainOf(firmware, site, node), kernel: node.kernel, initrd: node.initrd},
     }
   })
   const servers = await labServers(ctx, site, vms)
-  const tools = await requireLabTools()
+  const tools = await requireLabTools(servers.programs)
   if (firmware === 'uefi') await requireOvmf()
   const accel = await pickAccel(options.accel ?? 'auto')
 

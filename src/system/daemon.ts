@@ -26,6 +26,8 @@ export interface DaemonSpec {
   /** Which run started it, in its environment (RUN_ENV): its children inherit it, so whatever a
    * run left behind can be told from another run's processes. */
   run?: string
+  /** Added to its environment. */
+  env?: Readonly<Record<string, string>>
 }
 
 export const RUN_ENV = 'PXEROOT_RUN'
@@ -42,7 +44,7 @@ export function startDaemon(runner: Runner, spec: DaemonSpec): Daemon {
   const run = runner.run(spec.command, spec.args, {
     timeout: spec.timeoutMs,
     cancelSignal: abort.signal,
-    ...(spec.run ? {env: {[RUN_ENV]: spec.run}} : {}),
+    env: {...spec.env, ...(spec.run ? {[RUN_ENV]: spec.run} : {})},
     reject: false,
     onLine: (line) => out.write(`${line}\n`),
   })

@@ -24,12 +24,23 @@ export interface LabNamespace {
   /** argv that runs a command inside the network and the private mount namespace. */
   inLab(command: string, args: readonly string[]): [string, string[]]
   addTap(name: string): Promise<void>
+  /** Another machine on the lab network: a namespace of its own joined to the bridge (the
+   * network's own DHCP server in proxy mode), holding `cidr` on its interface. */
+  addHost(role: string, cidr: string): Promise<LabHost>
   /** argv prefix that enters the private mount namespace (for mounts made inside it). */
   readonly enterMounts: readonly string[]
   /** Every process still in the network namespace. */
   pids(): Promise<number[]>
   /** Kills what is left by PID, unmounts, deletes the namespaces. Safe to call twice. */
   destroy(): Promise<string[]>
+}
+
+/** A machine of the lab network beside the server (labNamespace.addHost). */
+export interface LabHost {
+  /** Its interface on the lab network. */
+  readonly iface: string
+  /** argv that runs a command there. */
+  inHost(command: string, args: readonly string[]): [string, string[]]
 }
 
 /** Owner PID and a random tag: a crashed run's namespace is recognisable and can be reaped. */
@@ -48,7 +59,7 @@ export async function createLabNamespace(runner: Runner, opts: {name: string, se
   const mntNs = path.join(nsDir, 'mnt')
   const netNs = `/run/netns/${name}`
   const ip = (...args: string[]) => runner.run('ip', args, {timeout: STEP_MS})
-  const state = {netns: false, nsDirBound: false, mntNs: false, destroyed: false}
+  const state = {netns: false, nsDirBound: false, mntNs: false, destroyed: false, hosts: [] as string[]}
 
   const ns: LabNamespace = {
     name,
@@ -59,6 +70,17 @@ export async function createLabNamespace(runner: Runner, opts: {name: string, se
     async addTap(tap) {
       await ip('-n', name, 'tuntap', 'add', 'dev', tap, 'mode', 'tap')
       await ip('-n', name, 'link', 'set', tap, 'master', BRIDGE, 'up')
+    },
+    async addHost(role, cidr) {
+      const host = `${name}-${role}`
+      await ip('netns', 'add', host)
+      state.hosts.push(host)
+      await ip('-n', host, 'link', 'set', 'lo', 'up')
+      await ip('-n', name, 'link', 'add', `to-${role}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', host)
+      await ip('-n', name, 'link', 'set', `to-${role}`, 'master', BRIDGE, 'up')
+      await ip('-n', host, 'addr', 'add', cidr, 'dev', 'eth0')
+      await ip('-n', host, 'link', 'set', 'eth0', 'up')
+      return {iface: 'eth0', inHost: (command, args) => ['nsenter', [`--net=/run/netns/${host}`, '--', command, ...args]]}
     },
     pids: () => netnsPids(runner, name),
     async destroy() {
@@ -75,6 +97,10 @@ export async function createLabNamespace(runner: Runner, opts: {name: string, se
       if (state.netns) {
         // tftpd's transfer children ignore SIGTERM and outlive their parent: end every PID left.
         await step('kill leftover processes', async () => killAll(await netnsPids(runner, name)))
+      }
+      for (const host of state.hosts) {
+        await step(`kill leftover processes of ${host}`, async () => killAll(await netnsPids(runner, host)))
+        await step(`delete the network namespace ${host}`, () => ip('netns', 'delete', host))
       }
       if (state.mntNs) await step('release the mount namespace', () => unmount(runner, mntNs))
       if (state.nsDirBound) await step('unmount the namespace directory', () => unmount(runner, nsDir))
@@ -116,7 +142,8 @@ export async function reapStaleNamespaces(runner: Runner): Promise<string[]> {
   const r = await runner.run('ip', ['netns', 'list'], {reject: false, timeout: STEP_MS})
   const reaped: string[] = []
   for (const line of r.stdout.split('\n')) {
-    const m = new RegExp(`^(${NETNS_PREFIX}(\\d+)-[0-9a-f]+)\\b`).exec(line.trim())
+    // A run's own namespace, or one of its other hosts' (NAME-ROLE).
+    const m = new RegExp(`^(${NETNS_PREFIX}(\\d+)-[0-9a-f]+(?:-[a-z]+)?)(?:\\s|$)`).exec(line.trim())
     if (!m) continue
     if (isAlive(Number(m[2]))) continue
     await killAll(await netnsPids(runner, m[1]))

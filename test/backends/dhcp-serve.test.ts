@@ -8,11 +8,12 @@ import path from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
 import {applyBootConfig} from '../../src/apply/apply.js'
-import {DNSMASQ_PATHS, labDaemonDnsmasq} from '../../src/backends/dhcp/dnsmasq.js'
-import {KEA_PATHS, labDaemonKea} from '../../src/backends/dhcp/kea.js'
-import {type LabDhcpDaemon, type LabDhcpSetup} from '../../src/backends/dhcp/lab-daemon.js'
+import {DNSMASQ_PATHS, dnsmasqDhcp} from '../../src/backends/dhcp/dnsmasq.js'
+import {keaDhcp} from '../../src/backends/dhcp/kea.js'
 import {dhcpBootFor} from '../../src/backends/registry.js'
+import {type LabDaemon, type LabEnv, type ServiceBackend} from '../../src/backends/types.js'
 import {parseSite} from '../../src/config/site-file.js'
+import {makeRoot} from '../../src/system/paths.js'
 import {addNodeEntry} from '../../src/services/nodes-add.js'
 import {dhcpNet, pidFrom, type DhcpNet, type Reply} from '../support/dhcp-net.js'
 import {DNSMASQ_SITE, KEA_SITE, PROXY_SITE, seedNodesAllByMac, seedSiteText} from '../support/seed-model.js'
@@ -37,8 +38,8 @@ afterEach(async () => {
   await cleanup()
 })
 
-/** The site applied under the temporary root, and the lab's run of its DHCP daemon. */
-async function applied(siteExtra: string, paths: readonly string[], lab: (s: LabDhcpSetup) => LabDhcpDaemon, nodes?: string) {
+/** The site applied under the temporary root, and the lab's run of its DHCP daemon (the backend's lab hook). */
+async function applied(siteExtra: string, backend: ServiceBackend, nodes?: string, offers: LabEnv['offers'] = []) {
   await seedSite(dir, {nodes: nodes === undefined, site: await seedSiteText(siteExtra)})
   if (nodes !== undefined) await fs.writeFile(path.join(dir, 'etc/pxeroot/nodes.yaml'), nodes)
   await applyBootConfig(testContext(dir))
@@ -46,8 +47,11 @@ async function applied(siteExtra: string, paths: readonly string[], lab: (s: Lab
   const runDir = await fs.mkdtemp(path.join(dir, 'run-'))
   await fs.chmod(dir, 0o755)
   await fs.chmod(runDir, 0o755)
-  const setup = async () => ({files: new Map(await Promise.all(paths.map(async (p) => [p, await fs.readFile(path.join(dir, p), 'utf8')] as const))), interface: net.serverIf, runDir})
-  return {runDir, daemon: lab(await setup()), again: async () => lab(await setup())}
+  const lab = async () => backend.lab!({
+    generated: new Map(await Promise.all(backend.paths.map(async (p) => [p, await fs.readFile(path.join(dir, p), 'utf8').catch(() => undefined)] as const))),
+    runDir, iface: net.serverIf, root: makeRoot(dir), server: '192.168.0.10', offers, now: Math.floor(Date.now() / 1000),
+  })
+  return {runDir, daemon: await lab(), again: lab}
 }
 
 /** A node range address other than the one a machine leased (an address-bound lease is not taken away). */
@@ -70,7 +74,7 @@ async function throughBootStages(mac: string) {
  * next-server and the boot file of its architecture; an address-bound machine one address through
  * every boot stage, which the lab's lease reader finds in the log. Returns node03's BIOS offer.
  */
-async function expectSeedAnswers(daemon: LabDhcpDaemon, log: string, uefiArch: number): Promise<Reply> {
+async function expectSeedAnswers(daemon: LabDaemon, uefiArch: number): Promise<Reply> {
   const bios = (await net.probe({mac: NODE03, arch: 0, clientId: true})).offer
   expect(bios).toMatchObject({yiaddr: '192.168.0.203', siaddr: '192.168.0.10', file: 'pxelinux.0'})
   expect(Buffer.from(bios!.options[12], 'hex').toString()).toBe('node03')
@@ -78,7 +82,7 @@ async function expectSeedAnswers(daemon: LabDhcpDaemon, log: string, uefiArch: n
   const [firmware, ...later] = await throughBootStages(LOOSE)
   expect(firmware).toMatch(DYNAMIC)
   expect(later).toEqual([firmware, firmware])
-  expect(daemon.leases(await fs.readFile(log, 'utf8'))).toContainEqual({ip: firmware, mac: LOOSE})
+  expect(daemon.acks!(await fs.readFile(daemon.log, 'utf8'))).toContainEqual({ip: firmware, mac: LOOSE})
   return bios!
 }
 
@@ -87,9 +91,10 @@ async function expectSeedAnswers(daemon: LabDhcpDaemon, log: string, uefiArch: n
  * and a SIGHUP (what the units' ExecReload sends): the new node is served, the address-bound
  * machine keeps its lease, and the process is the same. Returns what `nodes add` changed.
  */
-async function addNodeAndSighup(again: () => Promise<LabDhcpDaemon>, pidFile: string, before?: string) {
+async function addNodeAndSighup(again: () => Promise<LabDaemon>, runDir: string, pidFile: string, before?: string) {
   const added = await addNodeEntry(testContext(dir), 'node04', {mac: '52:54:00:00:00:04', ip: freeBesides(before)})
-  for (const f of (await again()).files) await fs.writeFile(f.path, f.content)
+  // The lab's versions of the configuration files; the lease files are the running daemon's.
+  for (const f of (await again()).files.filter((f) => !/leases/.test(f.name))) await fs.writeFile(path.join(runDir, f.name), f.content)
   const pid = await pidFrom(pidFile)
   process.kill(pid, 'SIGHUP')
   await expect.poll(async () => (await net.probe({mac: '52:54:00:00:00:04'})).offer?.yiaddr, {timeout: 15_000}).toBe(freeBesides(before))
@@ -100,41 +105,52 @@ async function addNodeAndSighup(again: () => Promise<LabDhcpDaemon>, pidFile: st
 
 describe('Kea serves the generated configuration', () => {
   it('a MAC-bound node gets its address, name, next-server and boot file by architecture; an address-bound machine keeps one address through every boot stage', async () => {
-    const {runDir, daemon} = await applied(KEA_SITE, [KEA_PATHS.config], labDaemonKea)
-    const log = path.join(runDir, 'kea.log')
-    await net.start(daemon, log)
-    await expectSeedAnswers(daemon, log, 7)
+    const {runDir, daemon} = await applied(KEA_SITE, keaDhcp)
+    await net.start(daemon, runDir)
+    await expectSeedAnswers(daemon, 7)
   })
 
   it('a reload (SIGHUP, as the drop-in\'s ExecReload sends) takes a new node and keeps the leases', async () => {
-    const {runDir, daemon, again} = await applied(KEA_SITE, [KEA_PATHS.config], labDaemonKea)
-    await net.start(daemon, path.join(runDir, 'kea.log'))
+    const {runDir, daemon, again} = await applied(KEA_SITE, keaDhcp)
+    await net.start(daemon, runDir)
     const [before] = await throughBootStages(LOOSE)
-    await addNodeAndSighup(again, path.join(runDir, 'kea-dhcp4.kea-dhcp4.pid'), before)
+    await addNodeAndSighup(again, runDir, path.join(runDir, 'kea-dhcp4.kea-dhcp4.pid'), before)
   })
+})
+
+describe('the lab\'s seeded lease state', () => {
+  // node01 is bound by address to 192.168.0.201; the lab gives its VM LOOSE and seeds a lease.
+  for (const [name, extra, backend] of [['Kea', KEA_SITE, keaDhcp], ['dnsmasq', DNSMASQ_SITE, dnsmasqDhcp]] as const) {
+    it(`makes ${name} offer an address-bound node's VM that node's address through every boot stage, with no host entry`, async () => {
+      const {runDir, daemon} = await applied(extra, backend, undefined, [{mac: LOOSE, ip: '192.168.0.208'}])
+      await net.start(daemon, runDir)
+      expect(await throughBootStages(LOOSE)).toEqual(['192.168.0.208', '192.168.0.208', '192.168.0.208'])
+      // Another machine gets another address (dnsmasq: the seeded lease still runs; Kea: the lease is free, but Kea walks the pool from its start).
+      expect((await net.probe({mac: '52:54:00:00:00:b2', clientId: true, request: true})).ack?.yiaddr).not.toBe('192.168.0.208')
+      expect(daemon.acks!(await fs.readFile(daemon.log, 'utf8'))[0]).toEqual({ip: '192.168.0.208', mac: LOOSE})
+    })
+  }
 })
 
 describe('dnsmasq serves the generated configuration', () => {
   it('full: a MAC-bound node\'s address, name, router and boot file; an address-bound machine keeps one address through every boot stage', async () => {
-    const {runDir, daemon} = await applied(DNSMASQ_SITE, [DNSMASQ_PATHS.main, DNSMASQ_PATHS.hosts], labDaemonDnsmasq)
-    const log = path.join(runDir, 'dnsmasq.log')
-    await net.start(daemon, log)
-    const bios = await expectSeedAnswers(daemon, log, 9)
+    const {runDir, daemon} = await applied(DNSMASQ_SITE, dnsmasqDhcp)
+    await net.start(daemon, runDir)
+    const bios = await expectSeedAnswers(daemon, 9)
     expect(Buffer.from(bios.options[3], 'hex')).toEqual(Buffer.from([192, 168, 0, 10]))
   })
 
   it('adding a node changes only the hosts file, and a SIGHUP serves it without a restart', async () => {
-    const {runDir, daemon, again} = await applied(DNSMASQ_SITE, [DNSMASQ_PATHS.main, DNSMASQ_PATHS.hosts], labDaemonDnsmasq)
-    await net.start(daemon, path.join(runDir, 'dnsmasq.log'))
+    const {runDir, daemon, again} = await applied(DNSMASQ_SITE, dnsmasqDhcp)
+    await net.start(daemon, runDir)
     const [before] = await throughBootStages(LOOSE)
-    const added = await addNodeAndSighup(again, path.join(runDir, 'dnsmasq.pid'), before)
+    const added = await addNodeAndSighup(again, runDir, path.join(runDir, 'dnsmasq.pid'), before)
     expect(added.changes.map((c) => c.path).filter((p) => p.startsWith('/etc/pxeroot/dnsmasq') || p.endsWith('.service'))).toEqual([DNSMASQ_PATHS.hosts])
   })
 
   it('proxy: no address from pxeroot, a PXE answer naming this server for the nodes, silence for other machines', async () => {
-    const {runDir, daemon} = await applied(PROXY_SITE, [DNSMASQ_PATHS.main, DNSMASQ_PATHS.hosts], labDaemonDnsmasq, await seedNodesAllByMac())
-    const log = path.join(runDir, 'dnsmasq.log')
-    await net.start(daemon, log)
+    const {runDir, daemon} = await applied(PROXY_SITE, dnsmasqDhcp, await seedNodesAllByMac())
+    await net.start(daemon, runDir)
     const bios = await net.probe({mac: '52:54:00:00:00:01', arch: 0})
     expect(bios.offer?.yiaddr).toBe('0.0.0.0')
     // The PXE menu (option 43): boot server 192.168.0.10 and pxeroot's entry.
@@ -143,6 +159,9 @@ describe('dnsmasq serves the generated configuration', () => {
     const uefi = await net.probe({mac: NODE03, arch: 7})
     expect(uefi.offer).toMatchObject({yiaddr: '0.0.0.0', siaddr: '192.168.0.10'})
     expect((await net.probe({mac: LOOSE, arch: 0})).offer).toBeNull()
-    expect(daemon.leases(await fs.readFile(log, 'utf8')).map((l) => l.mac)).toEqual(['52:54:00:00:00:01', NODE03])
+    // The nodes' PXE answers are all its log shows: it acknowledged no address.
+    const log = await fs.readFile(daemon.log, 'utf8')
+    expect([...log.matchAll(/PXE\(pxr0\) ([0-9a-f:]{17}) proxy$/gm)].map((m) => m[1])).toEqual(['52:54:00:00:00:01', NODE03])
+    expect(daemon.acks).toBeUndefined()
   })
 })

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
 import {parseSite} from '../../src/config/site-file.js'
-import {dhcpChecks, dhcpServersVerdict} from '../../src/doctor/dhcp.js'
+import {dhcpChecks, dhcpServersVerdict, proxyUefiVerdict} from '../../src/doctor/dhcp.js'
 import {testContext} from '../support/tmp-root.js'
 
 const site = (extra: string) => parseSite(`server: 127.0.0.1\nsubnet: 127.0.0.0/8\nnodes: {range: 127.0.0.200-127.0.0.210}\n${extra}`)
@@ -29,5 +29,22 @@ describe('doctor: two DHCP servers must never answer on one network', () => {
       message: 'dhcp.interface pxr-nosuch0 does not exist or has no IPv4 address on this machine; lo holds it',
       fix: 'set dhcp.interface: lo in /etc/pxeroot/pxeroot.yaml, then pxeroot apply'})
     expect((await dhcpChecks(ctx, site(''))).map((c) => c.check)).toEqual(['dhcp server'])
+  })
+})
+
+describe('doctor: proxy mode with UEFI nodes', () => {
+  const proxy = 'backends: {dhcp: dnsmasq}\ndhcp: {mode: proxy, interface: lo}\n'
+
+  it('says what the network\'s own DHCP server must send (next-server = server), with each server\'s setting', () => {
+    expect(proxyUefiVerdict(site(proxy))).toEqual({
+      status: 'warn',
+      message: 'proxy mode with UEFI: UEFI nodes boot only if the network\'s own DHCP server sends next-server 127.0.0.1 (GRUB takes its TFTP server from that server\'s answer, not from pxeroot\'s proxy); pxeroot cannot check that server',
+      fix: 'on the network\'s DHCP server set next-server 127.0.0.1 for the nodes (ISC dhcpd: next-server 127.0.0.1; Kea: "next-server": "127.0.0.1"; dnsmasq: dhcp-boot=,,127.0.0.1), or set boot.firmware: [bios] if no node boots UEFI',
+    })
+  })
+
+  it('says nothing in full mode or when no node can boot UEFI', () => {
+    expect(proxyUefiVerdict(site('backends: {dhcp: dnsmasq}\ndhcp: {interface: lo}\n'))).toBeUndefined()
+    expect(proxyUefiVerdict(site(`${proxy}boot: {firmware: [bios]}\n`))).toBeUndefined()
   })
 })

@@ -12,38 +12,25 @@ import path from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {type Context} from '../../src/system/context.js'
 import LabBootCommand from '../../src/commands/lab/boot.js'
 import {InterruptedError} from '../../src/errors.js'
 import {plainConsole} from '../../src/lab/milestones.js'
 import {type LabBootOptions, type LabBootResult} from '../../src/lab/run.js'
 import {labBoot} from '../../src/services/lab-boot.js'
 import {NETNS_PREFIX} from '../../src/system/netns.js'
-import {type Accel} from '../../src/lab/qemu.js'
-import {execaRunner} from '../../src/system/runner.js'
 import {type Golden, removeGoldenRoot, runCommand} from '../support/golden.js'
-import {labNodes, labResult, leftovers, machineIdsOf} from '../support/lab-run.js'
+import {ACCEL, bootInLab, isRoot, labContext, labNodes, leftovers, machineIdsOf} from '../support/lab-run.js'
 import {snapshotTree} from '../support/tmp-root.js'
-import {hostFiles} from '../../src/system/files.js'
 
-const isRoot = process.getuid?.() === 0
-/** CI has no KVM; set PXEROOT_LAB_ACCEL=tcg to time the lab as CI will see it on a KVM machine. */
-const ACCEL = (process.env.PXEROOT_LAB_ACCEL ?? 'auto') as Accel
 const MAC01 = '52:54:00:aa:00:01'
 /** The site's resolvers, handed to nodes by DHCP and written into each clone's /etc/resolv.conf. */
 const DNS = '10.77.0.1'
 const DOMAIN = 'lab.test'
 
-function context(signal = new AbortController().signal): Context & {lines: string[]} {
-  const lines: string[] = []
-  return {root: golden.root, runner: execaRunner(), files: hostFiles, log: (l) => lines.push(l), signal, json: false, lines}
-}
-
 let golden: Golden
 
-async function boot(nodes: string[], extra: Partial<LabBootOptions> = {}): Promise<LabBootResult> {
-  return labResult(context(), {nodes, timeout: 420, accel: ACCEL, ...extra})
-}
+const context = (signal?: AbortSignal) => labContext(golden, signal)
+const boot = (nodes: string[], extra: Partial<LabBootOptions> = {}): Promise<LabBootResult> => bootInLab(golden, nodes, extra)
 
 describe.skipIf(!isRoot)('pxeroot lab boot', () => {
   beforeAll(async () => {

@@ -1,5 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
+import {dhcpdAcks} from '../../src/backends/dhcp/isc-lab.js'
 import {parseSite} from '../../src/config/site-file.js'
 import {type BootNode} from '../../src/boot/model.js'
 import {bootNodesFor} from '../../src/boot/nodes.js'
@@ -7,55 +8,16 @@ import {parseInventory} from '../../src/inventory/inventory.js'
 import {renderPxelinuxNode} from '../../src/render/loaders/pxelinux.js'
 import {labGaneshaConfig} from '../../src/lab/ganesha.js'
 import {
-  addressesIn, type BootTarget, fatalLine, identityIn, leasesIn, mountsIn, plainConsole, reachedMilestones, whyMissing,
+  addressesIn, type BootTarget, fatalLine, identityIn, mountsIn, plainConsole, reachedMilestones, whyMissing,
 } from '../../src/lab/milestones.js'
 import {PcapReader} from '../../src/lab/pcap.js'
 import {bootFilesOf, LAB_KERNEL_ARGS, labPxelinux} from '../../src/lab/pxelinux.js'
 import {labMac, qemuArgs} from '../../src/lab/qemu.js'
 import {TftpTracker} from '../../src/lab/tftp.js'
+import {pcap, tftp, udpFrame} from '../support/pcap-frames.js'
 
 const SERVER = '10.77.0.1'
 const VM = '10.77.0.101'
-
-/** An Ethernet/IPv4/UDP frame as qemu's filter-dump would capture it (maxlen cuts the payload, not the lengths). */
-function udpFrame(src: string, dst: string, sport: number, dport: number, payload: Buffer, maxlen = 192): Buffer {
-  const ip = Buffer.alloc(20)
-  ip[0] = 0x45
-  ip.writeUInt16BE(20 + 8 + payload.length, 2)
-  ip[8] = 64
-  ip[9] = 17
-  src.split('.').forEach((b, i) => (ip[12 + i] = Number(b)))
-  dst.split('.').forEach((b, i) => (ip[16 + i] = Number(b)))
-  const udp = Buffer.alloc(8)
-  udp.writeUInt16BE(sport, 0)
-  udp.writeUInt16BE(dport, 2)
-  udp.writeUInt16BE(8 + payload.length, 4)
-  const eth = Buffer.concat([Buffer.alloc(12, 0x52), Buffer.from([0x08, 0x00])])
-  return Buffer.concat([eth, ip, udp, payload]).subarray(0, maxlen)
-}
-
-function pcap(frames: Buffer[]): Buffer {
-  const header = Buffer.alloc(24)
-  header.writeUInt32LE(0xa1b2c3d4, 0)
-  header.writeUInt16LE(2, 4)
-  header.writeUInt16LE(4, 6)
-  header.writeUInt32LE(192, 16)
-  header.writeUInt32LE(1, 20)
-  return Buffer.concat([header, ...frames.flatMap((f, i) => {
-    const rec = Buffer.alloc(16)
-    rec.writeUInt32LE(i, 0)
-    rec.writeUInt32LE(f.length, 8)
-    rec.writeUInt32LE(f.length, 12)
-    return [rec, f]
-  })])
-}
-
-const tftp = {
-  rrq: (file: string, ...options: string[]) => Buffer.concat([Buffer.from([0, 1]), Buffer.from([file, 'octet', ...options].join('\0') + '\0')]),
-  oack: (...options: string[]) => Buffer.concat([Buffer.from([0, 6]), Buffer.from(options.join('\0') + '\0')]),
-  data: (block: number, size: number) => Buffer.concat([Buffer.from([0, 3, block >> 8, block & 255]), Buffer.alloc(size)]),
-  error: (message: string) => Buffer.concat([Buffer.from([0, 5, 0, 1]), Buffer.from(message + '\0')]),
-}
 
 /** A boot's TFTP reads: pxelinux.0 in two 1468-byte blocks and a short one, then a config lookup that misses and one that hits. */
 function bootCapture(): Buffer {
@@ -135,7 +97,7 @@ node02 login: [   44.343538] clocksource: Long readout interval, skipping watchd
 
 describe('milestones from the server logs and the console', () => {
   it('reads leases by address and MAC, and mounts by client and path', () => {
-    expect(leasesIn(DHCPD)).toEqual([{ip: '10.77.0.101', mac: '52:54:00:4d:00:65'}, {ip: '10.77.0.100', mac: '52:54:00:aa:00:01'}])
+    expect(dhcpdAcks(DHCPD)).toEqual([{ip: '10.77.0.101', mac: '52:54:00:4d:00:65'}, {ip: '10.77.0.100', mac: '52:54:00:aa:00:01'}])
     expect(mountsIn(GANESHA)).toEqual([
       {path: '/srv/nodes/node01', client: '10.77.0.100', ok: true},
       {path: '/srv/nodes/node02', client: '10.77.0.101', ok: true},
@@ -157,12 +119,12 @@ describe('milestones from the server logs and the console', () => {
     const reader = new PcapReader()
     const tracker = new TftpTracker(SERVER)
     for (const d of reader.push(bootCapture())) tracker.add(d)
-    const evidence = {leases: leasesIn(DHCPD), tftp: tracker, mounts: mountsIn(GANESHA), console: plainConsole(CONSOLE)}
+    const evidence = {leases: dhcpdAcks(DHCPD), tftp: tracker, mounts: mountsIn(GANESHA), console: plainConsole(CONSOLE)}
     // The console has no IP-Config line (a quiet initramfs): the mount from the node's address shows it.
     expect([...reachedMilestones(TARGET, evidence)].sort()).toEqual(['config', 'ipconfig', 'lease', 'loader', 'login', 'nfsroot'])
     expect(whyMissing('kernel', TARGET, evidence)).toBe('pxeroot/debian-bookworm/1/vmlinuz was never requested')
 
-    const impostor = {...evidence, console: evidence.console.replace('node02 login:', 'node01 login:'), leases: leasesIn(DHCPD.replaceAll('10.77.0.101', '10.77.0.140'))}
+    const impostor = {...evidence, console: evidence.console.replace('node02 login:', 'node01 login:'), leases: dhcpdAcks(DHCPD.replaceAll('10.77.0.101', '10.77.0.140'))}
     const got = reachedMilestones(TARGET, impostor)
     expect(got.has('login')).toBe(false)
     expect(got.has('lease')).toBe(false)
@@ -180,7 +142,7 @@ describe('milestones from the server logs and the console', () => {
       'Begin: Retrying nfs mount ... mount call failed - server replied: Permission denied.', '',
     ].join('\r\n'))
     expect(addressesIn(text)).toEqual({firmware: '10.77.0.101', initramfs: '10.77.0.102'})
-    const evidence = {leases: leasesIn(`${DHCPD}DHCPACK on 10.77.0.102 to 52:54:00:4d:00:65 via br0\n`), tftp: new TftpTracker(SERVER), mounts: [], console: text}
+    const evidence = {leases: dhcpdAcks(`${DHCPD}DHCPACK on 10.77.0.102 to 52:54:00:4d:00:65 via br0\n`), tftp: new TftpTracker(SERVER), mounts: [], console: text}
     const got = reachedMilestones(TARGET, evidence)
     expect(got.has('lease')).toBe(true)
     expect(got.has('ipconfig')).toBe(false)

@@ -3,7 +3,7 @@ import {promises as fs} from 'node:fs'
 import path from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 
-import {type LabDhcpDaemon} from '../../src/backends/dhcp/lab-daemon.js'
+import {type LabDaemon} from '../../src/backends/types.js'
 import {startDaemon, type Daemon} from '../../src/system/daemon.js'
 import {execaRunner} from '../../src/system/runner.js'
 
@@ -41,7 +41,8 @@ export interface ProbeOptions {
  */
 export interface DhcpNet {
   readonly serverIf: string
-  start(daemon: LabDhcpDaemon, log: string): Promise<Daemon>
+  /** A lab hook's daemon: its files written into runDir, its output to its log, until it serves. */
+  start(daemon: LabDaemon, runDir: string): Promise<Daemon>
   probe(options: ProbeOptions): Promise<ProbeResult>
   destroy(): Promise<void>
 }
@@ -71,18 +72,21 @@ export async function dhcpNet(serverCidr: string): Promise<DhcpNet> {
   }
   return {
     serverIf,
-    async start(spec, log) {
-      for (const f of spec.files) await fs.writeFile(f.path, f.content)
-      const env = Object.entries(spec.env).map(([k, v]) => `${k}=${v}`)
-      const daemon = startDaemon(runner, {name: spec.command, command: 'ip', args: ['netns', 'exec', server, 'env', ...env, spec.command, ...spec.args], log, timeoutMs: 120_000})
+    async start(spec, runDir) {
+      for (const f of spec.files) {
+        await fs.writeFile(path.join(runDir, f.name), f.content)
+        await fs.chmod(path.join(runDir, f.name), f.mode ?? 0o644)
+      }
+      const env = Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`)
+      const daemon = startDaemon(runner, {name: spec.program, command: 'ip', args: ['netns', 'exec', server, 'env', ...env, spec.program, ...spec.args], log: spec.log, timeoutMs: 120_000})
       daemons.push(daemon)
       for (let i = 0; i < 100; i++) {
-        const text = await fs.readFile(log, 'utf8').catch(() => '')
-        if (spec.serving.test(text)) return daemon
+        const text = await fs.readFile(spec.log, 'utf8').catch(() => '')
+        if (text.includes(spec.ready)) return daemon
         if (daemon.ended) break
         await sleep(100)
       }
-      throw new Error(`${spec.command} did not start serving: ${(await fs.readFile(log, 'utf8').catch(() => '')).slice(-1500)}`)
+      throw new Error(`${spec.program} did not start serving: ${(await fs.readFile(spec.log, 'utf8').catch(() => '')).slice(-1500)}`)
     },
     async probe(o) {
       const args = [PROBE, '--mac', o.mac, '--arch', String(o.arch ?? 0), ...(o.clientId ? ['--client-id', o.clientId === true ? 'mac' : o.clientId] : []),

@@ -1,40 +1,62 @@
 /**
- * What the lab's VM tests share: nodes cloned from the golden revision, running `lab boot`
- * in-process for its result, and proving that a run left nothing behind (namespaces, mounts,
- * processes of this test process's runs only: other engineers' VMs and servers may share the
- * machine).
+ * What the lab's CI cases share: a golden root with the site they boot, the lab run as the
+ * command would do it, and the check that a run left nothing behind (only this test process's
+ * runs count: other engineers' VMs and servers may share the machine).
  */
 import {execa} from 'execa'
 import {promises as fs} from 'node:fs'
+import {expect} from 'vitest'
 
-import {type Context} from '../../src/system/context.js'
-import {type LabBootOptions, type LabBootResult} from '../../src/lab/run.js'
+import {type Accel} from '../../src/lab/qemu.js'
+import {labReport} from '../../src/lab/report.js'
+import {type LabBootOptions, type LabBootResult, type LabNodeResult} from '../../src/lab/run.js'
 import {labBoot} from '../../src/services/lab-boot.js'
+import {type Context} from '../../src/system/context.js'
 import {RUN_ENV} from '../../src/system/daemon.js'
+import {hostFiles} from '../../src/system/files.js'
 import {NETNS_PREFIX} from '../../src/system/netns.js'
-import NodesClone from '../../src/commands/nodes/clone.js'
-import NodesSet from '../../src/commands/nodes/set.js'
 import {STATE} from '../../src/system/paths.js'
+import {execaRunner} from '../../src/system/runner.js'
 import {type Golden, goldenImage, runCommand} from './golden.js'
 
-/**
- * A golden root (goldenImage) with node01..node<count> cloned from the golden revision, node01
- * bound by `mac01` and the others by address; `site` is added to the site file first.
- */
-export async function labNodes(count: number, mac01: string, site = ''): Promise<Golden> {
+export const isRoot = process.getuid?.() === 0
+/** CI has no KVM; set PXEROOT_LAB_ACCEL=tcg to time the lab as CI will see it on a KVM machine. */
+export const ACCEL = (process.env.PXEROOT_LAB_ACCEL ?? 'auto') as Accel
+
+/** Whether a program is installed (a lab case skips when its daemon is not). */
+export async function installed(program: string): Promise<boolean> {
+  return (await execa('sh', ['-c', `command -v ${program}`], {reject: false, env: {PATH: `${process.env.PATH}:/usr/sbin:/sbin`}})).exitCode === 0
+}
+
+export function labContext(golden: Golden, signal = new AbortController().signal): Context & {lines: string[]} {
+  const lines: string[] = []
+  return {root: golden.root, runner: execaRunner(), files: hostFiles, log: (l) => lines.push(l), signal, json: false, lines}
+}
+
+/** The golden root with its site file changed (backends, dhcp, boot settings): `edit` gets the text and returns the new one. */
+export async function labGolden(edit: (site: string) => string = (s) => s): Promise<Golden> {
   const golden = await goldenImage()
-  if (site) await fs.appendFile(golden.root.resolve(STATE.siteFile), site)
-  const root = ['--root', golden.rootPrefix]
-  const clone = await runCommand(NodesClone, [String(count), ...root])
-  if (clone.code !== 0) throw clone.error
-  const bind = await runCommand(NodesSet, ['node01', '--mac', mac01, ...root])
-  if (bind.code !== 0) throw bind.error
+  const file = golden.root.resolve(STATE.siteFile)
+  await fs.writeFile(file, edit(await fs.readFile(file, 'utf8')))
   return golden
 }
 
-/** The machine-id each node's clone was given: what its console must show. */
-export async function machineIdsOf(golden: Golden, names: string[]): Promise<string[]> {
-  return Promise.all(names.map(async (n) => (await fs.readFile(golden.root.resolve(`${golden.site.paths.nodes}/${n}/etc/machine-id`), 'utf8')).trim()))
+/** A lab run's result, passed or not (a run whose nodes did not boot fails with the run's result attached). */
+export async function labResult(ctx: Context, options: LabBootOptions): Promise<LabBootResult> {
+  try {
+    return await labBoot(ctx, options)
+  } catch (error) {
+    const result = (error as {result?: LabBootResult}).result
+    if (result) return result
+    throw error
+  }
+}
+
+/** A lab run as `lab boot` does it; a run whose nodes did not boot gives its result too. Its report goes to stderr (boot times in CI's log). */
+export async function bootInLab(golden: Golden, nodes: string[], extra: Partial<LabBootOptions> = {}): Promise<LabBootResult> {
+  const result = await labResult(labContext(golden), {nodes, timeout: 420, accel: ACCEL, ...extra})
+  process.stderr.write(labReport(result))
+  return result
 }
 
 /** The `ps` lines of processes a lab run of this test process started (they carry its run in their environment). */
@@ -47,6 +69,7 @@ async function ours(lines: string[]): Promise<string[]> {
   return out
 }
 
+/** Namespaces, mounts and processes this test process's lab runs left; all empty after every run. */
 export async function leftovers(): Promise<{namespaces: string[], mounts: string[], processes: string[]}> {
   const ns = await execa('ip', ['netns', 'list'])
   const mounts = await fs.readFile('/proc/self/mountinfo', 'utf8')
@@ -54,17 +77,61 @@ export async function leftovers(): Promise<{namespaces: string[], mounts: string
   return {
     namespaces: ns.stdout.split('\n').filter((l) => l.startsWith(`${NETNS_PREFIX}${process.pid}-`)),
     mounts: mounts.split('\n').filter((l) => l.includes(`${NETNS_PREFIX}${process.pid}-`)),
-    processes: await ours(ps.stdout.split('\n').filter((l) => /pxeroot-lab-|qemu-system|dhcpd -f|in\.tftpd|ganesha\.nfsd|rpcbind -f/.test(l) && !l.includes('ps -eo'))),
+    processes: await ours(ps.stdout.split('\n').filter((l) => /pxeroot-lab-|qemu-system|dhcpd -f|kea-dhcp4|dnsmasq|lighttpd|in\.tftpd|ganesha\.nfsd|rpcbind -f/.test(l) && !l.includes('ps -eo'))),
   }
 }
 
-/** A lab run's result, passed or not (a run whose nodes did not boot fails with the run's result attached). */
-export async function labResult(ctx: Context, options: LabBootOptions): Promise<LabBootResult> {
-  try {
-    return await labBoot(ctx, options)
-  } catch (error) {
-    const result = (error as {result?: LabBootResult}).result
-    if (result) return result
-    throw error
+/** Every milestone reached, in boot order (a later one never seen before an earlier one). */
+export function milestonesInOrder(node: LabNodeResult): boolean {
+  const times = node.milestones.map((m) => m.seconds)
+  return times.every((t) => t !== undefined) && [...times].sort((a, b) => a! - b!).every((t, i) => t === times[i])
+}
+
+/** Clones `count` nodes from the golden revision and binds the given ones by MAC (the others stay bound by address). */
+export async function cloneNodes(golden: Golden, count: number, macs: Record<string, string> = {}): Promise<void> {
+  const {default: NodesClone} = await import('../../src/commands/nodes/clone.js')
+  const {default: NodesSet} = await import('../../src/commands/nodes/set.js')
+  const root = ['--root', golden.rootPrefix]
+  const clone = await runCommand(NodesClone, [String(count), ...root])
+  if (clone.code !== 0) throw clone.error
+  for (const [node, mac] of Object.entries(macs)) {
+    const bind = await runCommand(NodesSet, [node, '--mac', mac, ...root])
+    if (bind.code !== 0) throw bind.error
   }
+}
+
+/**
+ * A golden root (goldenImage) with node01..node<count> cloned from the golden revision, node01
+ * bound by `mac01` and the others by address; `site` is added to the site file first.
+ */
+export async function labNodes(count: number, mac01: string, site = ''): Promise<Golden> {
+  const golden = await labGolden((text) => text + site)
+  await cloneNodes(golden, count, {node01: mac01})
+  return golden
+}
+
+/** The machine-id each node's clone was given: what its console must show. */
+export async function machineIdsOf(golden: Golden, names: string[]): Promise<string[]> {
+  return Promise.all(names.map(async (n) => (await fs.readFile(golden.root.resolve(`${golden.site.paths.nodes}/${n}/etc/machine-id`), 'utf8')).trim()))
+}
+
+/** The golden site with another DHCP server on the boot network's interface (Kea and dnsmasq need one named). */
+export const withDhcp = (backend: 'kea' | 'dnsmasq') => (site: string): string => site.replace('  nfs: ganesha\n', `  nfs: ganesha\n  dhcp: ${backend}\ndhcp:\n  interface: eth0\n`)
+
+/** A node that booted its own root with one address: the firmware's, the initramfs's and every one the DHCP server acknowledged to its MAC; its milestones in boot order. */
+export function expectBootedWithOneAddress(node: LabNodeResult): void {
+  expect(node.addresses, node.name).toEqual({firmware: node.ip, initramfs: node.ip})
+  expect(node.acks.length, `${node.name}: ${node.acks.join(', ')}`).toBeGreaterThanOrEqual(2)
+  expect(new Set(node.acks), node.name).toEqual(new Set([node.ip]))
+  expect(milestonesInOrder(node), JSON.stringify(node.milestones)).toBe(true)
+}
+
+/** node01 (bound by `mac`) and node02 (bound by address, 10.77.0.101 from the dynamic range) booted in one run, each into its own root. */
+export async function bootMacAndAddressBound(golden: Golden, mac: string, extra: Partial<LabBootOptions> = {}): Promise<LabBootResult> {
+  const result = await bootInLab(golden, ['node01', 'node02'], extra)
+  const [n1, n2] = result.nodes
+  expect(n1, n1.reason).toMatchObject({name: 'node01', passed: true, boundBy: 'mac', mac, hostname: 'node01'})
+  expect(n2, n2.reason).toMatchObject({name: 'node02', passed: true, boundBy: 'ip', ip: '10.77.0.101', hostname: 'node02'})
+  for (const n of result.nodes) expectBootedWithOneAddress(n)
+  return result
 }

@@ -10,9 +10,12 @@ import {execa} from 'execa'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {applyBootConfig} from '../../src/apply/apply.js'
+import {type LabDaemon} from '../../src/backends/types.js'
+import {LIGHTTPD_PATHS, lighttpd} from '../../src/backends/web/lighttpd.js'
 import {parseSite} from '../../src/config/site-file.js'
 import {webServes} from '../../src/doctor/web.js'
 import {renderLighttpdDropIn, renderLighttpdMain} from '../../src/render/web/lighttpd.js'
+import {makeRoot} from '../../src/system/paths.js'
 import {type Runner, execaRunner} from '../../src/system/runner.js'
 import {createHttpNet, type HttpNet, type HttpNetOptions, waitListening} from '../support/http-net.js'
 import {FIXTURES, seedSite, testContext} from '../support/tmp-root.js'
@@ -174,5 +177,48 @@ describe('Debian\'s own lighttpd.conf and enabled snippets with pxeroot\'s drop-
     expect(sockets).toEqual([`${SERVER}:80`, '[::]:80'])
     const [c6, ...a6] = served.net.inServer(['curl', '--silent', '--output', '/dev/null', '--write-out', '%{http_code}', '--max-time', '10', `http://[::1]${MAC_SCRIPT}`])
     expect(String((await execa(c6, a6, {reject: false})).stdout)).toBe('403')
+  })
+})
+
+describe('lighttpd as the lab runs it: its own main config around the generated drop-in', () => {
+  let lab: LabDaemon
+  const served = lighttpdOn({clients: ['192.168.0.201/24']}, async ({dir, tftp}) => {
+    const dropIn = path.join(dir, LIGHTTPD_PATHS.dropIn)
+    lab = lighttpd.lab!({generated: new Map([[LIGHTTPD_PATHS.dropIn, await fs.readFile(dropIn, 'utf8')]]), runDir: dir, iface: 'br0', root: makeRoot(dir), server: SERVER, tftpRoot: tftp})
+    for (const f of lab.files) {
+      await fs.writeFile(path.join(dir, f.name), f.content)
+      await fs.chmod(path.join(dir, f.name), f.mode ?? 0o644)
+    }
+    return [lab.program, ...lab.args]
+  })
+
+  it('includes the drop-in where apply wrote it and changes only the document root (the lab\'s overlay)', () => {
+    const main = lab.files.find((f) => f.name === 'lighttpd.conf')!.content
+    expect(main).toContain(`include "${served.root.dir}${LIGHTTPD_PATHS.dropIn}"`)
+    expect(main.trimEnd().split('\n').at(-1)).toBe(`server.document-root := "${served.root.tftp}"`)
+    expect(main).toContain('server.username = "www-data"')
+    // lighttpd opens its logs as www-data.
+    expect(lab.files.filter((f) => f.mode === 0o666).map((f) => f.name).sort()).toEqual(['lighttpd-access.log', 'lighttpd.log'])
+  })
+
+  it('serves as the drop-in says, and its access log gives the lab each file with its status, size and time', async () => {
+    const started = Date.now()
+    expect((await get(served.net, `http://${SERVER}${MAC_SCRIPT}`)).code).toBe('200')
+    expect((await get(served.net, `http://${SERVER}${KERNEL}`)).code).toBe('200')
+    expect((await get(served.net, `http://${SERVER}/pxeroot/none.img`)).code).toBe('404')
+    expect((await get(served.net, `http://${SERVER}/etc/passwd`)).code).toBe('403')
+    const log = await logHolding(lab.access!.log, /none\.img/)
+    const fetches = lab.access!.fetches(log)
+    expect(fetches.map(({client, path: p, status, bytes}) => ({client, path: p, status, bytes}))).toEqual([
+      {client: '192.168.0.201', path: MAC_SCRIPT, status: 200, bytes: (await fs.stat(path.join(served.root.tftp, MAC_SCRIPT))).size},
+      {client: '192.168.0.201', path: KERNEL, status: 200, bytes: served.root.kernel.length},
+      {client: '192.168.0.201', path: '/pxeroot/none.img', status: 404, bytes: expect.any(Number) as number},
+      {client: '192.168.0.201', path: '/etc/passwd', status: 403, bytes: expect.any(Number) as number},
+    ])
+    for (const f of fetches) {
+      expect(f.began).toBeLessThanOrEqual(f.ended)
+      expect(f.began).toBeGreaterThanOrEqual(started - 1000)
+      expect(f.ended).toBeLessThanOrEqual(Date.now())
+    }
   })
 })

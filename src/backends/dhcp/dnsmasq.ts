@@ -1,5 +1,3 @@
-import path from 'node:path'
-
 import {type BootModel} from '../../boot/model.js'
 import {ValidationError} from '../../errors.js'
 import {macBoundNodes} from '../../render/dhcp/common.js'
@@ -8,7 +6,7 @@ import {type Context} from '../../system/context.js'
 import {withTempDir} from '../../system/files.js'
 import {systemctl} from '../systemctl.js'
 import {type Command, type ServiceBackend} from '../types.js'
-import {leasesIn, type LabDhcpDaemon, type LabDhcpSetup} from './lab-daemon.js'
+import {dnsmasqLab} from './dnsmasq-lab.js'
 import {parseDnsmasqLeases} from './leases.js'
 import {locatedReason, type SettingRule} from './reasons.js'
 
@@ -86,38 +84,6 @@ export async function checkDnsmasq(ctx: Pick<Context, 'runner' | 'files' | 'sign
 }
 
 /**
- * The lab's dnsmasq: the generated files with only the lab's interface and private paths (lease
- * file, pid file, its copy of the hosts file) changed; it logs to stderr. Pure.
- */
-export function labDaemonDnsmasq(setup: LabDhcpSetup): LabDhcpDaemon {
-  const main = setup.files.get(DNSMASQ_PATHS.main)
-  const hosts = setup.files.get(DNSMASQ_PATHS.hosts)
-  if (main === undefined || hosts === undefined) throw new Error(`internal: the lab needs ${DNSMASQ_PATHS.main} and ${DNSMASQ_PATHS.hosts}; run "pxeroot apply"`)
-  const own = (name: string) => path.join(setup.runDir, name)
-  const delta: Record<string, string> = {
-    'interface': setup.interface,
-    'dhcp-leasefile': own('dnsmasq.leases'),
-    'pid-file': own('dnsmasq.pid'),
-    'dhcp-hostsfile': own('dnsmasq-hosts'),
-  }
-  const labMain = main.split('\n').map((line) => {
-    const key = /^([a-z-]+)=/.exec(line)?.[1]
-    return key !== undefined && key in delta ? `${key}=${delta[key]}` : line
-  }).join('\n')
-  const proxy = /^dhcp-range=.*,proxy,/m.test(main)
-  return {
-    files: [{path: own('dnsmasq.conf'), content: labMain}, {path: own('dnsmasq-hosts'), content: hosts}],
-    command: 'dnsmasq',
-    args: ['-k', '-C', own('dnsmasq.conf'), '--log-facility=-'],
-    env: {},
-    serving: new RegExp(`DHCP, sockets bound exclusively to interface ${setup.interface}\\b`),
-    leases: proxy
-      ? (log) => leasesIn(log, /PXE\([^)]*\) ([0-9a-f:]{17}) proxy$/gim, 2, 1)
-      : (log) => leasesIn(log, /DHCPACK\([^)]*\) (\d+\.\d+\.\d+\.\d+) ([0-9a-f:]{17})/gi, 1, 2),
-  }
-}
-
-/**
  * How dnsmasq sees new files. The hosts file alone: a reload (SIGHUP rereads it; leases and the
  * process stay). The main file or the unit: a restart (SIGHUP does not reread the main file).
  * Switched away from: pxeroot's own unit is stopped and disabled.
@@ -150,4 +116,5 @@ export const dnsmasqDhcp: ServiceBackend = {
   problems: misreadNames,
   check: (ctx, candidate) => checkDnsmasq(ctx, candidate.text(DNSMASQ_PATHS.main)!, candidate.text(DNSMASQ_PATHS.hosts)!),
   reload: ({changed, retired}) => dnsmasqReload(changed, retired),
+  lab: (env) => dnsmasqLab(env, DNSMASQ_PATHS),
 }

@@ -1,8 +1,8 @@
 import path from 'node:path'
 
-import {PreconditionError} from '../../errors.js'
 import {type Root} from '../../system/paths.js'
-import {type LabDaemon, type LabEnv} from '../types.js'
+import {type LabDaemon, type LabEnv, type LabAck} from '../types.js'
+import {acksIn, generatedTexts} from './lab-daemon.js'
 
 const INCLUDE = /^(\s*include\s+")([^"]+)("\s*;.*)$/
 
@@ -31,8 +31,7 @@ export function seededLeases(offers: readonly {mac: string, ip: string}[]): stri
  * --root, and the lease file seeded with `offers`.
  */
 export function iscDhcpdLab(env: LabEnv, mainPath: string): LabDaemon {
-  const main = env.generated.get(mainPath)
-  if (main === undefined) throw new PreconditionError(`no dhcpd configuration at ${mainPath}`, 'run "pxeroot apply" first')
+  const main = generatedTexts(env, [mainPath])[mainPath]
   const file = (name: string) => path.join(env.runDir, name)
   return {
     files: [{name: 'dhcpd.conf', content: labDhcpdConf(main, env.root)}, {name: 'dhcpd.leases', content: seededLeases(env.offers ?? [])}],
@@ -41,5 +40,11 @@ export function iscDhcpdLab(env: LabEnv, mainPath: string): LabDaemon {
     log: file('dhcpd.log'),
     ready: 'Server starting service',
     logsItself: false,
+    acks: dhcpdAcks,
   }
+}
+
+/** The DHCPACKs of dhcpd's log (`-d`): which address went to which MAC. */
+export function dhcpdAcks(log: string): LabAck[] {
+  return acksIn(log, /^DHCPACK on (\d+\.\d+\.\d+\.\d+) to ([0-9a-f:]{17})/gim, 1, 2)
 }

@@ -8,7 +8,7 @@ import {exists, withTempDir} from '../../system/files.js'
 import {runIsolated} from '../../system/isolate.js'
 import {systemctl} from '../systemctl.js'
 import {type Command, type ServiceBackend} from '../types.js'
-import {leasesIn, type LabDhcpDaemon, type LabDhcpSetup} from './lab-daemon.js'
+import {keaLab} from './kea-lab.js'
 import {parseKeaLeases} from './leases.js'
 import {locatedReason, type SettingRule} from './reasons.js'
 
@@ -92,31 +92,6 @@ export async function checkKea(ctx: Pick<Context, 'runner' | 'files' | 'signal'>
 }
 
 /**
- * The lab's Kea: the generated config with only its private paths (lease file, control socket),
- * the lab's interface and logging to stdout changed; pid and lock files go to the run directory
- * through Kea's environment. Pure.
- */
-export function labDaemonKea(setup: LabDhcpSetup): LabDhcpDaemon {
-  const text = setup.files.get(KEA_PATHS.config)
-  if (text === undefined) throw new Error(`internal: the lab needs ${KEA_PATHS.config}; run "pxeroot apply"`)
-  const config = parseKeaConfig(text)
-  const d = config.Dhcp4
-  d['interfaces-config'] = {...d['interfaces-config'] as object, interfaces: [setup.interface]}
-  d['control-socket'] = {...d['control-socket'] as object, 'socket-name': path.join(setup.runDir, 'kea4-ctrl-socket')}
-  d['lease-database'] = {...d['lease-database'] as object, name: path.join(setup.runDir, 'kea-leases4.csv'), 'lfc-interval': 0}
-  d.loggers = [{name: 'kea-dhcp4', output_options: [{output: 'stdout'}], severity: 'INFO'}]
-  const file = path.join(setup.runDir, 'kea-dhcp4.conf')
-  return {
-    files: [{path: file, content: JSON.stringify(config, null, 2) + '\n'}],
-    command: 'kea-dhcp4',
-    args: ['-c', file],
-    env: {KEA_PIDFILE_DIR: setup.runDir, KEA_LOCKFILE_DIR: setup.runDir},
-    serving: new RegExp(`DHCPSRV_CFGMGR_ADD_IFACE listening on interface ${setup.interface}\\b`),
-    leases: (log) => leasesIn(log, /DHCP4_LEASE_ALLOC \[hwtype=\d+ ([0-9a-f:]{17})\].*: lease (\d+\.\d+\.\d+\.\d+) has been allocated/g, 2, 1),
-  }
-}
-
-/**
  * How Kea sees new files. Its config alone: a reload (the drop-in's ExecReload sends SIGHUP, on
  * which kea-dhcp4 rereads its file and keeps its leases). The drop-in: systemd rereads units and
  * Kea restarts on the file the unit now names. Switched away from: the same restart, onto the
@@ -145,4 +120,5 @@ export const keaDhcp: ServiceBackend = {
   retire: () => [],
   check: (ctx, candidate) => checkKea(ctx, candidate.text(KEA_PATHS.config)!),
   reload: ({changed, retired}) => keaReload(changed, retired),
+  lab: (env) => keaLab(env, KEA_PATHS.config),
 }

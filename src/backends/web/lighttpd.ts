@@ -7,6 +7,7 @@ import {type Context} from '../../system/context.js'
 import {readIfExists, withTempDir} from '../../system/files.js'
 import {type Root} from '../../system/paths.js'
 import {type ServiceBackend} from '../types.js'
+import {lighttpdLab} from './lighttpd-lab.js'
 
 export const LIGHTTPD_PATHS = {
   main: '/etc/lighttpd/lighttpd.conf',
@@ -90,4 +91,5 @@ export const lighttpd: ServiceBackend = {
   check: (ctx, candidate) => checkLighttpd(ctx, candidate.text(LIGHTTPD_PATHS.dropIn)!),
   // A graceful reload (lighttpd's unit sends SIGUSR1); the config was checked before it was written.
   reload: () => [{command: 'systemctl', args: ['try-reload-or-restart', 'lighttpd.service']}],
+  lab: (env) => lighttpdLab(env, LIGHTTPD_PATHS.dropIn),
 }

@@ -10,22 +10,26 @@ import {spinnerLog} from '../../cli/spinner.js'
 
 export default class LabBoot extends BaseCommand {
   static summary = 'Prove that nodes boot: PXE-boot them in VMs against the generated configuration'
-  static description = `Starts a sealed copy of the boot network (a private network namespace: dhcpd, tftpd and
-NFS-Ganesha on the site's server address, nothing reachable outside it) and PXE-boots one qemu VM
-per node into its own NFS root, running the files apply generated as they are on disk (the lab's
-only changes: private state paths, its interface, disk paths under --root, MOUNT logging; see
-README "The lab"). Each boot is followed through its milestones: DHCP lease (the addresses the
-firmware and the initramfs got), the loader's files over TFTP, kernel, initrd, initramfs lease, NFS
-root mounted, login prompt with the node's own hostname. --firmware bios (the default) boots a PC
-BIOS through pxelinux.0 and the node's pxelinux file. --firmware uefi boots OVMF with Microsoft's
-keys enrolled and Secure Boot enforced (package ovmf; the site's boot.firmware must include uefi)
-through shim (bootx64.efi), grubx64.efi, grub/grub.cfg and the node's GRUB file, and the node
-passes only when its kernel also reports Secure Boot enabled on the console; a missing file or a
-kernel shim refuses fails at that milestone at once. A node bound by address gets a lab MAC and
-leases its address from the generated dynamic range (the lease file is seeded so that dhcpd
-offers it first; no host entry). The VMs get console=ttyS0 through the lab's private copy of
-their pxelinux or GRUB file; nothing is written into node roots or the tftp tree. Needs root;
-uses KVM when /dev/kvm works, else TCG. Exit 0 only when every node passed.\n\n${EXIT_TABLE}`
+  static description = `Starts a sealed copy of the boot network (a private network namespace: the site's DHCP server
+(dhcpd, Kea or dnsmasq; in proxy mode also a stand-in for the network's own, handing out addresses
+only), tftpd, lighttpd with boot.transport http, and NFS-Ganesha on the site's server address,
+nothing reachable outside it) and PXE-boots one qemu VM per node into its own NFS root, running the
+files apply generated as they are on disk (the lab's only changes: private state paths, its
+interface, disk paths under --root, logging; see README "The lab"). Each boot is followed through
+its milestones: DHCP lease (the addresses the firmware and the initramfs got), the loader's files,
+kernel, initrd, initramfs lease, NFS root mounted, login prompt with the node's own hostname; the
+report gives the kernel + initrd seconds. --firmware bios (the default) boots a PC BIOS through
+pxelinux.0 and the node's pxelinux file over TFTP, or with boot.transport http through iPXE:
+boot.ipxe, the node's iPXE script, kernel and initrd from the web server. --firmware uefi boots
+OVMF with Microsoft's keys enrolled and Secure Boot enforced (package ovmf; the site's
+boot.firmware must include uefi) through shim (bootx64.efi), grubx64.efi, grub/grub.cfg and the
+node's GRUB file, and the node passes only when its kernel also reports Secure Boot enabled on the
+console; a missing file or a kernel shim refuses fails at that milestone at once. A node bound by
+address gets a lab MAC and leases its address from the generated dynamic range (the lease file is
+seeded so that the DHCP server offers it first; no host entry). The VMs get console=ttyS0 through
+the lab's private copy of their pxelinux file, GRUB file or iPXE script; nothing is written into
+node roots or the tftp tree. Needs root; uses KVM when /dev/kvm works, else TCG. Exit 0 only when
+every node passed.\n\n${EXIT_TABLE}`
   static examples = ['<%= config.bin %> lab boot node01', '<%= config.bin %> lab boot node01 node02 --firmware uefi', '<%= config.bin %> lab boot node01 node02 --timeout 600 --keep-logs /tmp/lab-logs']
   static strict = false
   static args = {nodes: Args.string({description: 'nodes to boot', required: true})}

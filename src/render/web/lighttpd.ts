@@ -47,6 +47,8 @@ export interface LighttpdMainOptions {
   errorLog?: string
   /** Access log (what a node fetched), when wanted. */
   accessLog?: string
+  /** Its format, when not lighttpd's default (the lab's carries each request's end and duration). */
+  accessLogFormat?: string
 }
 
 /**
@@ -66,6 +68,7 @@ export function renderLighttpdMain(o: LighttpdMainOptions): string {
     ...(o.pidFile ? [`server.pid-file = ${q(o.pidFile)}`] : []),
     ...(o.errorLog ? [`server.errorlog = ${q(o.errorLog)}`] : []),
     ...(o.accessLog ? [`accesslog.filename = ${q(o.accessLog)}`] : []),
+    ...(o.accessLog && o.accessLogFormat ? [`accesslog.format = ${q(o.accessLogFormat)}`] : []),
     `include ${q(o.include)}`,
   ].join('\n') + '\n'
 }
