@@ -147,6 +147,8 @@ export interface LabDaemon {
   logsItself: boolean
   /** A DHCP server's log read for the addresses it acknowledged, in order (absent: it hands out none, as a proxy). */
   acks?(log: string): LabAck[]
+  /** A DHCP server's lease database in the run directory: what `pxeroot status` reads, as on a server. */
+  leaseFile?: string
   /** A web server's access log and the files it shows sent. */
   access?: {log: string, fetches(log: string): LabFetch[]}
 }

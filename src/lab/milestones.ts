@@ -150,6 +150,10 @@ const FATAL = [
 /** Only for a UEFI node: the lab's VMs enforce Secure Boot, so a kernel that finds it off did not boot the way a node must. */
 const FATAL_UEFI = [
   /secureboot: Secure boot (?:disabled|could not be determined)[^\n]*/,
+  // GRUB read no grub.cfg (no TFTP server known: in proxy mode the network's DHCP server sent no
+  // next-server) and waits at its command line for a person.
+  /Minimal BASH-like line editing is supported[^\n]*/,
+  /^grub(?: rescue)?> *$/m,
 ]
 
 /** Terminal escapes and carriage returns the firmware and systemd write to the console. */

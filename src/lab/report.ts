@@ -1,3 +1,4 @@
+import {summaryLine} from '../status/node-status.js'
 import {type MilestoneId} from './milestones.js'
 import {type LabBootResult, type LabNodeResult} from './run.js'
 
@@ -27,6 +28,11 @@ export function labReport(result: LabBootResult): string {
       out.push(`  FAIL  missed: ${node.missed ?? '?'}${node.reason ? ` (${node.reason})` : ''}`)
       if (node.serialLog) out.push(`        serial console: ${node.serialLog}`)
     }
+  }
+  if (result.status) {
+    // What `pxeroot status` said of the whole site, read from the lab's servers before teardown.
+    out.push(`status: ${result.status.nodes.map((n) => `${n.name} ${n.state.toUpperCase()}`).join(', ')}; ${summaryLine(result.status.summary)}`)
+    for (const n of result.status.nodes) for (const p of n.problems) out.push(`  ${n.name}: ${p}`)
   }
   const passed = result.nodes.filter((n) => n.passed).length
   out.push(`${passed} of ${result.nodes.length} node(s) booted in ${result.seconds.toFixed(0)} s (${result.accel.toUpperCase()})${result.logs ? `; logs in ${result.logs}` : ''}`)

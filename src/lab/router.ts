@@ -28,18 +28,22 @@ export function standInAddress(site: SiteModel): string {
  * The stand-in's dhcpd.conf. It is the lab's, not pxeroot's output: what README's proxy section
  * asks of a site's DHCP server and nothing more, so that only pxeroot's proxy can have told a
  * node where to boot from. Addresses only: each node's address reserved for its MAC, the router
- * (itself) and the site's resolvers; no next-server (its answers carry siaddr 0.0.0.0), no boot
- * file name, no PXE vendor options (60, 43).
+ * (itself) and the site's resolvers; no next-server (its answers carry siaddr 0.0.0.0) unless
+ * `nextServer` is given (what README asks of a site with UEFI nodes: next-server = pxeroot's
+ * server), no boot file name, no PXE vendor options (60, 43).
  */
-export function standInConfig(site: SiteModel, address: string, nodes: readonly Reservation[]): string {
+export function standInConfig(site: SiteModel, address: string, nodes: readonly Reservation[], nextServer?: string): string {
   return [
     '# pxeroot lab: a stand-in for the network\'s own DHCP server (proxy mode). Not pxeroot\'s output:',
-    '# addresses only, as README asks of a site\'s server; no next-server, boot file or PXE options.',
+    nextServer
+      ? '# addresses and next-server only, as README asks of a site with UEFI nodes; no boot file or PXE options.'
+      : '# addresses only, as README asks of a site\'s server; no next-server, boot file or PXE options.',
     'authoritative;',
     'default-lease-time 600;',
     'max-lease-time 600;',
     `subnet ${site.net.network} netmask ${site.net.netmask} {`,
     `  option routers ${address};`,
+    ...(nextServer ? [`  next-server ${nextServer};`] : []),
     ...(site.dns.length > 0 ? [`  option domain-name-servers ${site.dns.join(', ')};`] : []),
     ...(site.domain ? [`  option domain-name "${site.domain}";`] : []),
     '}',
@@ -48,10 +52,10 @@ export function standInConfig(site: SiteModel, address: string, nodes: readonly 
 }
 
 /** The stand-in run as dhcpd on its own host of the lab network (env.iface there); its log shows the addresses the nodes got. */
-export function standInDhcpd(env: Pick<LabEnv, 'runDir' | 'iface'>, site: SiteModel, address: string, nodes: readonly Reservation[]): LabDaemon {
+export function standInDhcpd(env: Pick<LabEnv, 'runDir' | 'iface'>, site: SiteModel, address: string, nodes: readonly Reservation[], nextServer?: string): LabDaemon {
   const file = (name: string) => path.join(env.runDir, name)
   return {
-    files: [{name: 'router-dhcpd.conf', content: standInConfig(site, address, nodes)}, {name: 'router-dhcpd.leases', content: ''}],
+    files: [{name: 'router-dhcpd.conf', content: standInConfig(site, address, nodes, nextServer)}, {name: 'router-dhcpd.leases', content: ''}],
     program: 'dhcpd',
     args: ['-f', '-d', '-4', '-cf', file('router-dhcpd.conf'), '-lf', file('router-dhcpd.leases'), '-pf', file('router-dhcpd.pid'), env.iface],
     log: file('router-dhcpd.log'),

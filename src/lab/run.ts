@@ -12,6 +12,8 @@ import {readIfExists, type TempDir} from '../system/files.js'
 import {mountFs} from '../system/mounts.js'
 import {createLabNamespace, type LabHost, labNamespaceName, type LabNamespace, NETNS_PREFIX} from '../system/netns.js'
 import {removeTree} from '../system/trees.js'
+import {type LiveSources, type LiveStatus} from '../status/live.js'
+import {summaryLine} from '../status/node-status.js'
 import {newProgress, type BootProgress} from './decide.js'
 import {kernelInitrdSeconds} from './fetched.js'
 import {addressesIn, type BootTarget, type Evidence, fetchSource, identityIn, milestonesOf, type MilestoneId, whyMissing} from './milestones.js'
@@ -32,6 +34,8 @@ export interface LabBootOptions {
   memoryMiB?: number
   /** The VMs' firmware: BIOS (pxelinux), or UEFI with Secure Boot enforced (shim + GRUB). Default bios. */
   firmware?: Firmware
+  /** Proxy mode: the stand-in for the network's DHCP server also sends next-server = the site's server (what UEFI nodes need of a site's server). */
+  networkNextServer?: boolean
 }
 
 export interface MilestoneResult {
@@ -76,6 +80,8 @@ export interface LabBootResult {
   nodes: LabNodeResult[]
   /** Where the logs were kept, if anywhere. */
   logs?: string
+  /** `pxeroot status` of the site's nodes, read from the lab's own servers before they stopped, the passed VMs still running. */
+  status?: LiveStatus
 }
 
 /** A node of the run: what it must boot, and its VM's binding. */
@@ -98,6 +104,8 @@ export interface LabServers {
   web?(env: LabRunEnv & {tftpRoot: string}): LabDaemon
   /** Every program these run, with the Debian package that has it. */
   programs: Record<string, string>
+  /** `pxeroot status` of the site's nodes from these servers' records (lab-boot binds it to the site and inventory). */
+  status?(sources: LiveSources): Promise<LiveStatus>
 }
 
 /** One run's outcome: each VM's progress, for the caller's decisions (retry under TCG) and the report. */
@@ -201,6 +209,7 @@ class LabRun {
       },
     }, {server: site.server, timeoutMs: this.options.timeout * 1000, signal: ctx.signal, log: ctx.log})
     const progress = feeds.map((f) => f.progress)
+    const status = servers.status ? await this.status(servers.status, dhcp) : undefined
     return {
       progress,
       result: {
@@ -208,7 +217,35 @@ class LabRun {
         accel: this.accel,
         seconds: (Date.now() - t0) / 1000,
         nodes: vms.map((vm, i) => nodeResult(vm, progress[i], seen, i)),
+        ...(status ? {status} : {}),
       },
+    }
+  }
+
+  /**
+   * What `pxeroot status` says of the lab's cluster, read as on a server: the DHCP server's lease
+   * file, the socket table of the namespace NFS-Ganesha serves in. A status that cannot be read is
+   * logged, not fatal: the boots decided the run.
+   */
+  private async status(read: NonNullable<LabServers['status']>, dhcp: LabDaemon): Promise<LiveStatus | undefined> {
+    const sources: LiveSources = {
+      leases: async () => {
+        const text = dhcp.leaseFile ? await readIfExists(dhcp.leaseFile) : undefined
+        return text ? [text.toString('utf8')] : []
+      },
+      sockets: () => Promise.all(['/proc/net/tcp', '/proc/net/tcp6'].map(async (table) => {
+        const [cmd, args] = this.ns!.inNet('cat', [table])
+        return (await this.ctx.runner.run(cmd, args, {timeout: 10_000})).stdout
+      })),
+      fetchLogs: async () => [],
+    }
+    try {
+      const status = await read(sources)
+      this.ctx.log(`lab: status before teardown: ${summaryLine(status.summary)}`)
+      return status
+    } catch (error) {
+      this.ctx.log(`lab: status could not be read: ${(error as Error).message}`)
+      return undefined
     }
   }
 

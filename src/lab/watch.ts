@@ -16,7 +16,7 @@ export interface VmFeed {
   capture(): Promise<Buffer>
   /** Set once the VM's process has ended. */
   ended(): {error?: string} | undefined
-  /** Stops the VM (it has passed or failed). */
+  /** Stops the VM (it has failed; a passed one runs on until the run's status is read). */
   stop(): Promise<void>
 }
 
@@ -54,8 +54,10 @@ export interface WatchResult {
 
 /**
  * Follows every VM until each has passed or failed (see decide.ts): polls the consoles, the
- * captures and the server logs, logs each milestone as it is reached, and stops each VM once
- * decided. A server that dies ends the run with its log; Ctrl-C ends it as interrupted.
+ * captures and the server logs, logs each milestone as it is reached, and stops each VM that
+ * failed. A passed VM runs on (idle at its login prompt, its root mounted) so that the run can
+ * read `pxeroot status` of a live cluster before teardown. A server that dies ends the run with
+ * its log; Ctrl-C ends it as interrupted.
  */
 export async function watchBoots(vms: readonly VmFeed[], servers: ServerFeed, o: WatchOptions): Promise<WatchResult> {
   const now = o.now ?? Date.now
@@ -91,7 +93,7 @@ export async function watchBoots(vms: readonly VmFeed[], servers: ServerFeed, o:
       const decided = outcomeOf(p)
       if (decided) {
         o.log(`lab: ${p.target.name.padEnd(10)} ${decided.passed ? 'PASS' : `FAIL${decided.reason ? `: ${decided.reason}` : ''}`}`)
-        stopping.push(vm.stop())
+        if (!decided.passed) stopping.push(vm.stop())
       }
     }
     if (vms.every((vm) => vm.progress.outcome)) break

@@ -10,7 +10,7 @@ import {bootNodes} from '../boot/nodes.js'
 import {type Firmware, type SiteModel} from '../config/site.js'
 import {loadSite} from '../config/site-file.js'
 import {PartialFailureError, PreconditionError, PxerootError, UserError} from '../errors.js'
-import {assertValidInventory, loadInventory} from '../inventory/inventory.js'
+import {assertValidInventory, type Inventory, loadInventory} from '../inventory/inventory.js'
 import {acceleratorFailed} from '../lab/decide.js'
 import {modelGaneshaLab} from '../lab/ganesha.js'
 import {type BootTarget} from '../lab/milestones.js'
@@ -18,6 +18,7 @@ import {labMac, pickAccel} from '../lab/qemu.js'
 import {standInAddress, standInDhcpd} from '../lab/router.js'
 import {runLab, type LabBootOptions, type LabBootResult, type LabServers, type LabVm} from '../lab/run.js'
 import {requireLabTools, requireOvmf} from '../lab/tools.js'
+import {liveStatus} from '../status/live.js'
 import {type Context} from '../system/context.js'
 import {isDirectory, readIfExists} from '../system/files.js'
 import {reapStaleNamespaces} from '../system/netns.js'
@@ -37,7 +38,7 @@ async function generatedFiles(root: Root, backend: ServiceBackend): Promise<Admi
  * NFS-Ganesha from the boot model instead, and the log says so. In proxy mode the lab also
  * plays the network's own DHCP server (lab/router.ts); with transport http it runs the web server.
  */
-async function labServers(ctx: Context, site: SiteModel, vms: readonly LabVm[]): Promise<LabServers> {
+async function labServers(ctx: Context, site: SiteModel, vms: readonly LabVm[], cluster: {inventory: Inventory, nodes: readonly BootNode[]}, options: Pick<LabBootOptions, 'networkNextServer'>): Promise<LabServers> {
   const dhcp = DHCP_SERVERS[site.backends.dhcp]
   const nfs = NFS_SERVERS[site.backends.nfs]
   if (!dhcp.lab) throw new PreconditionError(`pxeroot lab cannot run ${dhcp.label} yet`, 'boot the nodes with backends.dhcp: isc')
@@ -49,11 +50,14 @@ async function labServers(ctx: Context, site: SiteModel, vms: readonly LabVm[]):
     dhcp: (env) => dhcp.lab!({...env, generated: dhcpFiles, offers, now: Math.floor(Date.now() / 1000)}),
     nfs: (env) => modelGaneshaLab(env, vms.map(({node}) => ({exportId: node.exportId, rootPath: node.rootPath, diskPath: env.root.resolve(node.rootPath), client: node.ip}))),
     programs: {},
+    // As `pxeroot status` reads a server: in proxy mode the network's own server holds the leases.
+    status: (sources) => liveStatus(ctx.root, site, cluster.inventory, cluster.nodes, site.dhcp.mode === 'proxy' ? undefined : dhcp.leases, sources),
   }
   if (site.dhcp.mode === 'proxy') {
     const address = standInAddress(site)
     const reservations = vms.map((vm) => ({name: vm.node.name, mac: vm.target.mac, ip: vm.node.ip}))
-    servers.router = {address, daemon: (env) => standInDhcpd(env, site, address, reservations)}
+    const nextServer = options.networkNextServer ? site.server : undefined
+    servers.router = {address, daemon: (env) => standInDhcpd(env, site, address, reservations, nextServer)}
   }
   if (site.boot.transport === 'http') {
     const webFiles = await generatedFiles(ctx.root, lighttpd)
@@ -102,6 +106,9 @@ export async function labBoot(ctx: Context, options: LabBootOptions): Promise<La
     throw new UserError(`--firmware ${firmware}: the site serves no ${firmware === 'uefi' ? 'UEFI' : 'BIOS'} machines (boot.firmware is [${site.boot.firmware.join(', ')}])`,
       `add ${firmware} to boot.firmware in the site file and run "pxeroot apply", or boot with --firmware ${site.boot.firmware[0]}`)
   }
+  if (options.networkNextServer && site.dhcp.mode !== 'proxy') {
+    throw new UserError('--network-next-server: only in proxy mode, where the lab plays the network\'s own DHCP server (dhcp.mode is full: pxeroot\'s server sends next-server itself)', 'leave it out, or set dhcp.mode: proxy')
+  }
   const inventory = await loadInventory(ctx.root)
   assertValidInventory(site, inventory)
   const all = await bootNodes(ctx.root, site, inventory)
@@ -123,7 +130,7 @@ export async function labBoot(ctx: Context, options: LabBootOptions): Promise<La
       target: {name: node.name, ip: node.ip, mac, rootPath: node.rootPath, ...chainOf(firmware, site, node), kernel: node.kernel, initrd: node.initrd},
     }
   })
-  const servers = await labServers(ctx, site, vms)
+  const servers = await labServers(ctx, site, vms, {inventory, nodes: all}, options)
   const tools = await requireLabTools(servers.programs)
   if (firmware === 'uefi') await requireOvmf()
   const accel = await pickAccel(options.accel ?? 'auto')

@@ -73,6 +73,15 @@ describe.skipIf(!isRoot)('pxeroot lab boot', () => {
       expect([...times].sort((a, b) => a! - b!)).toEqual(times)
     }
     expect(result.logs).toBeUndefined()
+    // `pxeroot status` of the whole site, read from the lab's own dhcpd lease file and Ganesha's
+    // connections before teardown: the booted nodes up, holding their lease, root mounted; node03,
+    // never booted, down.
+    expect(result.status?.nodes.map((s) => [s.name, s.state, s.lease?.mac ?? null, s.rootMounted, s.problems])).toEqual([
+      ['node01', 'up', MAC01, true, []],
+      ['node02', 'up', n2.mac, true, []],
+      ['node03', 'down', null, false, []],
+    ])
+    expect(result.status?.summary).toMatchObject({up: 2, down: 1})
 
     expect(await snapshotTree(tftp)).toEqual(before)
     expect(await leftovers()).toEqual({namespaces: [], mounts: [], processes: []})

@@ -186,7 +186,7 @@ function vmFeed(name: string, script: {at: number, console: string}[], clock: {n
 describe('the lab\'s polling loop', () => {
   const servers = (dead?: () => boolean): ServerFeed => ({leases: async () => [], nfsLog: async () => '', failed: async () => (dead?.() ? {name: 'dhcpd', why: 'bind: Address already in use'} : undefined)})
 
-  it('stops each VM once decided and ends when every VM is decided', async () => {
+  it('stops each VM that failed once decided and ends when every VM is decided', async () => {
     const clock = {now: 0}
     const lines: string[] = []
     const bad = vmFeed('node01', [{at: 3000, console: 'Kernel panic - not syncing: VFS\n'}], clock)

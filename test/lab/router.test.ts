@@ -33,10 +33,17 @@ describe('the stand-in for the network\'s own DHCP server', () => {
     expect(settings).not.toMatch(/next-server|filename|vendor-class|vendor-encapsulated|option 43|option 60|range/)
   })
 
-  it('runs as dhcpd in the foreground with its files in the run directory, and dhcpd accepts its configuration', async () => {
+  it('with --network-next-server adds next-server = the site\'s server, and nothing else', () => {
+    const site = parseSite(SITE)
+    const plain = standInConfig(site, '10.77.0.254', NODES).split('\n').filter((l) => !l.startsWith('#'))
+    const withNext = standInConfig(site, '10.77.0.254', NODES, '10.77.0.1').split('\n').filter((l) => !l.startsWith('#'))
+    expect(withNext.filter((l) => !plain.includes(l))).toEqual(['  next-server 10.77.0.1;'])
+  })
+
+  it.each([undefined, '10.77.0.1'])('runs as dhcpd in the foreground with its files in the run directory, and dhcpd accepts its configuration (next-server %s)', async (nextServer) => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'pxeroot-router-'))
     try {
-      const spec = standInDhcpd({runDir: dir, iface: 'eth0'}, parseSite(SITE), '10.77.0.254', NODES)
+      const spec = standInDhcpd({runDir: dir, iface: 'eth0'}, parseSite(SITE), '10.77.0.254', NODES, nextServer)
       expect([spec.program, ...spec.args]).toEqual(['dhcpd', '-f', '-d', '-4', '-cf', `${dir}/router-dhcpd.conf`, '-lf', `${dir}/router-dhcpd.leases`, '-pf', `${dir}/router-dhcpd.pid`, 'eth0'])
       for (const f of spec.files) await fs.writeFile(path.join(dir, f.name), f.content)
       const test = await execa('dhcpd', ['-t', '-4', '-cf', path.join(dir, 'router-dhcpd.conf')], {reject: false})

@@ -133,5 +133,7 @@ export async function bootMacAndAddressBound(golden: Golden, mac: string, extra:
   expect(n1, n1.reason).toMatchObject({name: 'node01', passed: true, boundBy: 'mac', mac, hostname: 'node01'})
   expect(n2, n2.reason).toMatchObject({name: 'node02', passed: true, boundBy: 'ip', ip: '10.77.0.101', hostname: 'node02'})
   for (const n of result.nodes) expectBootedWithOneAddress(n)
+  // `pxeroot status`, read from the server's own lease database and the NFS connections before teardown.
+  expect(result.status?.nodes.map((s) => [s.name, s.state, s.lease?.mac ?? null, s.rootMounted])).toEqual([['node01', 'up', mac, true], ['node02', 'up', n2.mac, true]])
   return result
 }

@@ -52,6 +52,6 @@ export function dnsmasqLab(env: LabEnv, paths: {main: string, hosts: string}): L
     log: file('dnsmasq.log'),
     ready: `DHCP, sockets bound exclusively to interface ${env.iface}`,
     logsItself: false,
-    ...(proxy ? {} : {acks: dnsmasqAcks}),
+    ...(proxy ? {} : {acks: dnsmasqAcks, leaseFile: file('dnsmasq.leases')}),
   }
 }

@@ -41,6 +41,7 @@ export function iscDhcpdLab(env: LabEnv, mainPath: string): LabDaemon {
     ready: 'Server starting service',
     logsItself: false,
     acks: dhcpdAcks,
+    leaseFile: file('dhcpd.leases'),
   }
 }
 

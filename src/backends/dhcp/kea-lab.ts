@@ -49,5 +49,6 @@ export function keaLab(env: LabEnv, configPath: string): LabDaemon {
     ready: 'DHCP4_STARTED',
     logsItself: false,
     acks: keaAcks,
+    leaseFile: file('kea-leases4.csv'),
   }
 }

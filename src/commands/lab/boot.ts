@@ -39,6 +39,7 @@ every node passed.\n\n${EXIT_TABLE}`
     accel: Flags.option({options: ['auto', 'kvm', 'tcg'] as const, default: 'auto' as const, description: 'qemu accelerator (auto: KVM when /dev/kvm works)'})(),
     memory: Flags.integer({description: 'MiB of memory per VM', default: 512, min: 256}),
     firmware: Flags.option({options: FIRMWARE, default: 'bios' as const, description: 'the VMs\' firmware: bios (pxelinux) or uefi (OVMF, Secure Boot enforced: shim + GRUB)'})(),
+    'network-next-server': Flags.boolean({description: 'proxy mode: the lab\'s stand-in for the network\'s DHCP server also sends next-server = the site\'s server, as UEFI nodes need of a site\'s server (README, proxy mode)'}),
   }
 
   public async run(): Promise<LabBootResult> {
@@ -46,7 +47,7 @@ every node passed.\n\n${EXIT_TABLE}`
     const progress = spinnerLog(`booting ${(argv as string[]).join(', ')} in VMs`, {json: this.jsonEnabled()})
     try {
       const result = await labBoot(this.makeContext(flags.root, {log: progress.log}), {
-        nodes: argv as string[], timeout: flags.timeout, keepLogs: flags['keep-logs'], accel: flags.accel, memoryMiB: flags.memory, firmware: flags.firmware,
+        nodes: argv as string[], timeout: flags.timeout, keepLogs: flags['keep-logs'], accel: flags.accel, memoryMiB: flags.memory, firmware: flags.firmware, networkNextServer: flags['network-next-server'],
       })
       progress.stop()
       if (!this.jsonEnabled()) process.stdout.write(labReport(result))
