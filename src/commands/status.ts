@@ -11,7 +11,7 @@ import {summaryLine} from '../status/node-status.js'
 export function statusReport(s: StatusResult): string {
   const rows = s.nodes.map((n) => [
     n.name, n.ip, n.binding === 'mac' ? `mac ${n.mac}` : 'address', n.state.toUpperCase(),
-    n.lease ? n.lease.mac : '-', n.rootMounted ? 'mounted' : '-', n.image ?? '-', n.behind === null ? '-' : String(n.behind),
+    n.lease ? n.lease.mac : n.leaseRecorded ? '-' : 'not recorded', n.rootMounted ? 'mounted' : '-', n.image ?? '-', n.behind === null ? '-' : String(n.behind),
     n.lastFetch ? `${n.lastFetch.file} ${n.lastFetch.at.slice(11, 19)}` : '-',
   ])
   const out = [table(['NAME', 'IP', 'BOUND BY', 'STATE', 'LEASED TO', 'ROOT', 'IMAGE', 'BEHIND', 'LAST FETCH'], rows)]

@@ -38,6 +38,7 @@ export async function liveStatus(root: Root, site: SiteModel, inventory: Invento
   }
   const statuses = nodeStatuses(nodes, {
     leases: db ? leasesOf(db, await sources.leases(), now) : null,
+    reservationsRecorded: db?.reservations ?? false,
     nfsClients: nfsClientsIn(await sources.sockets()),
     revisions,
     fetches: lastFetches(await sources.fetchLogs(), now),

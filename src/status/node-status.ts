@@ -2,9 +2,9 @@ import {type Lease} from '../backends/dhcp/leases.js'
 import {type BootNode} from '../boot/model.js'
 
 /**
- * Up: the node holds its lease and its root is mounted. Leased: it holds its address but its root
- * is not mounted (booting, or stuck before the NFS mount). Mounted: its root is mounted but no
- * lease says so. Down: neither.
+ * Up: the node holds its lease and its root is mounted (where the server records no lease for it,
+ * its root mounted is enough). Leased: it holds its address but its root is not mounted (booting,
+ * or stuck before the NFS mount). Mounted: its root is mounted but no lease says so. Down: neither.
  */
 export type NodeState = 'up' | 'leased' | 'mounted' | 'down'
 
@@ -17,6 +17,8 @@ export interface NodeStatus {
   state: NodeState
   /** The active lease of the node's address, whoever holds it. */
   lease: {mac: string, ends: string | null} | null
+  /** Whether the DHCP server records this node's lease at all: not in proxy mode (the network's server holds it), nor for ISC dhcpd's MAC reservations. */
+  leaseRecorded: boolean
   rootMounted: boolean
   /** The revision its root was cloned from, and how many revisions it is behind its image's current one. */
   image: string | null
@@ -30,6 +32,8 @@ export interface NodeStatus {
 export interface LiveState {
   /** null: no lease database to read (proxy mode); a node is then up when its root is mounted. */
   leases: readonly Lease[] | null
+  /** false: the database leaves out MAC reservations (ISC dhcpd's fixed-address hosts), so a MAC-bound node's lease is not known either. Default true. */
+  reservationsRecorded?: boolean
   /** Addresses with an NFS connection now. */
   nfsClients: ReadonlySet<string>
   revisions: ReadonlyMap<string, {image: string | null, behind: number | null}>
@@ -46,6 +50,7 @@ export function nodeStatuses(nodes: readonly BootNode[], live: LiveState): NodeS
   return nodes.map((node) => {
     const lease = byIp.get(node.ip)
     const mounted = live.nfsClients.has(node.ip)
+    const recorded = known && (!node.mac || live.reservationsRecorded !== false)
     const problems: string[] = []
     const leasedByNode = lease !== undefined && (!node.mac || lease.mac === node.mac)
     if (lease && node.mac && lease.mac !== node.mac) {
@@ -57,9 +62,9 @@ export function nodeStatuses(nodes: readonly BootNode[], live: LiveState): NodeS
       const others = active.filter((l) => l.mac === lease.mac && l.ip !== node.ip && nodeByIp.has(l.ip)).map((l) => nodeByIp.get(l.ip))
       if (others.length > 0) problems.push(`the machine ${lease.mac} also holds the address of ${others.join(', ')}`)
     }
-    if (known && node.mac && !lease && !mounted) problems.push(`no lease for ${node.mac}: powered off, or its DHCP requests do not reach this server`)
-    if (known && mounted && !lease) problems.push(`root mounted by ${node.ip} but no active lease: the lease expired, or another DHCP server answered`)
-    const state: NodeState = (leasedByNode || !known) && mounted ? 'up' : leasedByNode ? 'leased' : mounted ? 'mounted' : 'down'
+    if (recorded && node.mac && !lease && !mounted) problems.push(`no lease for ${node.mac}: powered off, or its DHCP requests do not reach this server`)
+    if (recorded && mounted && !lease) problems.push(`root mounted by ${node.ip} but no active lease: the lease expired, or another DHCP server answered`)
+    const state: NodeState = (leasedByNode || !recorded) && mounted ? 'up' : leasedByNode ? 'leased' : mounted ? 'mounted' : 'down'
     const revision = live.revisions.get(node.name)
     const fetch = live.fetches?.get(node.ip)
     return {
@@ -69,6 +74,7 @@ export function nodeStatuses(nodes: readonly BootNode[], live: LiveState): NodeS
       mac: node.mac ?? null,
       state,
       lease: lease ? {mac: lease.mac, ends: lease.ends?.toISOString() ?? null} : null,
+      leaseRecorded: recorded,
       rootMounted: mounted,
       image: revision?.image ?? null,
       behind: revision?.behind ?? null,

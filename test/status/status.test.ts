@@ -112,6 +112,16 @@ describe('each node\'s state, in words an operator acts on', () => {
     expect(summaryLine(summarize(statuses))).toBe('1 up, 2 leased but no root mounted, 1 root mounted without a lease, 2 down (4 with problems)')
   })
 
+  it('with ISC dhcpd, which records no lease for a MAC reservation, counts a MAC-bound node up by its mounted root', () => {
+    const statuses = nodeStatuses(nodes, {leases: [lease('192.168.0.201', '52:54:00:00:00:a1')], reservationsRecorded: false, nfsClients: new Set(['192.168.0.201', '192.168.0.203']), revisions: new Map()})
+    const by = Object.fromEntries(statuses.map((s) => [s.name, s]))
+    expect(by.node03).toMatchObject({state: 'up', lease: null, leaseRecorded: false, problems: []})
+    expect(by.node04).toMatchObject({state: 'down', leaseRecorded: false, problems: []})
+    // Address-bound nodes still need their lease.
+    expect(by.node01).toMatchObject({state: 'up', leaseRecorded: true})
+    expect(by.node02).toMatchObject({state: 'down', leaseRecorded: true})
+  })
+
   it('without a lease database (proxy mode) counts a node up when its root is mounted, and flags no missing lease', () => {
     const statuses = nodeStatuses(nodes, {leases: null, nfsClients: new Set(['192.168.0.201', '192.168.0.203']), revisions: new Map()})
     expect(statuses.map((s) => s.state)).toEqual(['up', 'down', 'up', 'down', 'down', 'down'])

@@ -105,7 +105,7 @@ export const dnsmasqDhcp: ServiceBackend = {
   unit: 'pxeroot-dnsmasq',
   paths: [DNSMASQ_PATHS.main, DNSMASQ_PATHS.hosts, DNSMASQ_PATHS.unit],
   // In proxy mode the network's own DHCP server holds the leases; this file stays empty.
-  leases: {files: [DNSMASQ_STATE.leases], parse: parseDnsmasqLeases},
+  leases: {files: [DNSMASQ_STATE.leases], parse: parseDnsmasqLeases, reservations: true},
   adminFiles: [],
   files: (model) => [
     {path: DNSMASQ_PATHS.main, content: renderDnsmasqMain(model, DNSMASQ_PATHS.hosts), mode: 0o644},

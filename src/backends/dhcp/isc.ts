@@ -125,6 +125,6 @@ export const iscDhcpd: ServiceBackend = {
   // dhcpd has no reload, but its config was checked before it was written, so the restart
   // cannot leave DHCP down; try-restart leaves a stopped service stopped.
   reload: () => [{command: 'systemctl', args: ['try-restart', 'isc-dhcp-server.service']}],
-  leases: {files: ['/var/lib/dhcp/dhcpd.leases'], parse: parseIscLeases},
+  leases: {files: ['/var/lib/dhcp/dhcpd.leases'], parse: parseIscLeases, reservations: false},
   lab: (env) => iscDhcpdLab(env, ISC_PATHS.main),
 }

@@ -111,7 +111,7 @@ export const keaDhcp: ServiceBackend = {
   packages: ['kea-dhcp4-server'],
   unit: 'kea-dhcp4-server',
   paths: [KEA_PATHS.config, KEA_PATHS.dropIn],
-  leases: {files: [`${KEA_STATE.leases}.2`, `${KEA_STATE.leases}.1`, KEA_STATE.leases], parse: parseKeaLeases},
+  leases: {files: [`${KEA_STATE.leases}.2`, `${KEA_STATE.leases}.1`, KEA_STATE.leases], parse: parseKeaLeases, reservations: true},
   adminFiles: [],
   files: (model) => [
     {path: KEA_PATHS.config, content: renderKeaConfig(model), mode: 0o644},

@@ -19,6 +19,11 @@ export interface LeaseDatabase {
    */
   files: readonly string[]
   parse(text: string, now: Date): Lease[]
+  /**
+   * Whether a MAC reservation's address shows up as a lease: Kea and dnsmasq record it like any
+   * other; ISC dhcpd never writes a fixed-address host to dhcpd.leases.
+   */
+  reservations: boolean
 }
 
 /** The leases of a database's files (texts oldest first, missing files left out); newest entry per address. */
