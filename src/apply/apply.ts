@@ -7,6 +7,7 @@ import {type SiteModel} from '../config/site.js'
 import {assertValidInventory, loadInventory, type Inventory} from '../inventory/inventory.js'
 import {type Context} from '../system/context.js'
 import {STATE} from '../system/paths.js'
+import {staleTempsOf} from '../system/files.js'
 import {mapBounded, settled} from '../system/pool.js'
 import {bootModel, desiredFiles} from './desired.js'
 import {changeDiff, IO_CONCURRENCY, planFiles, readOwned, type Action} from './plan.js'
@@ -70,6 +71,9 @@ export async function applyBootConfig(ctx: Context, options: ApplyOptions = {}):
     else await ctx.files.write(disk, change.after!, {mode: change.mode, forceMode: !change.edited})
   }))
   if (changed.length > 0 || previous.files.join() !== plan.owned.join()) await writeManifest(plan.owned)
+  // A run killed between writing a file and renaming it left a hidden temp beside it (no daemon
+  // reads those); the site lock makes every such temp a dead run's.
+  for (const temp of await staleTempsOf([...plan.owned, ...previous.files, STATE.ownedManifest].map((p) => ctx.root.resolve(p)))) await ctx.files.remove(temp)
 
   // Before any reload: what the daemons need besides files, on the server itself only (under
   // --root the lab makes the same mounts in its own namespace).

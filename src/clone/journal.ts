@@ -24,7 +24,7 @@ export function journalFile(nodesDir: string, node: string): string {
   return path.join(nodesDir, `.${node}.pxeroot-journal.json`)
 }
 
-const JOURNAL_NAME = /^\.[a-z0-9-]+\.pxeroot-journal\.json$/
+export const JOURNAL_NAME = /^\.[a-z0-9-]+\.pxeroot-journal\.json$/
 
 async function present(p: string): Promise<boolean> {
   return fs.lstat(p).then(() => true, () => false)

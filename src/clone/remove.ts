@@ -6,6 +6,8 @@ import {UserError} from '../errors.js'
 import {type Context} from '../system/context.js'
 import {mountsUnder, releaseSelfBinds} from '../system/mounts.js'
 import {REFLINK_PROBE, removeTree} from '../system/trees.js'
+import {tempBaseOf} from '../system/files.js'
+import {JOURNAL_NAME} from './journal.js'
 
 /** Names pxeroot gives work in progress beside node roots; only these are ever cleaned up unasked. */
 export const TEMP_ROOT = /^\.[a-z0-9-]+(\.previous)?\.pxeroot-(clone|trash|swap)-[0-9a-f]+$/
@@ -63,6 +65,14 @@ export async function cleanLeftovers(ctx: TreeContext, nodesDir: string, log: (l
     const p = path.join(nodesDir, name)
     if (name.startsWith(REFLINK_PROBE)) {
       await ctx.files.remove(p)
+      continue
+    }
+    // A journal's temp file (a kill between its write and its rename): never a journal any run relies on.
+    if (JOURNAL_NAME.test(tempBaseOf(name) ?? '')) {
+      if ((await fs.lstat(p).catch(() => undefined))?.isFile()) {
+        await ctx.files.remove(p)
+        removed.push(name)
+      }
       continue
     }
     if (!TEMP_ROOT.test(name)) continue

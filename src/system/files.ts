@@ -45,6 +45,32 @@ export function tempNameFor(file: string): string {
   return path.join(path.dirname(file), `.${path.basename(file)}.pxeroot-${randomBytes(4).toString('hex')}`)
 }
 
+const TEMP_SUFFIX = /^\.(.+)\.pxeroot-[0-9a-f]{8}$/
+
+/** The name of the file a temp name from tempNameFor stands for, if `name` is one. */
+export function tempBaseOf(name: string): string | undefined {
+  return TEMP_SUFFIX.exec(name)?.[1]
+}
+
+/** The temp files (see tempNameFor) that a run killed between writing and renaming left beside
+ * any of `files`; one directory read per directory. */
+export async function staleTempsOf(files: readonly string[]): Promise<string[]> {
+  const byDir = new Map<string, Set<string>>()
+  for (const f of files) {
+    const names = byDir.get(path.dirname(f)) ?? new Set<string>()
+    names.add(path.basename(f))
+    byDir.set(path.dirname(f), names)
+  }
+  const found: string[] = []
+  for (const [dir, names] of byDir) {
+    for (const entry of await fs.readdir(dir, {withFileTypes: true}).catch(() => [])) {
+      const base = tempBaseOf(entry.name)
+      if (base !== undefined && names.has(base) && entry.isFile()) found.push(path.join(dir, entry.name))
+    }
+  }
+  return found
+}
+
 export interface WriteOptions {
   /** Mode for a new file; an existing file keeps its mode and owner unless forceMode. */
   mode?: number

@@ -35,6 +35,19 @@ describe('apply under a temporary root, with the real dhcpd -t and exportfs', ()
     expect(second.changes).toEqual([])
   })
 
+  it('deletes the hidden temp files a killed run left beside the files it owns, and nothing else', async () => {
+    await seedSite(tmp.dir, {nodes: true})
+    await applyBootConfig(testContext(tmp.dir))
+    // What a kill between writing and renaming leaves (see tempNameFor), beside an admin's look-alike.
+    const left = ['etc/exports.d/.pxeroot.exports.pxeroot-0badf00d', 'var/lib/tftpboot/pxelinux.cfg/.C0A800C9.pxeroot-12345678']
+    const theirs = ['etc/exports.d/.other.exports.pxeroot-0badf00d', 'var/lib/tftpboot/pxelinux.cfg/.C0A800C9.swp']
+    for (const p of [...left, ...theirs]) await fs.writeFile(path.join(tmp.dir, p), 'half')
+    const again = await applyBootConfig(testContext(tmp.dir))
+    expect(again.changes).toEqual([])
+    for (const p of left) await expect(fs.access(path.join(tmp.dir, p))).rejects.toThrow()
+    for (const p of theirs) expect(await read(p)).toBe('half')
+  })
+
   it('keeps the admin\'s own dhcpd.conf and adds the include line once', async () => {
     await seedSite(tmp.dir, {nodes: true})
     await fs.mkdir(path.join(tmp.dir, 'etc/dhcp'), {recursive: true})

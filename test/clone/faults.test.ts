@@ -95,6 +95,21 @@ describe('faults while cloning (loop-mounted ext4, full copy)', () => {
     expect((await loadInventory(ctx.root)).nodes.map((n) => n.image)).toEqual(['lab@1', 'lab@1', 'lab@1'])
   })
 
+  it('a kill between writing a journal and renaming it into place leaves a temp file the next run deletes; a stranger\'s file stays', async () => {
+    const rootDir = path.join(big.mnt, 'j')
+    await writeSite(rootDir)
+    const source = await makeRevision(rootDir, 'lab', 1, makeSyntheticTree, false)
+    const nodesDir = path.join(rootDir, 'srv/nodes')
+    await fs.mkdir(nodesDir, {recursive: true})
+    // What files.write leaves when killed after writing the journal's temp file (see tempNameFor).
+    await fs.writeFile(path.join(nodesDir, '..node02.pxeroot-journal.json.pxeroot-a5052a8e'), '{"node":"node02"')
+    await fs.writeFile(path.join(nodesDir, '..node02.notes'), 'mine')
+    const result = await cloneNodes(context(rootDir), {count: 2})
+    expect(result.cleaned).toEqual(['..node02.pxeroot-journal.json.pxeroot-a5052a8e'])
+    expect(await entries(nodesDir)).toEqual(['..node02.notes', 'node01', 'node02'])
+    expect(treeDifferences(source, path.join(nodesDir, 'node02'))).toEqual([])
+  })
+
   it('errors before creating anything when the node range is too small or an unregistered root is in the way', async () => {
     const rootDir = path.join(big.mnt, 'r')
     await writeSite(rootDir, SITE.replace('192.168.0.200-192.168.0.210', '192.168.0.200-192.168.0.201'))
