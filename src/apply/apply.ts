@@ -1,6 +1,6 @@
 import {activeServices, serviceOwning} from '../backends/registry.js'
 import {type BootModel} from '../boot/model.js'
-import {type Candidate, type ServiceBackend} from '../backends/types.js'
+import {type Candidate, type ServiceBackend, type SwitchedRoot} from '../backends/types.js'
 import {UserError} from '../errors.js'
 import {loadSite} from '../config/site-file.js'
 import {type SiteModel} from '../config/site.js'
@@ -10,6 +10,7 @@ import {STATE} from '../system/paths.js'
 import {staleTempsOf} from '../system/files.js'
 import {mapBounded, settled} from '../system/pool.js'
 import {bootModel, desiredFiles} from './desired.js'
+import {exportedRootsText, nextRecord, readExportedRoots, rootIdentities, switchedRoots, type RootIdentities} from './exported-roots.js'
 import {changeDiff, IO_CONCURRENCY, planFiles, readOwned, type Action} from './plan.js'
 import {reloadServices, type ReloadResult, type Touched} from './reload.js'
 
@@ -85,12 +86,35 @@ export async function applyBootConfig(ctx: Context, options: ApplyOptions = {}):
   const touched = touchedServices(site, changed.map((c) => c.path))
   // A daemon whose host state changed is reloaded even when none of its files did.
   for (const {backend} of prepared) if (!touched.some((t) => t.backend === backend)) touched.push({backend, cause: {changed: [], retired: false}})
-  if (touched.length === 0) return {...done, reloads: []}
-  if (options.reload === false) return {...done, reloads: [], reloadSkipped: '--no-reload'}
-  if (!ctx.root.isHost) return {...done, reloads: [], reloadSkipped: `--root ${ctx.root.prefix} is not the host's root`}
+  // So is the NFS server when a root was replaced under an exported path (rebase, rollback).
+  const recorded = await readExportedRoots(ctx.root)
+  const roots = await rootIdentities(ctx.root, model.nodes)
+  const switched = switchedRoots(model.nodes, recorded, roots)
+  const nfs = activeServices(site).find((b) => b.kind === 'nfs')
+  if (switched.length > 0 && nfs) {
+    const entry = touched.find((t) => t.backend === nfs)
+    if (entry) entry.cause = {...entry.cause, switched}
+    else touched.push({backend: nfs, cause: {changed: [], retired: false, switched}})
+  }
+  const record = (untold: readonly SwitchedRoot[]) => saveExportedRoots(ctx, recorded, nextRecord(recorded, roots, untold))
+
+  const skipped = touched.length === 0 ? undefined
+    : options.reload === false ? '--no-reload'
+      : !ctx.root.isHost ? `--root ${ctx.root.prefix} is not the host's root` : undefined
+  if (touched.length === 0 || skipped) {
+    await record(switched)
+    return {...done, reloads: [], ...(skipped ? {reloadSkipped: skipped} : {})}
+  }
   const reloads = await reloadServices(ctx.runner, touched, ctx.signal)
   for (const r of reloads) ctx.log(`${r.ok ? 'reloaded' : 'could not reload'} ${r.service}: ${r.action}${r.message ? ` (${r.message})` : ''}`)
+  await record(reloads.some((r) => r.service === 'nfs' && !r.ok) ? switched : [])
   return {...done, reloads}
+}
+
+/** Stores what the NFS server was told of the roots, when that changed. */
+async function saveExportedRoots(ctx: Context, before: RootIdentities, after: RootIdentities): Promise<void> {
+  const text = exportedRootsText(after)
+  if (text !== exportedRootsText(before)) await ctx.files.write(ctx.root.resolve(STATE.exportedRoots), text, {mode: 0o644})
 }
 
 /** Each active daemon's host state besides files (its prepare step), in turn; the ones that changed something. */

@@ -17,13 +17,15 @@ export interface Touched {
 export async function reloadServices(runner: Runner, services: readonly Touched[], signal?: AbortSignal): Promise<ReloadResult[]> {
   const results: ReloadResult[] = []
   for (const {backend, cause} of [...services].sort((a, b) => a.backend.kind.localeCompare(b.backend.kind))) {
-    for (const {command, args} of backend.reload(cause)) {
+    for (const {command, args, nothingToDo} of backend.reload(cause)) {
       const action = [command, ...args].join(' ')
       try {
         await runner.run(command, args, {timeout: 60_000, cancelSignal: signal})
         results.push({service: backend.kind, action, ok: true})
       } catch (error) {
-        results.push({service: backend.kind, action, ok: false, message: (error as Error).message})
+        const message = (error as Error).message
+        if (nothingToDo?.test(message)) results.push({service: backend.kind, action, ok: true, message: 'nothing to do'})
+        else results.push({service: backend.kind, action, ok: false, message})
       }
     }
   }

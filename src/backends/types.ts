@@ -36,6 +36,15 @@ export interface Candidate {
 export interface Command {
   command: string
   args: string[]
+  /** A failure whose output matches means there was nothing to do (the daemon is not running). */
+  nothingToDo?: RegExp
+}
+
+/** A node root exported under the same path whose directory was replaced (rebase, rollback). */
+export interface SwitchedRoot {
+  exportId: number
+  /** The host path, as exported. */
+  path: string
 }
 
 /** What one apply changed for one daemon, so that it is told the least disruptive way. */
@@ -44,6 +53,8 @@ export interface ReloadCause {
   changed: readonly string[]
   /** Another backend of its kind is active now: this one is being switched away from. */
   retired: boolean
+  /** NFS only: roots replaced under an exported path since the daemon was last told. */
+  switched?: readonly SwitchedRoot[]
 }
 
 /** A daemon pxeroot writes configuration for: a DHCP server, an NFS server, the TFTP server. */

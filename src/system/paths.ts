@@ -38,5 +38,6 @@ export const STATE = {
   inventoryFile: '/etc/pxeroot/nodes.yaml',
   stateDir: '/var/lib/pxeroot',
   ownedManifest: '/var/lib/pxeroot/owned.json',
+  exportedRoots: '/var/lib/pxeroot/exported-roots.json',
   lockFile: '/var/lib/pxeroot/lock',
 } as const

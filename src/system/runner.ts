@@ -44,6 +44,7 @@ export const PACKAGE_OF: Record<string, string> = {
   'ssh-keygen': 'openssh-client',
   zstd: 'zstd',
   unshare: 'util-linux',
+  'dbus-send': 'dbus',
 }
 
 function tail(text: string, lines = 5): string {

@@ -144,11 +144,12 @@ describe.skipIf(!isRoot)('node roots under NFS-Ganesha on a loop-mounted btrfs',
   })
 
   it('apply on the server binds the roots that are missing before reloading Ganesha, even when no file changed', async () => {
-    // The server's own apply (root "/"), pointed at this test's tree: systemctl is recorded, not run.
+    // The server's own apply (root "/"), pointed at this test's tree: what would tell the host's
+    // daemons (systemctl, the system bus) is recorded, not run.
     const calls: string[] = []
     const real = execaRunner()
     const runner: Runner = {run: async (command, args, options) => {
-      if (command !== 'systemctl') return real.run(command, args, options)
+      if (command !== 'systemctl' && command !== 'dbus-send') return real.run(command, args, options)
       calls.push([command, ...args].join(' '))
       return {exitCode: 0, stdout: '', stderr: ''}
     }}
