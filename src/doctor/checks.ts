@@ -2,6 +2,7 @@ import {promises as fs} from 'node:fs'
 import path from 'node:path'
 
 import {desiredFiles} from '../apply/desired.js'
+import {readExportedRoots, rootIdentities, switchedRoots} from '../apply/exported-roots.js'
 import {planFiles, readOwned} from '../apply/plan.js'
 import {SHIM} from '../backends/loaders/grub.js'
 import {activeServices, packagesFor} from '../backends/registry.js'
@@ -152,6 +153,12 @@ async function nodeRoots({ctx, model}: Facts): Promise<Check[]> {
 
 async function exportsActive({ctx, site, model}: Facts): Promise<Check[]> {
   if (!ctx.root.isHost) return [{check: 'exports', status: 'skip', message: '--root is set: the live export table is the host\'s'}]
+  // A rebase or rollback applied with --no-reload (or while the server could not be told).
+  const switched = switchedRoots(model.nodes, await readExportedRoots(ctx.root), await rootIdentities(ctx.root, model.nodes))
+  if (switched.length > 0) {
+    const names = model.nodes.filter((n) => switched.some((r) => r.path === n.rootPath)).map((n) => n.name)
+    return [{check: 'exports', status: 'fail', message: `the NFS server was not told that these roots were replaced, so it may still serve the old tree: ${names.join(', ')}`, fix: 'pxeroot apply'}]
+  }
   if (site.backends.nfs !== 'kernel') return [{check: 'exports', status: 'skip', message: 'NFS-Ganesha: check with "showmount -e"'}]
   const r = await ctx.runner.run('exportfs', ['-v'], {reject: false, timeout: 10_000})
   const inactive = model.nodes.filter((n) => !r.stdout.split('\n').some((l) => l.startsWith(n.rootPath)))

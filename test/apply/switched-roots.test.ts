@@ -9,6 +9,7 @@ import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {applyBootConfig} from '../../src/apply/apply.js'
+import {runDoctor} from '../../src/services/doctor.js'
 import {switchedRoots, nextRecord} from '../../src/apply/exported-roots.js'
 import {type BootNode} from '../../src/boot/model.js'
 import {ExternalCommandError} from '../../src/errors.js'
@@ -70,7 +71,7 @@ describe('apply tells the NFS server of switched roots', () => {
     expect(stopped.reloads[0].message).toBe('nothing to do')
   })
 
-  it('a switch the server could not be told of (no system bus, --no-reload) is told by the next apply', async () => {
+  it('a switch the server could not be told of (no system bus, --no-reload) is told by the next apply, and doctor says so until then', async () => {
     const site = (await fs.readFile(path.join(FIXTURES, 'seed-site.yaml'), 'utf8')) + 'backends: {nfs: ganesha}\n'
     await seedSite(tmp.dir, {nodes: true, site})
     await fs.mkdir(path.join(tmp.dir, 'srv/nodes/node01'), {recursive: true})
@@ -88,8 +89,11 @@ describe('apply tells the NFS server of switched roots', () => {
     calls.length = 0
     expect((await applyBootConfig(server(calls), {reload: false})).reloadSkipped).toBe('--no-reload')
     expect(calls).toEqual([])
+    const exportsLine = async () => (await runDoctor(server([]))).find((c) => c.check === 'exports')
+    expect(await exportsLine()).toMatchObject({status: 'fail', message: expect.stringMatching(/not told .*: node01$/), fix: 'pxeroot apply'})
     await applyBootConfig(server(calls))
     expect(calls[0]).toMatch(/^dbus-send .*RemoveExport uint16:\d+$/)
+    expect(await exportsLine()).toMatchObject({status: 'skip'})
   })
 
   it('with the kernel NFS server a switched root re-runs exportfs -ra, as a change to the exports file does', async () => {
