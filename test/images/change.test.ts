@@ -81,12 +81,14 @@ describe('image update / exec / rollback / prune / rm', () => {
     expect(stdout.split('\n').filter((m) => m.startsWith(g.rootPrefix))).toEqual([])
   }, 600_000)
 
-  it('exec that edits a file publishes a revision even without package changes', async () => {
+  it('exec that edits a file publishes a revision even without package changes; the command keeps its own "--"', async () => {
     const before = await revisions()
-    expect((await runCommand(ImageExec, ['lab', ...root(), '--', 'sh', '-c', 'echo "welcome to the lab" > /etc/motd'])).code).toBe(0)
+    const command = ['sh', '-c', 'echo "$1" > /etc/motd', '--', 'welcome to the lab']
+    expect((await runCommand(ImageExec, ['lab', ...root(), '--', ...command])).code).toBe(0)
     const now = await revisions()
     expect(now).toHaveLength(before.length + 1)
     expect(await fs.readFile(path.join(g.root.resolve(revisionRootfs(g.site, {image: 'lab', revision: now.at(-1)!})), 'etc/motd'), 'utf8')).toBe('welcome to the lab\n')
+    expect((await manifest(now.at(-1)!)).command).toEqual(command)
   }, 600_000)
 
   it('rollback moves current back; rm refuses the current and a used revision; prune keeps both', async () => {

@@ -1,6 +1,7 @@
 import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
+import {wordsInOrder} from '../../cli/words.js'
 import {type ChangeResult} from '../../images/change.js'
 import {execInImage} from '../../services/image-exec.js'
 
@@ -18,8 +19,8 @@ export default class ImageExec extends BaseCommand {
   static args = {name: Args.string({description: 'image name', required: true})}
 
   public async run(): Promise<unknown> {
-    const {args, argv, flags} = await this.parse(ImageExec)
-    const command = (argv as string[]).slice(1)
+    const {args, raw, flags} = await this.parse(ImageExec)
+    const command = wordsInOrder(raw).slice(1)
     const r = await execInImage(this.makeContext(flags.root), args.name, command, this.config.version)
     this.logToStderr(describeChange(r))
     return {...r, from: `${r.from.image}@${r.from.revision}`}

@@ -2,6 +2,7 @@ import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
 import {thisProgram} from '../../cli/program.js'
+import {wordsInOrder} from '../../cli/words.js'
 import {type ScheduleState} from '../../schedule/schedule.js'
 import {setSchedule} from '../../services/schedule-set.js'
 import {formatSchedule} from '../../schedule/format.js'
@@ -27,8 +28,7 @@ The job runs as root with a PATH that includes /usr/sbin and appends its output 
   public async run(): Promise<ScheduleState> {
     const {args, raw, flags} = await this.parse(ScheduleSet)
     const ctx = this.makeContext(flags.root)
-    // The words in the order given: oclif's argv moves a second "--" (image exec NAME -- CMD) to the front.
-    const words = raw.filter((token) => token.type === 'arg').map((token) => token.input)
+    const words = wordsInOrder(raw)
     const result = await setSchedule(ctx, args.when, words.slice(1), thisProgram(this.config))
     if (!ctx.json) process.stdout.write(formatSchedule(result))
     return result
