@@ -74,7 +74,7 @@ export async function applyBootConfig(ctx: Context, options: ApplyOptions = {}):
   if (changed.length > 0 || previous.files.join() !== plan.owned.join()) await writeManifest(plan.owned)
   // A run killed between writing a file and renaming it left a hidden temp beside it (no daemon
   // reads those); the site lock makes every such temp a dead run's.
-  for (const temp of await staleTempsOf([...plan.owned, ...previous.files, STATE.ownedManifest].map((p) => ctx.root.resolve(p)))) await ctx.files.remove(temp)
+  for (const temp of await staleTempsOf([...plan.owned, ...previous.files, STATE.ownedManifest, STATE.exportedRoots].map((p) => ctx.root.resolve(p)))) await ctx.files.remove(temp)
 
   // Before any reload: what the daemons need besides files, on the server itself only (under
   // --root the lab makes the same mounts in its own namespace).

@@ -155,14 +155,12 @@ async function exportsActive({ctx, site, model}: Facts): Promise<Check[]> {
   if (!ctx.root.isHost) return [{check: 'exports', status: 'skip', message: '--root is set: the live export table is the host\'s'}]
   // A rebase or rollback applied with --no-reload (or while the server could not be told).
   const switched = switchedRoots(model.nodes, await readExportedRoots(ctx.root), await rootIdentities(ctx.root, model.nodes))
-  if (switched.length > 0) {
-    const names = model.nodes.filter((n) => switched.some((r) => r.path === n.rootPath)).map((n) => n.name)
-    return [{check: 'exports', status: 'fail', message: `the NFS server was not told that these roots were replaced, so it may still serve the old tree: ${names.join(', ')}`, fix: 'pxeroot apply'}]
-  }
-  if (site.backends.nfs !== 'kernel') return [{check: 'exports', status: 'skip', message: 'NFS-Ganesha: check with "showmount -e"'}]
+  const untold: Check[] = switched.length === 0 ? [] : [{check: 'exports', status: 'fail', fix: 'pxeroot apply',
+    message: `the NFS server was not told that these roots were replaced, so it may still serve the old tree: ${model.nodes.filter((n) => switched.some((r) => r.path === n.rootPath)).map((n) => n.name).join(', ')}`}]
+  if (site.backends.nfs !== 'kernel') return untold.length > 0 ? untold : [{check: 'exports', status: 'skip', message: 'NFS-Ganesha: check with "showmount -e"'}]
   const r = await ctx.runner.run('exportfs', ['-v'], {reject: false, timeout: 10_000})
   const inactive = model.nodes.filter((n) => !r.stdout.split('\n').some((l) => l.startsWith(n.rootPath)))
-  return [inactive.length === 0 ? ok('exports', 'every node root is exported')
+  return [...untold, inactive.length === 0 ? ok('exports', 'every node root is exported')
     : {check: 'exports', status: 'fail', message: `not exported now: ${inactive.map((n) => n.name).join(', ')}`, fix: 'pxeroot apply (runs exportfs -ra)'}]
 }
 

@@ -39,7 +39,7 @@ describe('apply under a temporary root, with the real dhcpd -t and exportfs', ()
     await seedSite(tmp.dir, {nodes: true})
     await applyBootConfig(testContext(tmp.dir))
     // What a kill between writing and renaming leaves (see tempNameFor), beside an admin's look-alike.
-    const left = ['etc/exports.d/.pxeroot.exports.pxeroot-0badf00d', 'var/lib/tftpboot/pxelinux.cfg/.C0A800C9.pxeroot-12345678']
+    const left = ['etc/exports.d/.pxeroot.exports.pxeroot-0badf00d', 'var/lib/tftpboot/pxelinux.cfg/.C0A800C9.pxeroot-12345678', 'var/lib/pxeroot/.exported-roots.json.pxeroot-0000abcd']
     const theirs = ['etc/exports.d/.other.exports.pxeroot-0badf00d', 'var/lib/tftpboot/pxelinux.cfg/.C0A800C9.swp']
     for (const p of [...left, ...theirs]) await fs.writeFile(path.join(tmp.dir, p), 'half')
     const again = await applyBootConfig(testContext(tmp.dir))
