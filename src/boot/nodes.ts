@@ -1,6 +1,7 @@
 import {nodeExportId} from '../config/export-ids.js'
 import {type SiteModel} from '../config/site.js'
-import {bootFiles, currentRevision, nodeRootDir, parseRevisionRef, type RevisionRef} from '../images/layout.js'
+import {REVISION_ARG} from '../images/boot-report.js'
+import {bootFiles, currentRevision, formatRevisionRef, nodeRootDir, parseRevisionRef, type RevisionRef} from '../images/layout.js'
 import {byName, type Inventory} from '../inventory/inventory.js'
 import {type Root} from '../system/paths.js'
 import {type BootNode} from './model.js'
@@ -8,6 +9,16 @@ import {type BootNode} from './model.js'
 /** The NFS-root part of a node's command line. initramfs-tools mounts / with klibc nfsmount, which speaks NFS v2/v3 only. */
 export function nfsrootArgs(site: SiteModel, rootPath: string): string {
   return `root=/dev/nfs nfsroot=${site.server}:${rootPath},vers=3,tcp ip=dhcp rw`
+}
+
+/**
+ * The revision a node is told it boots, on its kernel command line: the image's boot-report unit
+ * (images/boot-report.ts) writes it with the boot id into the node's own root, which is how the
+ * server knows the node came up on that revision (status, rollout). Absent while a node has no
+ * revision to boot.
+ */
+export function revisionArg(ref: RevisionRef | undefined): string | undefined {
+  return ref ? `${REVISION_ARG}=${formatRevisionRef(ref)}` : undefined
 }
 
 /**
@@ -34,7 +45,7 @@ export function bootNodesFor(site: SiteModel, inventory: Inventory, fallback?: R
       revision: ref,
       ...files,
       kernelArgs,
-      cmdline: [nfsrootArgs(site, rootPath), kernelArgs].filter(Boolean).join(' '),
+      cmdline: [nfsrootArgs(site, rootPath), revisionArg(ref), kernelArgs].filter(Boolean).join(' '),
       exportId: nodeExportId(node.ip),
     }
   })

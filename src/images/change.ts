@@ -8,6 +8,7 @@ import {acquireLock} from '../system/lock.js'
 import {isBtrfs} from '../system/mounts.js'
 import {treeDifferences} from '../system/trees.js'
 import {checkImageName} from './build.js'
+import {installBootReport} from './boot-report.js'
 import {affectsInitrd, buildInitrd, kernelFiles, newestKernel} from './initramfs.js'
 import {formatRevisionRef, revisionRootfs, type RevisionRef} from './layout.js'
 import {changedPackages, installedPackages, type Manifest, readManifest} from './manifest.js'
@@ -66,6 +67,8 @@ export async function changeImage(ctx: Context, image: string, options: ChangeOp
     const s = staging
     await withChrootSession(ctx.runner, s.work, (session) => work(session, s, site))
     await removeIdentity(ctx.files, s.work)
+    // A revision built before the boot report existed gets it with its next change.
+    await installBootReport(ctx.files, s.work)
     const packages = await installedPackages(ctx.runner, s.work)
     const changed = changedPackages(parent.packages, packages)
     const files = changed.length === 0 && options.publishFileChanges ? await filesChanged(ctx, s.work, source) : []

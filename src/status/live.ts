@@ -4,6 +4,9 @@ import {type SiteModel} from '../config/site.js'
 import {currentRevision, parseRevisionRef, type RevisionRef} from '../images/layout.js'
 import {type Inventory} from '../inventory/inventory.js'
 import {type Root} from '../system/paths.js'
+import {mapBounded, settled} from '../system/pool.js'
+import {type BootReport} from '../images/boot-report.js'
+import {readBootReport} from './booted.js'
 import {lastFetches} from './fetches.js'
 import {nfsClientsIn} from './nfs-clients.js'
 import {nodeStatuses, summarize, type NodeStatus, type StatusSummary} from './node-status.js'
@@ -21,6 +24,12 @@ export interface LiveSources {
 export interface LiveStatus {
   nodes: NodeStatus[]
   summary: StatusSummary
+}
+
+/** The boot report in each node's root, by name; a few hundred bytes each, read a few at a time. */
+async function bootReports(root: Root, nodes: readonly BootNode[]): Promise<Map<string, BootReport>> {
+  const reports = settled(await mapBounded(nodes, 16, async (node) => [node.name, await readBootReport(root, node)] as const))
+  return new Map(reports.filter((r): r is readonly [string, BootReport] => r?.[1] !== undefined))
 }
 
 /**
@@ -42,6 +51,7 @@ export async function liveStatus(root: Root, site: SiteModel, inventory: Invento
     nfsClients: nfsClientsIn(await sources.sockets()),
     revisions,
     fetches: lastFetches(await sources.fetchLogs(), now),
+    booted: await bootReports(root, nodes),
   })
   return {nodes: statuses, summary: summarize(statuses)}
 }
