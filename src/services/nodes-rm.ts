@@ -3,6 +3,7 @@ import {publishKnownHosts} from '../clone/known-hosts.js'
 import {removeNodeRoots} from '../clone/node-info.js'
 import {changeInventory, type ChangeOptions, type ChangeResult} from './inventory-change.js'
 import {removeNode} from '../inventory/edit.js'
+import {loadBmcSecrets, saveBmcSecrets} from '../backends/power/secrets.js'
 
 export interface RemoveResult extends ChangeResult {
   removedRoots: string[]
@@ -19,6 +20,9 @@ export async function removeNodeAndRoot(ctx: Context, name: string, options: Cha
     afterSave: async (site, before, after) => {
       if (!options.keepRoot) removedRoots.push(...await removeNodeRoots(ctx, site, before, name))
       await publishKnownHosts(ctx, site, after)
+      // A removed node's BMC password goes with it.
+      const secrets = await loadBmcSecrets(ctx.root).catch(() => undefined)
+      if (secrets?.delete(name)) await saveBmcSecrets(ctx, secrets)
     },
   })
   return {...result, removedRoots}
