@@ -5,6 +5,7 @@ import {bootNodes} from '../boot/nodes.js'
 import {loadSite} from '../config/site-file.js'
 import {UserError} from '../errors.js'
 import {loadInventory} from '../inventory/inventory.js'
+import {labSessionSources} from '../status/lab-session.js'
 import {liveStatus, type LiveSources, type LiveStatus} from '../status/live.js'
 import {type Context} from '../system/context.js'
 
@@ -35,7 +36,8 @@ export async function readStatus(ctx: Context, names: readonly string[] = []): P
   const db = site.dhcp.mode === 'proxy' ? undefined : DHCP_SERVERS[site.backends.dhcp].leases
   const read = (hostPath: string) => fs.readFile(ctx.root.resolve(hostPath), 'utf8').catch(() => undefined)
   const readAll = async (paths: readonly string[]) => (await Promise.all(paths.map(read))).filter((t): t is string => t !== undefined)
-  const sources: LiveSources = {
+  // In a lab session, the lab's servers are the server.
+  const sources: LiveSources = await labSessionSources(ctx.runner) ?? {
     leases: () => readAll(db?.files ?? []),
     // The socket tables are this machine's, whatever --root says (a test root has no connections).
     sockets: async () => ctx.root.isHost ? readAll(['/proc/net/tcp', '/proc/net/tcp6']) : [],

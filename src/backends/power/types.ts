@@ -52,3 +52,16 @@ export class BmcError extends PxerootError {
     this.exitCode = problem === 'auth' ? EXIT.usage : problem === 'unreachable' ? EXIT.precondition : EXIT.failed
   }
 }
+
+/**
+ * The BMCs of a request that could not be used, each in one line (nothing was touched): exits as
+ * the worst of them, a refused password (fix the input) before a BMC that does not answer.
+ */
+export class BmcRefusals extends PxerootError {
+  override readonly exitCode: number
+
+  constructor(readonly errors: readonly BmcError[], what: string) {
+    super(`${errors.length} BMC(s) cannot be used, so ${what}:\n  ${errors.map((e) => `${e.message}${e.suggestion ? ` (${e.suggestion})` : ''}`).join('\n  ')}`)
+    this.exitCode = errors.some((e) => e.problem === 'auth') ? EXIT.usage : errors.some((e) => e.problem === 'unreachable') ? EXIT.precondition : EXIT.failed
+  }
+}
