@@ -18,8 +18,8 @@ const BMC_FLAGS: Record<string, string> = {driver: '--bmc-driver', address: '--b
 
 /** The node's BMC after a change: the given fields over its own, checked as the inventory checks them. */
 function mergedBmc(name: string, existing: InventoryBmc | undefined, fields: Partial<InventoryBmc>): InventoryBmc {
-  const merged: Record<string, unknown> = {...existing, ...fields}
-  for (const [k, v] of Object.entries(merged)) if (v === undefined) delete merged[k]
+  const given = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined))
+  const merged: Record<string, unknown> = {...existing, ...given}
   if (merged.address === undefined) throw new UserError(`--bmc: ${name} has no BMC yet; give its address too (--bmc ADDR --bmc-user USER)`)
   if (merged.user === undefined) throw new UserError(`--bmc-user: required with a new BMC (the user pxeroot logs in as)`)
   // Settings of the other driver would be ignored silently: a changed driver drops them.
