@@ -18,9 +18,11 @@ import {labMac, pickAccel} from '../lab/qemu.js'
 import {standInAddress, standInDhcpd} from '../lab/router.js'
 import {runLab, type LabBootOptions, type LabBootResult, type LabServers, type LabVm} from '../lab/run.js'
 import {requireLabTools, requireOvmf} from '../lab/tools.js'
+import {readBootReport} from '../status/booted.js'
 import {liveStatus} from '../status/live.js'
+import {withStorage} from '../storage/registry.js'
 import {type Context} from '../system/context.js'
-import {isDirectory, readIfExists} from '../system/files.js'
+import {readIfExists} from '../system/files.js'
 import {reapStaleNamespaces} from '../system/netns.js'
 import {type Root} from '../system/paths.js'
 import {IPXE_BOOT_SCRIPT} from '../render/loaders/ipxe.js'
@@ -51,7 +53,7 @@ export async function labServers(ctx: Context, site: SiteModel, vms: readonly La
     nfs: (env) => modelGaneshaLab(env, vms.map(({node}) => ({exportId: node.exportId, rootPath: node.rootPath, diskPath: env.root.resolve(node.rootPath), client: node.ip}))),
     programs: {},
     // As `pxeroot status` reads a server: in proxy mode the network's own server holds the leases.
-    status: (sources) => liveStatus(ctx.root, site, cluster.inventory, cluster.nodes, site.dhcp.mode === 'proxy' ? undefined : dhcp.leases, sources),
+    status: (sources) => withStorage(ctx, site, (storage) => liveStatus(ctx.root, site, cluster.inventory, cluster.nodes, site.dhcp.mode === 'proxy' ? undefined : dhcp.leases, {...sources, bootReport: (node) => readBootReport(storage, node)})),
   }
   if (site.dhcp.mode === 'proxy') {
     const address = standInAddress(site)
@@ -94,14 +96,15 @@ function chainOf(firmware: Firmware, site: SiteModel, node: BootNode): Pick<Boot
 export async function labVms(ctx: Context, site: SiteModel, names: readonly string[], firmware: Firmware): Promise<{inventory: Inventory, all: BootNode[], vms: LabVm[]}> {
   const inventory = await loadInventory(ctx.root)
   assertValidInventory(site, inventory)
-  const all = await bootNodes(ctx.root, site, inventory)
+  const all = await bootNodes(ctx, site, inventory)
   const nodes = [...new Set(names)].map((name) => {
     const node = all.find((n) => n.name === name)
     if (!node) throw new UserError(`node "${name}" is not in the inventory; known nodes: ${all.map((n) => n.name).join(', ') || 'none'}`)
     return node
   })
+  const roots = await withStorage(ctx, site, (storage) => storage.listRoots())
   for (const node of nodes) {
-    if (!await isDirectory(ctx.root.resolve(node.rootPath))) throw new PreconditionError(`${node.name} has no root at ${node.rootPath}`, `run "pxeroot nodes clone" first`)
+    if (!roots.has(node.name)) throw new PreconditionError(`${node.name} has no root at ${node.rootPath}`, `run "pxeroot nodes clone" first`)
   }
   const taken = new Set(all.flatMap((n) => (n.mac ? [n.mac] : [])))
   const vms: LabVm[] = nodes.map((node) => {

@@ -10,7 +10,7 @@ import {loadSite} from '../config/site-file.js'
 import {type SiteModel} from '../config/site.js'
 import {EXIT, PxerootError, UserError} from '../errors.js'
 import {hasBootReport} from '../images/boot-report.js'
-import {currentRevision, formatRevisionRef, nodeRootDir, parseRevisionRef, revisionRootfs} from '../images/layout.js'
+import {currentRevision, formatRevisionRef, parseRevisionRef} from '../images/layout.js'
 import {requireBootableRevision} from '../images/revision-ref.js'
 import {runSteps} from '../images/progress.js'
 import {assertValidInventory, loadInventory, type Inventory} from '../inventory/inventory.js'
@@ -18,6 +18,7 @@ import {selectNodes} from '../inventory/ranges.js'
 import {planRollout, type Plan, waveName} from '../rollout/plan.js'
 import {FINAL_STEPS, type NodeRecord, type NodeStep, readRecords, type RolloutRecord, ROLLOUT_LOCK, rolloutId, saveRecord, unfinished} from '../rollout/record.js'
 import {readBootReport} from '../status/booted.js'
+import {withStorage} from '../storage/registry.js'
 import {type Context} from '../system/context.js'
 import {acquireLock} from '../system/lock.js'
 import {serial} from '../system/pool.js'
@@ -62,7 +63,7 @@ async function resolveTarget(ctx: Context, site: SiteModel, target: string): Pro
   if (target === 'latest') {
     return {text: 'latest', currents, targetOf: (image) => currents.get(parseRevisionRef(image)!.image)}
   }
-  const ref = await requireBootableRevision(ctx.root, site, target, 'REVISION')
+  const ref = await requireBootableRevision(ctx, site, target, 'REVISION')
   const text = formatRevisionRef(ref)
   // With --all only the image's own nodes move; a node named on the command line goes wherever it is told.
   return {text, currents, targetOf: (image, named) => (named || parseRevisionRef(image)?.image === ref.image ? text : undefined)}
@@ -95,6 +96,11 @@ class RolloutRun {
     n.events.push({at: new Date().toISOString(), step, ...(note ? {note} : {})})
     say?.(`${n.name}: ${note ?? step}`)
     await this.save(() => saveRecord(this.ctx, this.record))
+  }
+
+  /** The node's boot report, read from its root through the storage seam. */
+  private report(name: string) {
+    return withStorage(this.ctx, this.site, (storage) => readBootReport(storage, name))
   }
 
   private driver(name: string) {
@@ -137,7 +143,7 @@ class RolloutRun {
       const waiting = nodes.filter((n) => !out.has(n.name))
       const status = await readStatus(this.ctx, waiting.map((n) => n.name)).catch(() => undefined)
       for (const n of waiting) {
-        const report = await readBootReport(this.ctx.root, {name: n.name, rootPath: nodeRootDir(this.site, n.name)})
+        const report = await this.report(n.name)
         const want = revisionOf(n)
         const state = status?.nodes.find((s) => s.name === n.name)?.state ?? 'unknown'
         const booted = report !== undefined && report.bootId !== n.bootIdBefore && report.revision === want
@@ -175,7 +181,7 @@ class RolloutRun {
     // Off, remembering the boot each node was on.
     await each(at('pending', 'off'), async (n) => {
       if (n.step === 'pending') {
-        n.bootIdBefore = (await readBootReport(this.ctx.root, {name: n.name, rootPath: nodeRootDir(this.site, n.name)}))?.bootId
+        n.bootIdBefore = (await this.report(n.name))?.bootId
         await this.step(n, 'off', 'powering off (its OS asked to shut down first)', say)
       }
       try {
@@ -316,8 +322,8 @@ async function checkBmcs(ctx: Context, site: SiteModel, inventory: Inventory, na
 /** Each target revision can be booted, and can prove a boot (its image has the boot report). */
 async function checkRevisions(ctx: Context, site: SiteModel, revisions: readonly string[]): Promise<void> {
   for (const text of revisions) {
-    const ref = await requireBootableRevision(ctx.root, site, text, 'REVISION')
-    if (!await hasBootReport(ctx.root.resolve(revisionRootfs(site, ref)))) {
+    const ref = await requireBootableRevision(ctx, site, text, 'REVISION')
+    if (!await withStorage(ctx, site, (storage) => storage.withRevisionTree(ref, hasBootReport))) {
       throw new UserError(`${text} was built before pxeroot's boot report: a node booting it cannot prove it came up`, `make a revision that has it: pxeroot image exec ${ref.image} -- true`)
     }
   }

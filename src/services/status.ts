@@ -5,7 +5,9 @@ import {bootNodes} from '../boot/nodes.js'
 import {loadSite} from '../config/site-file.js'
 import {UserError} from '../errors.js'
 import {loadInventory} from '../inventory/inventory.js'
+import {readBootReport} from '../status/booted.js'
 import {labSessionSources} from '../status/lab-session.js'
+import {withStorage} from '../storage/registry.js'
 import {liveStatus, type LiveSources, type LiveStatus} from '../status/live.js'
 import {type Context} from '../system/context.js'
 
@@ -28,7 +30,7 @@ export interface StatusResult extends LiveStatus {
 export async function readStatus(ctx: Context, names: readonly string[] = []): Promise<StatusResult> {
   const site = await loadSite(ctx.root)
   const inventory = await loadInventory(ctx.root)
-  const all = await bootNodes(ctx.root, site, inventory)
+  const all = await bootNodes(ctx, site, inventory)
   for (const name of names) {
     if (!all.some((n) => n.name === name)) throw new UserError(`NODE: ${name} is not in the inventory`, 'see "pxeroot nodes list"')
   }
@@ -43,6 +45,6 @@ export async function readStatus(ctx: Context, names: readonly string[] = []): P
     sockets: async () => ctx.root.isHost ? readAll(['/proc/net/tcp', '/proc/net/tcp6']) : [],
     fetchLogs: () => readAll(FETCH_LOGS),
   }
-  const status = await liveStatus(ctx.root, site, inventory, nodes, db, sources)
+  const status = await withStorage(ctx, site, (storage) => liveStatus(ctx.root, site, inventory, nodes, db, {...sources, bootReport: (node) => readBootReport(storage, node)}))
   return {...status, at: new Date().toISOString(), sources: {leases: db?.files ?? null}}
 }

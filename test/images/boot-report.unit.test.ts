@@ -46,21 +46,22 @@ describe('the boot report a node writes into its root', () => {
   })
 
   it('is read from the node root on disk, and never through a link the node planted', async () => {
-    const root = makeRoot(dir)
-    const node = {name: 'node01', rootPath: '/srv/nodes/node01'}
-    expect(await readBootReport(root, node)).toBeUndefined()
+    // The storage seam as the local backend opens a root: its directory under paths.nodes.
+    const storage = {openRoot: async (name: string) => ({dir: makeRoot(dir).resolve(`/srv/nodes/${name}`), close: async () => {}})}
+    const read = () => readBootReport(storage, 'node01')
+    expect(await read()).toBeUndefined()
     const state = path.join(dir, 'srv/nodes/node01/var/lib/pxeroot')
     await fs.mkdir(state, {recursive: true})
     await fs.writeFile(path.join(state, 'booted'), 'revision=lab@1\nboot_id=5c1f2f0e4b0f4d0c9a576a1ad0f0b1c2\n')
-    expect(await readBootReport(root, node)).toEqual({revision: 'lab@1', bootId: '5c1f2f0e4b0f4d0c9a576a1ad0f0b1c2'})
+    expect(await read()).toEqual({revision: 'lab@1', bootId: '5c1f2f0e4b0f4d0c9a576a1ad0f0b1c2'})
     // The node is root in its tree: a report that is a link, or lies under one, is no report.
     await fs.writeFile(path.join(dir, 'secret'), 'revision=x@1\nboot_id=5c1f2f0e4b0f4d0c9a576a1ad0f0b1c2\n')
     await fs.rm(path.join(state, 'booted'))
     await fs.symlink(path.join(dir, 'secret'), path.join(state, 'booted'))
-    expect(await readBootReport(root, node)).toBeUndefined()
+    expect(await read()).toBeUndefined()
     await fs.rm(state, {recursive: true})
     await fs.symlink(dir, state)
     await fs.rename(path.join(dir, 'secret'), path.join(dir, 'booted'))
-    expect(await readBootReport(root, node)).toBeUndefined()
+    expect(await read()).toBeUndefined()
   })
 })
