@@ -25,6 +25,10 @@ export interface BootNode {
   cmdline: string
   /** Stable NFS-Ganesha Export_Id. */
   exportId: number
+  /** On a site with several servers: the one that holds and exports its root (boot/nodes.ts: rootServer). */
+  server?: string
+  /** Whether the server this model is rendered for exports its root (always, on a site with one server). */
+  exportedHere: boolean
 }
 
 /** The boot file DHCP hands each kind of client; set from the loaders the site enables. */
@@ -38,6 +42,11 @@ export interface DhcpBoot {
   ipxe?: string
 }
 
+/** The nodes whose roots this server exports: every node, but on a site with several servers only those it holds. */
+export function exportedNodes(model: Pick<BootModel, 'nodes'>): BootNode[] {
+  return model.nodes.filter((n) => n.exportedHere)
+}
+
 /** Everything the renderers of one apply see. */
 export interface BootModel {
   site: SiteModel
@@ -49,4 +58,6 @@ export interface BootModel {
    * backends/nfs/root-mounts.ts). Read from the disk with the rest of the desired state.
    */
   selfBinds?: readonly string[]
+  /** The state of the site this model renders (servers/record.ts: siteVersion): what a server of several publishes it rendered. */
+  siteVersion?: string
 }

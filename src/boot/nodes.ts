@@ -1,13 +1,24 @@
 import {nodeExportId} from '../config/export-ids.js'
 import {type SiteModel} from '../config/site.js'
 import {bootFiles, currentRevision, nodeRootDir, parseRevisionRef, type RevisionRef} from '../images/layout.js'
-import {byName, type Inventory} from '../inventory/inventory.js'
+import {byName, type Inventory, type InventoryNode} from '../inventory/inventory.js'
 import {type Root} from '../system/paths.js'
 import {type BootNode} from './model.js'
 
 /** The NFS-root part of a node's command line. initramfs-tools mounts / with klibc nfsmount, which speaks NFS v2/v3 only. */
-export function nfsrootArgs(site: SiteModel, rootPath: string): string {
-  return `root=/dev/nfs nfsroot=${site.server}:${rootPath},vers=3,tcp ip=dhcp rw`
+export function nfsrootArgs(server: string, rootPath: string): string {
+  return `root=/dev/nfs nfsroot=${server}:${rootPath},vers=3,tcp ip=dhcp rw`
+}
+
+/**
+ * The server that holds a node's root and exports it: on a site with several servers the node's
+ * `server` (default: the first server), whichever server answered the node's DHCP request; on a
+ * site with one, that one. An NFS root lives on one server's storage.
+ */
+export function rootServer(site: SiteModel, node: Pick<InventoryNode, 'server'>): {name?: string, address: string} {
+  if (site.servers.length === 0) return {address: site.server}
+  const s = site.servers.find((x) => x.name === node.server) ?? site.servers[0]
+  return {name: s.name, address: s.address}
 }
 
 /**
@@ -25,6 +36,7 @@ export function bootNodesFor(site: SiteModel, inventory: Inventory, fallback?: R
     const ref = (node.image ? parseRevisionRef(node.image) : undefined) ?? fallback
     const files = ref ? bootFiles(ref) : {kernel: `pxeroot/${site.boot.image}/current/vmlinuz`, initrd: `pxeroot/${site.boot.image}/current/initrd.img`}
     const rootPath = nodeRootDir(site, node.name)
+    const server = rootServer(site, node)
     const kernelArgs = [site.boot.kernelArgs, node.kernelArgs ?? ''].map((s) => s.trim()).filter(Boolean).join(' ')
     return {
       name: node.name,
@@ -34,8 +46,10 @@ export function bootNodesFor(site: SiteModel, inventory: Inventory, fallback?: R
       revision: ref,
       ...files,
       kernelArgs,
-      cmdline: [nfsrootArgs(site, rootPath), kernelArgs].filter(Boolean).join(' '),
+      cmdline: [nfsrootArgs(server.address, rootPath), kernelArgs].filter(Boolean).join(' '),
       exportId: nodeExportId(node.ip),
+      ...(server.name ? {server: server.name} : {}),
+      exportedHere: server.name === undefined || server.name === site.self,
     }
   })
 }

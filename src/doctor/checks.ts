@@ -6,7 +6,7 @@ import {readExportedRoots, rootIdentities, switchedRoots} from '../apply/exporte
 import {planFiles, readOwned} from '../apply/plan.js'
 import {SHIM} from '../backends/loaders/grub.js'
 import {activeServices, packagesFor} from '../backends/registry.js'
-import {type BootModel} from '../boot/model.js'
+import {exportedNodes, type BootModel} from '../boot/model.js'
 import {type SiteModel} from '../config/site.js'
 import {PxerootError, UserError} from '../errors.js'
 import {formatRevisionRef} from '../images/layout.js'
@@ -143,23 +143,24 @@ async function secureBoot({ctx, site, model}: Facts): Promise<Check[]> {
 }
 
 async function nodeRoots({ctx, model}: Facts): Promise<Check[]> {
-  const {nodes} = model
+  const nodes = exportedNodes(model)
   const missing = []
   for (const node of nodes) if (!await exists(ctx.root.resolve(node.rootPath))) missing.push(node.name)
-  if (nodes.length === 0) return [{check: 'node roots', status: 'skip', message: 'no nodes yet'}]
+  if (nodes.length === 0) return [{check: 'node roots', status: 'skip', message: model.nodes.length === 0 ? 'no nodes yet' : 'no node\'s root is on this server'}]
   return [missing.length === 0 ? ok('node roots', `all ${nodes.length} root(s) exist`)
     : {check: 'node roots', status: 'warn', message: `no root yet for ${missing.join(', ')}`, fix: `pxeroot nodes clone ${nodes.length}`}]
 }
 
 async function exportsActive({ctx, site, model}: Facts): Promise<Check[]> {
   if (!ctx.root.isHost) return [{check: 'exports', status: 'skip', message: '--root is set: the live export table is the host\'s'}]
+  const nodes = exportedNodes(model)
   // A rebase or rollback applied with --no-reload (or while the server could not be told).
-  const switched = switchedRoots(model.nodes, await readExportedRoots(ctx.root), await rootIdentities(ctx.root, model.nodes))
+  const switched = switchedRoots(nodes, await readExportedRoots(ctx.root), await rootIdentities(ctx.root, nodes))
   const untold: Check[] = switched.length === 0 ? [] : [{check: 'exports', status: 'fail', fix: 'pxeroot apply',
-    message: `the NFS server was not told that these roots were replaced, so it may still serve the old tree: ${model.nodes.filter((n) => switched.some((r) => r.path === n.rootPath)).map((n) => n.name).join(', ')}`}]
+    message: `the NFS server was not told that these roots were replaced, so it may still serve the old tree: ${nodes.filter((n) => switched.some((r) => r.path === n.rootPath)).map((n) => n.name).join(', ')}`}]
   if (site.backends.nfs !== 'kernel') return untold.length > 0 ? untold : [{check: 'exports', status: 'skip', message: 'NFS-Ganesha: check with "showmount -e"'}]
   const r = await ctx.runner.run('exportfs', ['-v'], {reject: false, timeout: 10_000})
-  const inactive = model.nodes.filter((n) => !r.stdout.split('\n').some((l) => l.startsWith(n.rootPath)))
+  const inactive = nodes.filter((n) => !r.stdout.split('\n').some((l) => l.startsWith(n.rootPath)))
   return [...untold, inactive.length === 0 ? ok('exports', 'every node root is exported')
     : {check: 'exports', status: 'fail', message: `not exported now: ${inactive.map((n) => n.name).join(', ')}`, fix: 'pxeroot apply (runs exportfs -ra)'}]
 }
