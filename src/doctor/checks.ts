@@ -17,6 +17,7 @@ import {type Context} from '../system/context.js'
 import {exists, filesUnder, readIfExists} from '../system/files.js'
 import {STATE} from '../system/paths.js'
 import {dhcpChecks, proxyUefiVerdict} from './dhcp.js'
+import {serverChecks} from './servers.js'
 import {webServer} from './web.js'
 
 export type Status = 'ok' | 'warn' | 'fail' | 'skip'
@@ -206,4 +207,5 @@ export const CHECKS: readonly DoctorCheck[] = [
   {name: 'node roots', needsNodes: true, run: nodeRoots},
   {name: 'exports', needsNodes: true, run: exportsActive},
   {name: 'web server', needsNodes: true, run: webServer},
+  {name: 'servers', needsNodes: true, run: ({ctx, site, inventory}) => serverChecks(ctx.root.isHost ? ctx.runner : undefined, site, inventory)},
 ]

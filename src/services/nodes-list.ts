@@ -30,6 +30,8 @@ export interface NodeRow {
   pxelinux: string
   kernel: string
   initrd: string
+  /** On a site with several servers: the one that holds the root (only there does rootExists say anything). */
+  server?: string
 }
 
 export interface ListOptions {
@@ -80,6 +82,7 @@ export async function listNodes(ctx: Context, options: ListOptions = {}): Promis
       pxelinux: pxelinux.nodeFile(node),
       kernel: node.kernel,
       initrd: node.initrd,
+      ...(node.server ? {server: node.server} : {}),
     }
   }))
 }
