@@ -2,7 +2,7 @@ import {promises as fs} from 'node:fs'
 import path from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 
-import {type LabDaemon, type LabEnv} from '../backends/types.js'
+import {type LabAck, type LabDaemon, type LabEnv} from '../backends/types.js'
 import {type Firmware, type SiteModel} from '../config/site.js'
 import {ExternalCommandError, UserError} from '../errors.js'
 import {type BootNode} from '../boot/model.js'
@@ -89,6 +89,8 @@ export interface LabVm {
   node: BootNode
   boundBy: 'mac' | 'ip'
   target: BootTarget
+  /** The address of the server it must boot from, where the run has several (default: the run's). */
+  server?: string
 }
 
 /** What the lab gives a server's lab hook for one run. */
@@ -97,7 +99,8 @@ export type LabRunEnv = Pick<LabEnv, 'runDir' | 'iface' | 'root' | 'server'>
 /** How the run starts its servers (lab-boot binds the backends' lab hooks to the generated files). */
 export interface LabServers {
   dhcp(env: LabRunEnv): LabDaemon
-  nfs(env: LabRunEnv): LabDaemon
+  /** Absent: this server exports none of the run's roots (a server of several, lab/pair.ts). */
+  nfs?(env: LabRunEnv): LabDaemon
   /** Proxy mode: the network's own DHCP server, which the lab plays on another host of its network, at `address`. */
   router?: {address: string, daemon(env: LabRunEnv): LabDaemon}
   /** boot.transport http: the web server, serving the lab's overlay of the tftp root. */
@@ -139,18 +142,30 @@ export async function runLab(ctx: Context, site: SiteModel, tools: LabTools, acc
   return outcome!
 }
 
-class LabRun {
+/** What a run's start() brought up, for its boot(). */
+interface Started {
+  t0: number
+  dhcp: LabDaemon
+  nfs?: LabDaemon
+  web?: LabDaemon
+  router?: LabDaemon
+}
+
+export class LabRun {
   private ns?: LabNamespace
   private services: Daemon[] = []
   private vmDaemons: Daemon[] = []
+  private up?: Started
 
   constructor(
     private readonly ctx: Context,
     private readonly site: SiteModel,
     private readonly tools: LabTools,
-    private readonly dir: TempDir,
+    readonly dir: TempDir,
     private readonly accel: 'kvm' | 'tcg',
     private readonly options: LabBootOptions,
+    /** Another run's network to join as one more of its servers (lab/pair.ts), instead of a sealed network of its own. */
+    private readonly join?: (runDir: string) => Promise<LabNamespace>,
   ) {}
 
   /** Every process is bounded by the whole run's worst case, whatever else fails to stop it. */
@@ -159,9 +174,15 @@ class LabRun {
   }
 
   async run(vms: LabVm[], servers: LabServers): Promise<LabRunOutcome> {
+    await this.start(vms, servers)
+    return this.boot(vms, servers)
+  }
+
+  /** The network and the servers, each on the files apply generated, until they serve. */
+  async start(vms: LabVm[], servers: LabServers): Promise<void> {
     const {ctx, site} = this
     const t0 = Date.now()
-    const ns = await createLabNamespace(ctx.runner, {name: labNamespaceName(), serverCidr: `${site.server}/${site.net.prefixLength}`, runDir: this.dir.path})
+    const ns = this.join ? await this.join(this.dir.path) : await createLabNamespace(ctx.runner, {name: labNamespaceName(), serverCidr: `${site.server}/${site.net.prefixLength}`, runDir: this.dir.path})
     this.ns = ns
     ctx.log(`lab: network namespace ${ns.name}, server ${site.server} on ${ns.bridge}`)
 
@@ -170,17 +191,29 @@ class LabRun {
     const env: LabRunEnv = {runDir: this.dir.path, iface: ns.bridge, root: ctx.root, server: site.server}
     // Roots NFS-Ganesha can only export as mount points (btrfs snapshots) are bound onto themselves
     // in the lab's mount namespace, as apply binds them on a real server.
-    for (const root of await bindRootsInLab(ctx, vms.map((vm) => vm.node), ns.enterMounts)) ctx.log(`lab: ${root} bound onto itself for NFS-Ganesha (a btrfs subvolume)`)
-    const nfs = await this.startNfs(servers.nfs(env))
+    for (const root of await bindRootsInLab(ctx, vms.map((vm) => vm.node).filter((n) => n.exportedHere), ns.enterMounts)) ctx.log(`lab: ${root} bound onto itself for NFS-Ganesha (a btrfs subvolume)`)
+    const nfs = servers.nfs ? await this.startNfs(servers.nfs(env)) : undefined
     const router = servers.router ? await this.startRouter(servers.router, env) : undefined
     const dhcp = await this.startServer(servers.dhcp(env))
     await this.startTftp(vms)
     const web = servers.web ? await this.startServer(servers.web({...env, tftpRoot: this.dir.file('tftp')})) : undefined
-    ctx.log(`lab: ${this.services.map((d) => d.name).join(', ')} up in ${((Date.now() - t0) / 1000).toFixed(1)} s; booting ${vms.map((v) => v.node.name).join(', ')} (${this.accel.toUpperCase()})`)
+    ctx.log(`lab: ${this.services.map((d) => d.name).join(', ')} up in ${((Date.now() - t0) / 1000).toFixed(1)} s${this.join ? '' : `; booting ${vms.map((v) => v.node.name).join(', ')} (${this.accel.toUpperCase()})`}`)
+    this.up = {t0, dhcp, nfs, web, router}
+  }
 
+  /**
+   * One VM per node on this run's network, followed until each passed or failed. `peers`: other
+   * servers on the same network (lab/pair.ts), whose records count as this run's own.
+   */
+  async boot(vms: LabVm[], servers: LabServers, peers: readonly LabRun[] = []): Promise<LabRunOutcome> {
+    const {ctx, site} = this
+    const ns = this.ns!
+    const {t0, dhcp} = this.up!
+    const runs = [this, ...peers]
     const feeds: VmFeed[] = []
-    for (const [i, vm] of vms.entries()) {
-      const tap = `lab${i}`
+    for (const vm of vms) {
+      // A run may boot VMs more than once (lab/pair.ts): each has a tap of its own.
+      const tap = `lab${this.vmDaemons.length}`
       await ns.addTap(tap)
       const serialLog = this.dir.file(`${vm.node.name}.serial.log`)
       const capture = this.dir.file(`${vm.node.name}.pcap`)
@@ -194,16 +227,19 @@ class LabRun {
       this.vmDaemons.push(qemu)
       const serial = new FileTail(serialLog)
       const pcap = new FileTail(capture)
-      feeds.push({progress, console: () => serial.read(), capture: () => pcap.read(), ended: () => qemu.ended, stop: () => qemu.stop()})
+      feeds.push({progress, console: () => serial.read(), capture: () => pcap.read(), ended: () => qemu.ended, stop: () => qemu.stop(), ...(vm.server ? {server: vm.server} : {})})
     }
 
-    const ganesha = new FileTail(nfs.log)
+    const up = runs.map((r) => r.up!)
+    const leases = up.map((u) => logReader(u.router ?? u.dhcp, (spec) => spec.log, (spec, text) => spec.acks?.(text) ?? []))
+    const fetches = up.flatMap((u) => (u.web?.access ? [logReader(u.web, (spec) => spec.access!.log, (spec, text) => spec.access!.fetches(text))] : []))
+    const ganesha = up.flatMap((u) => (u.nfs ? [new FileTail(u.nfs.log)] : []))
     const seen = await watchBoots(feeds, {
-      leases: logReader(router ?? dhcp, (spec) => spec.log, (spec, text) => spec.acks?.(text) ?? []),
-      ...(web?.access ? {fetches: logReader(web, (spec) => spec.access!.log, (spec, text) => spec.access!.fetches(text))} : {}),
-      nfsLog: async () => (await ganesha.read()).toString('latin1'),
+      leases: async () => (await Promise.all(leases.map((read) => read()))).flat(),
+      ...(fetches.length > 0 ? {fetches: async () => (await Promise.all(fetches.map((read) => read()))).flat()} : {}),
+      nfsLog: async () => (await Promise.all(ganesha.map((g) => g.read()))).map((b) => b.toString('latin1')).join(''),
       failed: async () => {
-        const s = this.services.find((d) => d.ended)
+        const s = runs.flatMap((r) => r.services).find((d) => d.ended)
         if (!s) return undefined
         return {name: s.name, code: s.ended!.code, why: lastLines((await readIfExists(s.log))?.toString('utf8') ?? '') || s.ended!.error || 'no output'}
       },
@@ -220,6 +256,41 @@ class LabRun {
         ...(status ? {status} : {}),
       },
     }
+  }
+
+  /** Stops this run's servers by PID (a server lost: lab/pair.ts), leaving its VMs and network up. */
+  async stopServers(): Promise<void> {
+    const stopping = this.services
+    this.services = []
+    await Promise.all(stopping.map((s) => s.stop()))
+  }
+
+  /** Every address its DHCP server (in proxy mode: the network's) acknowledged so far, from its log. */
+  async dhcpAcks(): Promise<LabAck[]> {
+    const spec = this.up?.router ?? this.up?.dhcp
+    const text = spec ? (await readIfExists(spec.log))?.toString('utf8') : undefined
+    return text && spec?.acks ? spec.acks(text) : []
+  }
+
+  /** Its DHCP server's lease database in the run directory (what `pxeroot status` reads). */
+  get dhcpLeaseFile(): string | undefined {
+    return this.up?.dhcp.leaseFile
+  }
+
+  /** Whether the VM of that node still runs. */
+  vmRunning(node: string): boolean {
+    const vm = this.vmDaemons.find((d) => d.name === `qemu ${node}`)
+    return vm !== undefined && !vm.ended
+  }
+
+  /** The network this run made or joined (once started). */
+  get network(): LabNamespace | undefined {
+    return this.ns
+  }
+
+  /** argv that runs a command where this run's servers run. */
+  inServerNet(command: string, args: readonly string[]): [string, string[]] {
+    return this.ns!.inNet(command, args)
   }
 
   /**
@@ -328,7 +399,7 @@ class LabRun {
     await this.until(d, 'serving', async () => true)
   }
 
-  async teardown(vms: LabVm[], result: LabBootResult | undefined): Promise<void> {
+  async teardown(vms: readonly LabVm[], result: LabBootResult | undefined): Promise<void> {
     const problems: string[] = []
     await Promise.all([...this.vmDaemons.map((d) => d.stop()), ...this.services.map((s) => s.stop())])
     if (this.ns) problems.push(...await this.ns.destroy())
@@ -339,7 +410,7 @@ class LabRun {
   }
 
   /** --keep-logs copies everything; otherwise only a failed run keeps its logs (and no captures). */
-  private async keepLogs(vms: LabVm[], result: LabBootResult | undefined): Promise<void> {
+  private async keepLogs(vms: readonly LabVm[], result: LabBootResult | undefined): Promise<void> {
     const {files} = this.ctx
     const logs = (await fs.readdir(this.dir.path).catch(() => [] as string[])).filter((f) => /\.(log|conf|leases|csv|out|pcap)$/.test(f))
     if (this.options.keepLogs) {

@@ -26,7 +26,7 @@ import {type Root} from '../system/paths.js'
 import {IPXE_BOOT_SCRIPT} from '../render/loaders/ipxe.js'
 
 /** The files a backend renders, as they are on disk now. */
-async function generatedFiles(root: Root, backend: ServiceBackend): Promise<AdminTexts> {
+export async function generatedFiles(root: Root, backend: ServiceBackend): Promise<AdminTexts> {
   const texts = new Map<string, string | undefined>()
   for (const p of backend.paths) texts.set(p, (await readIfExists(root.resolve(p)))?.toString('utf8'))
   return texts
@@ -38,7 +38,7 @@ async function generatedFiles(root: Root, backend: ServiceBackend): Promise<Admi
  * NFS-Ganesha from the boot model instead, and the log says so. In proxy mode the lab also
  * plays the network's own DHCP server (lab/router.ts); with transport http it runs the web server.
  */
-async function labServers(ctx: Context, site: SiteModel, vms: readonly LabVm[], cluster: {inventory: Inventory, nodes: readonly BootNode[]}, options: Pick<LabBootOptions, 'networkNextServer'>): Promise<LabServers> {
+export async function labServers(ctx: Context, site: SiteModel, vms: readonly LabVm[], cluster: {inventory: Inventory, nodes: readonly BootNode[]}, options: Pick<LabBootOptions, 'networkNextServer'>): Promise<LabServers> {
   const dhcp = DHCP_SERVERS[site.backends.dhcp]
   const nfs = NFS_SERVERS[site.backends.nfs]
   if (!dhcp.lab) throw new PreconditionError(`pxeroot lab cannot run ${dhcp.label} yet`, 'boot the nodes with backends.dhcp: isc')
@@ -48,7 +48,7 @@ async function labServers(ctx: Context, site: SiteModel, vms: readonly LabVm[], 
   const offers = vms.filter((vm) => vm.boundBy === 'ip').map((vm) => ({mac: vm.target.mac, ip: vm.node.ip}))
   const servers: LabServers = {
     dhcp: (env) => dhcp.lab!({...env, generated: dhcpFiles, offers, now: Math.floor(Date.now() / 1000)}),
-    nfs: (env) => modelGaneshaLab(env, vms.map(({node}) => ({exportId: node.exportId, rootPath: node.rootPath, diskPath: env.root.resolve(node.rootPath), client: node.ip}))),
+    nfs: (env) => modelGaneshaLab(env, vms.filter(({node}) => node.exportedHere).map(({node}) => ({exportId: node.exportId, rootPath: node.rootPath, diskPath: env.root.resolve(node.rootPath), client: node.ip}))),
     programs: {},
     // As `pxeroot status` reads a server: in proxy mode the network's own server holds the leases.
     status: (sources) => liveStatus(ctx.root, site, cluster.inventory, cluster.nodes, site.dhcp.mode === 'proxy' ? undefined : dhcp.leases, sources),
@@ -73,7 +73,7 @@ async function labServers(ctx: Context, site: SiteModel, vms: readonly LabVm[], 
   // and names the programs the run needs.
   const dry = {runDir: '/nonexistent', iface: 'br0', root: ctx.root, server: site.server}
   servers.programs[servers.dhcp(dry).program] = dhcp.packages.join(' ')
-  servers.nfs(dry)
+  servers.nfs?.(dry)
   if (servers.router) servers.programs[servers.router.daemon(dry).program] = 'isc-dhcp-server'
   if (servers.web) servers.programs[servers.web({...dry, tftpRoot: '/nonexistent'}).program] = lighttpd.packages.join(' ')
   return servers
@@ -84,7 +84,7 @@ async function labServers(ctx: Context, site: SiteModel, vms: readonly LabVm[], 
  * file DHCP names), the GRUB beside it, grub.cfg and the node's GRUB file over TFTP; for BIOS
  * pxelinux over TFTP, or with boot.transport http iPXE's scripts over HTTP (qemu's NIC ROM is iPXE).
  */
-function chainOf(firmware: Firmware, site: SiteModel, node: BootNode): Pick<BootTarget, 'loader' | 'uefi' | 'config' | 'transport'> {
+export function chainOf(firmware: Firmware, site: SiteModel, node: BootNode): Pick<BootTarget, 'loader' | 'uefi' | 'config' | 'transport'> {
   if (firmware === 'uefi') return {loader: grub.bootFile, uefi: {secondStage: GRUB_SECOND_STAGE, menu: GRUB_CFG}, config: grub.nodeFile(node), transport: 'tftp'}
   if (site.boot.transport === 'http') return {loader: IPXE_BOOT_SCRIPT, config: ipxe.nodeFile(node), transport: 'http'}
   return {loader: pxelinux.bootFile, config: pxelinux.nodeFile(node), transport: 'tftp'}
