@@ -2,18 +2,26 @@ import {nodeExportId} from '../config/export-ids.js'
 import {type SiteModel} from '../config/site.js'
 import {bootFiles, currentRevision, nodeRootDir, parseRevisionRef, type RevisionRef} from '../images/layout.js'
 import {byName, type Inventory, type InventoryNode} from '../inventory/inventory.js'
-import {type Root} from '../system/paths.js'
+import {type RootBoot} from '../storage/backend.js'
+import {withStorage} from '../storage/registry.js'
+import {type Context} from '../system/context.js'
 import {type BootNode} from './model.js'
+import {rbdRootArgs} from './rbd-root.js'
 
-/** The NFS-root part of a node's command line. initramfs-tools mounts / with klibc nfsmount, which speaks NFS v2/v3 only. */
+/** The NFS-root part of a node's command line (`server`: the address of the server that exports it). initramfs-tools mounts / with klibc nfsmount, which speaks NFS v2/v3 only. */
 export function nfsrootArgs(server: string, rootPath: string): string {
   return `root=/dev/nfs nfsroot=${server}:${rootPath},vers=3,tcp ip=dhcp rw`
 }
 
+/** The root part of a node's command line, as its storage says the node reaches its root (an NFS root: from `server`). */
+export function rootArgs(server: string, root: RootBoot): string {
+  return root.kind === 'nfs' ? nfsrootArgs(server, root.path) : rbdRootArgs(root)
+}
+
 /**
- * The server that holds a node's root and exports it: on a site with several servers the node's
- * `server` (default: the first server), whichever server answered the node's DHCP request; on a
- * site with one, that one. An NFS root lives on one server's storage.
+ * The server that holds a node's NFS root and exports it: on a site with several servers the
+ * node's `server` (default: the first server), whichever server answered the node's DHCP
+ * request; on a site with one, that one. An NFS root lives on one server's storage.
  */
 export function rootServer(site: SiteModel, node: Pick<InventoryNode, 'server'>): {name?: string, address: string} {
   if (site.servers.length === 0) return {address: site.server}
@@ -24,18 +32,21 @@ export function rootServer(site: SiteModel, node: Pick<InventoryNode, 'server'>)
 /**
  * Each node resolved to the files it boots: the revision its root came from, or the site's
  * default image's current revision for a node that has no root yet (its boot files may not
- * exist; doctor says so).
+ * exist; doctor says so), and how it reaches its root (from the site's storage backend).
  */
-export async function bootNodes(root: Root, site: SiteModel, inventory: Inventory): Promise<BootNode[]> {
-  return bootNodesFor(site, inventory, await currentRevision(root, site, site.boot.image))
+export async function bootNodes(ctx: Context, site: SiteModel, inventory: Inventory): Promise<BootNode[]> {
+  const roots = await withStorage(ctx, site, (storage) => storage.rootBoot(inventory.nodes.map((n) => n.name)))
+  return bootNodesFor(site, inventory, await currentRevision(ctx.root, site, site.boot.image), roots)
 }
 
-/** Pure: the boot model of every node, given the default image's current revision (if any). */
-export function bootNodesFor(site: SiteModel, inventory: Inventory, fallback?: RevisionRef): BootNode[] {
+/** Pure: the boot model of every node, given the default image's current revision (if any) and
+ * what the storage says of each root (default: an NFS root under paths.nodes). */
+export function bootNodesFor(site: SiteModel, inventory: Inventory, fallback?: RevisionRef, roots?: ReadonlyMap<string, RootBoot>): BootNode[] {
   return [...inventory.nodes].sort(byName).map((node) => {
     const ref = (node.image ? parseRevisionRef(node.image) : undefined) ?? fallback
     const files = ref ? bootFiles(ref) : {kernel: `pxeroot/${site.boot.image}/current/vmlinuz`, initrd: `pxeroot/${site.boot.image}/current/initrd.img`}
     const rootPath = nodeRootDir(site, node.name)
+    const root = roots?.get(node.name) ?? {kind: 'nfs', path: rootPath}
     const server = rootServer(site, node)
     const kernelArgs = [site.boot.kernelArgs, node.kernelArgs ?? ''].map((s) => s.trim()).filter(Boolean).join(' ')
     return {
@@ -43,13 +54,19 @@ export function bootNodesFor(site: SiteModel, inventory: Inventory, fallback?: R
       ip: node.ip,
       mac: node.mac,
       rootPath,
+      root,
       revision: ref,
       ...files,
       kernelArgs,
-      cmdline: [nfsrootArgs(server.address, rootPath), kernelArgs].filter(Boolean).join(' '),
+      cmdline: [rootArgs(server.address, root), kernelArgs].filter(Boolean).join(' '),
       exportId: nodeExportId(node.ip),
       ...(server.name ? {server: server.name} : {}),
-      exportedHere: server.name === undefined || server.name === site.self,
+      exportedHere: root.kind === 'nfs' && (server.name === undefined || server.name === site.self),
     }
   })
+}
+
+/** The nodes whose root this server exports over NFS (on a site with several servers, only the roots it holds). */
+export function nfsNodes<T extends Pick<BootNode, 'exportedHere'>>(nodes: readonly T[]): T[] {
+  return nodes.filter((n) => n.exportedHere)
 }

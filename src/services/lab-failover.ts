@@ -61,7 +61,7 @@ export async function labFailover(ctx: Context, options: LabFailoverOptions): Pr
         `run "pxeroot apply --server ${s.name} --root DIR" and give --server-root ${s.name}=DIR`)
     }
   }
-  const nodes = await Promise.all(views.map((view, i) => bootNodes(roots[i], view, inventory)))
+  const nodes = await Promise.all(views.map((view, i) => bootNodes({...ctx, root: roots[i]}, view, inventory)))
   const taken = new Set(nodes[0].flatMap((n) => (n.mac ? [n.mac] : [])))
   const vms = [options.first, options.second].map((name, which): LabVm => {
     const node = nodes[0].find((n) => n.name === name)

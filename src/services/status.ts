@@ -34,7 +34,7 @@ export async function readStatus(ctx: Context, names: readonly string[] = []): P
   // On a site with several servers: this one's view (the NFS connections of the roots it holds), and every server probed.
   const site = siteFromHere(ctx, await loadSite(ctx.root))
   const inventory = await loadInventory(ctx.root)
-  const all = await bootNodes(ctx.root, site, inventory)
+  const all = await bootNodes(ctx, site, inventory)
   for (const name of names) {
     if (!all.some((n) => n.name === name)) throw new UserError(`NODE: ${name} is not in the inventory`, 'see "pxeroot nodes list"')
   }

@@ -54,7 +54,7 @@ export function nodeStatuses(nodes: readonly BootNode[], live: LiveState): NodeS
     const lease = byIp.get(node.ip)
     const mounted = live.nfsClients.has(node.ip)
     // A root another server holds is mounted from there: this server judges the node by its lease alone.
-    const elsewhere = !node.exportedHere
+    const elsewhere = node.server !== undefined && node.root.kind === 'nfs' && !node.exportedHere
     const recorded = known && (!node.mac || live.reservationsRecorded !== false)
     const problems: string[] = []
     const leasedByNode = lease !== undefined && (!node.mac || lease.mac === node.mac)

@@ -1,4 +1,3 @@
-import {exportedNodes} from '../../boot/model.js'
 import {ganeshaIncludeLine, renderGaneshaExports, renderGaneshaMain} from '../../render/nfs/ganesha.js'
 import {includeIn, includeRetired, type IncludeEdit} from '../include.js'
 import {systemctl} from '../systemctl.js'
@@ -43,7 +42,7 @@ export const nfsGanesha: ServiceBackend = {
   paths: [GANESHA_PATHS.exports, GANESHA_PATHS.main],
   adminFiles: [GANESHA_PATHS.main],
   files: (model, admin) => [
-    {path: GANESHA_PATHS.exports, content: renderGaneshaExports(model.site, exportedNodes(model)), mode: 0o644},
+    {path: GANESHA_PATHS.exports, content: renderGaneshaExports(model.site, model.nodes), mode: 0o644},
     includeIn(admin, mainInclude),
     ...rootMountUnits(model),
   ],

@@ -1,4 +1,3 @@
-import {exportedNodes} from '../../boot/model.js'
 import {ValidationError} from '../../errors.js'
 import {renderKernelExports} from '../../render/nfs/exports.js'
 import {type Context} from '../../system/context.js'
@@ -40,7 +39,7 @@ export const kernelNfs: ServiceBackend = {
   unit: 'nfs-kernel-server',
   paths: [KERNEL_EXPORTS],
   adminFiles: [],
-  files: (model) => [{path: KERNEL_EXPORTS, content: renderKernelExports(model.site, exportedNodes(model)), mode: 0o644}],
+  files: (model) => [{path: KERNEL_EXPORTS, content: renderKernelExports(model.site, model.nodes), mode: 0o644}],
   retire: () => [],
   check: (ctx, candidate) => checkExports(ctx, candidate.text(KERNEL_EXPORTS)!),
   // A restart of nfs-kernel-server would start a grace period that stalls every node mounted from it.
