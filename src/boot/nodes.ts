@@ -1,6 +1,7 @@
 import {nodeExportId} from '../config/export-ids.js'
 import {type SiteModel} from '../config/site.js'
-import {bootFiles, currentRevision, nodeRootDir, parseRevisionRef, type RevisionRef} from '../images/layout.js'
+import {REVISION_ARG} from '../images/boot-report.js'
+import {bootFiles, currentRevision, formatRevisionRef, nodeRootDir, parseRevisionRef, type RevisionRef} from '../images/layout.js'
 import {byName, type Inventory, type InventoryNode} from '../inventory/inventory.js'
 import {type RootBoot} from '../storage/backend.js'
 import {withStorage} from '../storage/registry.js'
@@ -27,6 +28,16 @@ export function rootServer(site: SiteModel, node: Pick<InventoryNode, 'server'>)
   if (site.servers.length === 0) return {address: site.server}
   const s = site.servers.find((x) => x.name === node.server) ?? site.servers[0]
   return {name: s.name, address: s.address}
+}
+
+/**
+ * The revision a node is told it boots, on its kernel command line: the image's boot-report unit
+ * (images/boot-report.ts) writes it with the boot id into the node's own root, which is how the
+ * server knows the node came up on that revision (status, rollout). Absent while a node has no
+ * revision to boot.
+ */
+export function revisionArg(ref: RevisionRef | undefined): string | undefined {
+  return ref ? `${REVISION_ARG}=${formatRevisionRef(ref)}` : undefined
 }
 
 /**
@@ -58,7 +69,7 @@ export function bootNodesFor(site: SiteModel, inventory: Inventory, fallback?: R
       revision: ref,
       ...files,
       kernelArgs,
-      cmdline: [rootArgs(server.address, root), kernelArgs].filter(Boolean).join(' '),
+      cmdline: [rootArgs(server.address, root), revisionArg(ref), kernelArgs].filter(Boolean).join(' '),
       exportId: nodeExportId(node.ip),
       ...(server.name ? {server: server.name} : {}),
       exportedHere: root.kind === 'nfs' && (server.name === undefined || server.name === site.self),

@@ -80,8 +80,8 @@ export async function runFailover(ctx: Context, tools: LabTools, accel: 'kvm' | 
   let result: FailoverResult | undefined
   let failure: unknown
   try {
-    await primary.start([...a.vms], a.servers)
-    await standby.start([...b.vms], b.servers)
+    await primary.startServers([...a.vms], a.servers)
+    await standby.startServers([...b.vms], b.servers)
     const pair: Pair = {primary: {run: primary, server: a}, standby: {run: standby, server: b}, net: runnerIn(ctx.runner, (c, args) => primary.inServerNet(c, args))}
     result = await failover(ctx, pair, [...vms], accel, probe)
     result.seconds = (Date.now() - t0) / 1000

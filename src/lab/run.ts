@@ -99,8 +99,7 @@ export type LabRunEnv = Pick<LabEnv, 'runDir' | 'iface' | 'root' | 'server'>
 /** How the run starts its servers (lab-boot binds the backends' lab hooks to the generated files). */
 export interface LabServers {
   dhcp(env: LabRunEnv): LabDaemon
-  /** Absent: this server exports none of the run's roots (a server of several, lab/pair.ts). */
-  nfs?(env: LabRunEnv): LabDaemon
+  nfs(env: LabRunEnv): LabDaemon
   /** Proxy mode: the network's own DHCP server, which the lab plays on another host of its network, at `address`. */
   router?: {address: string, daemon(env: LabRunEnv): LabDaemon}
   /** boot.transport http: the web server, serving the lab's overlay of the tftp root. */
@@ -142,25 +141,25 @@ export async function runLab(ctx: Context, site: SiteModel, tools: LabTools, acc
   return outcome!
 }
 
-/** What a run's start() brought up, for its boot(). */
-interface Started {
-  t0: number
+/** The servers a run started, as their lab hooks describe them (their logs, lease files...). */
+export interface LabServersUp {
+  nfs: LabDaemon
   dhcp: LabDaemon
-  nfs?: LabDaemon
-  web?: LabDaemon
   router?: LabDaemon
+  web?: LabDaemon
 }
 
+/** One lab run's namespace, servers and VMs (runLab boots VMs in it; a lab session keeps it up for BMCs to power VMs). */
 export class LabRun {
   private ns?: LabNamespace
   private services: Daemon[] = []
   private vmDaemons: Daemon[] = []
-  private up?: Started
+  private up?: LabServersUp
 
   constructor(
     private readonly ctx: Context,
     private readonly site: SiteModel,
-    private readonly tools: LabTools,
+    readonly tools: LabTools,
     readonly dir: TempDir,
     private readonly accel: 'kvm' | 'tcg',
     private readonly options: LabBootOptions,
@@ -169,46 +168,55 @@ export class LabRun {
   ) {}
 
   /** Every process is bounded by the whole run's worst case, whatever else fails to stop it. */
-  private get boundMs(): number {
+  get boundMs(): number {
     return (this.options.timeout + 300) * 1000
   }
 
-  async run(vms: LabVm[], servers: LabServers): Promise<LabRunOutcome> {
-    await this.start(vms, servers)
-    return this.boot(vms, servers)
-  }
-
-  /** The network and the servers, each on the files apply generated, until they serve. */
-  async start(vms: LabVm[], servers: LabServers): Promise<void> {
+  /** The lab's network namespace, created once (a lab session also starts its BMCs there). */
+  async open(): Promise<LabNamespace> {
+    if (this.ns) return this.ns
     const {ctx, site} = this
-    const t0 = Date.now()
     const ns = this.join ? await this.join(this.dir.path) : await createLabNamespace(ctx.runner, {name: labNamespaceName(), serverCidr: `${site.server}/${site.net.prefixLength}`, runDir: this.dir.path})
     this.ns = ns
     ctx.log(`lab: network namespace ${ns.name}, server ${site.server} on ${ns.bridge}`)
-
     // Servers that drop root (dnsmasq, lighttpd) read and write here too.
     await ctx.files.chmod(this.dir.path, 0o755)
+    return ns
+  }
+
+  /** The site's servers in the namespace, each serving before the next starts. */
+  async startServers(vms: LabVm[], servers: LabServers): Promise<LabServersUp> {
+    const {ctx, site} = this
+    const t0 = Date.now()
+    const ns = await this.open()
     const env: LabRunEnv = {runDir: this.dir.path, iface: ns.bridge, root: ctx.root, server: site.server}
     // Roots NFS-Ganesha can only export as mount points (btrfs snapshots) are bound onto themselves
     // in the lab's mount namespace, as apply binds them on a real server.
     for (const root of await bindRootsInLab(ctx, vms.map((vm) => vm.node).filter((n) => n.exportedHere), ns.enterMounts)) ctx.log(`lab: ${root} bound onto itself for NFS-Ganesha (a btrfs subvolume)`)
-    const nfs = servers.nfs ? await this.startNfs(servers.nfs(env)) : undefined
+    const nfs = await this.startNfs(servers.nfs(env))
     const router = servers.router ? await this.startRouter(servers.router, env) : undefined
     const dhcp = await this.startServer(servers.dhcp(env))
     await this.startTftp(vms)
     const web = servers.web ? await this.startServer(servers.web({...env, tftpRoot: this.dir.file('tftp')})) : undefined
-    ctx.log(`lab: ${this.services.map((d) => d.name).join(', ')} up in ${((Date.now() - t0) / 1000).toFixed(1)} s${this.join ? '' : `; booting ${vms.map((v) => v.node.name).join(', ')} (${this.accel.toUpperCase()})`}`)
-    this.up = {t0, dhcp, nfs, web, router}
+    ctx.log(`lab: ${this.services.map((d) => d.name).join(', ')} up in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
+    this.up = {nfs, dhcp, ...(router ? {router} : {}), ...(web ? {web} : {})}
+    return this.up
+  }
+
+  async run(vms: LabVm[], servers: LabServers): Promise<LabRunOutcome> {
+    const t0 = Date.now()
+    await this.startServers(vms, servers)
+    this.ctx.log(`lab: booting ${vms.map((v) => v.node.name).join(', ')} (${this.accel.toUpperCase()})`)
+    return this.boot(vms, servers, [], t0)
   }
 
   /**
    * One VM per node on this run's network, followed until each passed or failed. `peers`: other
    * servers on the same network (lab/pair.ts), whose records count as this run's own.
    */
-  async boot(vms: LabVm[], servers: LabServers, peers: readonly LabRun[] = []): Promise<LabRunOutcome> {
+  async boot(vms: LabVm[], servers: LabServers, peers: readonly LabRun[] = [], t0 = Date.now()): Promise<LabRunOutcome> {
     const {ctx, site} = this
     const ns = this.ns!
-    const {t0, dhcp} = this.up!
     const runs = [this, ...peers]
     const feeds: VmFeed[] = []
     for (const vm of vms) {
@@ -233,7 +241,7 @@ export class LabRun {
     const up = runs.map((r) => r.up!)
     const leases = up.map((u) => logReader(u.router ?? u.dhcp, (spec) => spec.log, (spec, text) => spec.acks?.(text) ?? []))
     const fetches = up.flatMap((u) => (u.web?.access ? [logReader(u.web, (spec) => spec.access!.log, (spec, text) => spec.access!.fetches(text))] : []))
-    const ganesha = up.flatMap((u) => (u.nfs ? [new FileTail(u.nfs.log)] : []))
+    const ganesha = up.map((u) => new FileTail(u.nfs.log))
     const seen = await watchBoots(feeds, {
       leases: async () => (await Promise.all(leases.map((read) => read()))).flat(),
       ...(fetches.length > 0 ? {fetches: async () => (await Promise.all(fetches.map((read) => read()))).flat()} : {}),
@@ -245,7 +253,7 @@ export class LabRun {
       },
     }, {server: site.server, timeoutMs: this.options.timeout * 1000, signal: ctx.signal, log: ctx.log})
     const progress = feeds.map((f) => f.progress)
-    const status = servers.status ? await this.status(servers.status, dhcp) : undefined
+    const status = servers.status ? await this.status(servers.status, this.up!.dhcp) : undefined
     return {
       progress,
       result: {
@@ -283,7 +291,7 @@ export class LabRun {
     return vm !== undefined && !vm.ended
   }
 
-  /** The network this run made or joined (once started). */
+  /** The network this run made or joined (once open). */
   get network(): LabNamespace | undefined {
     return this.ns
   }
@@ -320,7 +328,8 @@ export class LabRun {
     }
   }
 
-  private daemon(name: string, command: string, args: string[], log: string, options: {env?: Record<string, string>, enter?: LabHost['inHost']} = {}): Daemon {
+  /** Starts a process of the run in the lab (network and mount namespaces), bounded, stopped at teardown. */
+  daemon(name: string, command: string, args: string[], log: string, options: {env?: Record<string, string>, enter?: LabHost['inHost']} = {}): Daemon {
     const [cmd, argv] = (options.enter ?? this.ns!.inLab)(command, args)
     const d = startDaemon(this.ctx.runner, {name, command: cmd, args: argv, log, timeoutMs: this.boundMs, run: this.ns!.name, env: options.env})
     this.services.push(d)
@@ -328,7 +337,7 @@ export class LabRun {
   }
 
   /** Waits until test() holds, the service dies (error with its log), or the bound passes. */
-  private async until(d: Daemon, what: string, test: () => Promise<boolean>, logFile = d.log): Promise<void> {
+  async until(d: Daemon, what: string, test: () => Promise<boolean>, logFile = d.log): Promise<void> {
     const deadline = Date.now() + SERVICE_START_MS
     for (;;) {
       this.ctx.signal.throwIfAborted()
@@ -373,6 +382,23 @@ export class LabRun {
   }
 
   /**
+   * The lab's copy of a node's loader file, in the overlay's upper layer, from the real file as it
+   * is now (a lab session calls it again before each power-on: apply may have rewritten it). It is
+   * written in place, as tftpd and the web server read it through the mounted overlay.
+   */
+  async writeLoaderCopy(vm: LabVm): Promise<void> {
+    const lower = this.ctx.root.resolve(this.site.paths.tftp)
+    const real = await readIfExists(path.join(lower, vm.target.config))
+    // No file, no copy: the boot must fail where a real node would.
+    if (!real) return
+    const copy = labLoaderCopy(vm.target, real.toString('utf8'))
+    vm.target.kernel = copy.kernel ?? vm.target.kernel
+    vm.target.initrd = copy.initrd ?? vm.target.initrd
+    const written = await this.dir.write(path.join('tftp-upper', vm.target.config), copy.text, 0o644)
+    if (vm.target.transport === 'http') vm.target.sizes = await fileSizes([written, ...[vm.target.loader, vm.target.kernel, vm.target.initrd].map((f) => path.join(lower, f))], [vm.target.config, vm.target.loader, vm.target.kernel, vm.target.initrd])
+  }
+
+  /**
    * tftpd serves an overlay of the real tftp root: the lab's copies of the nodes' pxelinux or
    * GRUB files (with the serial console added) sit in a private upper layer, so the real tree is
    * never written and everything else is served exactly as pxeroot generated it.
@@ -383,16 +409,7 @@ export class LabRun {
     const upper = await this.dir.mkdir('tftp-upper')
     const work = await this.dir.mkdir('tftp-work')
     const merged = await this.dir.mkdir('tftp')
-    for (const vm of vms) {
-      const real = await readIfExists(path.join(lower, vm.target.config))
-      // No file, no copy: the boot must fail where a real node would.
-      if (!real) continue
-      const copy = labLoaderCopy(vm.target, real.toString('utf8'))
-      vm.target.kernel = copy.kernel ?? vm.target.kernel
-      vm.target.initrd = copy.initrd ?? vm.target.initrd
-      const written = await this.dir.write(path.join('tftp-upper', vm.target.config), copy.text, 0o644)
-      if (vm.target.transport === 'http') vm.target.sizes = await fileSizes([written, ...[vm.target.loader, vm.target.kernel, vm.target.initrd].map((f) => path.join(lower, f))], [vm.target.config, vm.target.loader, vm.target.kernel, vm.target.initrd])
-    }
+    for (const vm of vms) await this.writeLoaderCopy(vm)
     await mountFs(this.ctx.runner, 'overlay', 'pxeroot-lab-tftp', merged, `lowerdir=${lower},upperdir=${upper},workdir=${work}`, {enter: this.ns!.enterMounts})
     const d = this.daemon('tftpd', this.tools['in.tftpd'], ['-L', '-v', '-v', '--secure', '--address', `${this.site.server}:69`, '--blocksize', '1468', merged], this.dir.file('tftpd.log'))
     await sleep(300)
