@@ -38,7 +38,7 @@ describe('the inventory file', () => {
     expect(refusal('nodes:\n  - name: node07\n    ip: 192.168.0.207\n    mca: 52:54:00:00:00:07\n'))
       .toBe('/etc/pxeroot/nodes.yaml: line 4: nodes.0: unknown field mca; did you mean mac?')
     expect(refusal('nodes:\n  - {name: node07, ip: 192.168.0.207, colour: blue}\n'))
-      .toMatch(/nodes\.0: unknown field colour; the fields are name, ip, mac, image, kernelArgs, bmc, clone$/)
+      .toMatch(/nodes\.0: unknown field colour; the fields are name, ip, mac, image, kernelArgs, server, bmc, clone$/)
     expect(refusal('node:\n  - {name: node07, ip: 192.168.0.207}\n')).toMatch(/line 1: unknown field node; did you mean nodes\?/)
   })
 

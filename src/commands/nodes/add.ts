@@ -5,7 +5,7 @@ import {EXIT_TABLE} from '../../errors.js'
 import {type ChangeResult} from '../../services/inventory-change.js'
 import {addNodeEntry} from '../../services/nodes-add.js'
 import {applyReport} from '../../cli/apply-report.js'
-import {applyFlags} from '../../cli/flags.js'
+import {applyFlags, rootServerFlag} from '../../cli/flags.js'
 
 export default class NodesAdd extends BaseCommand {
   static summary = 'Add a node: its address, optional MAC binding, and its boot entries'
@@ -18,12 +18,13 @@ export default class NodesAdd extends BaseCommand {
     mac: Flags.string({description: 'bind the node to this MAC (fixed address, 01-<mac> pxelinux and GRUB files)'}),
     image: Flags.string({description: 'image revision its root comes from, NAME@N'}),
     'kernel-args': Flags.string({description: 'extra kernel command line for this node'}),
+    ...rootServerFlag,
     ...applyFlags,
   }
 
   public async run(): Promise<ChangeResult> {
     const {args, flags} = await this.parse(NodesAdd)
-    const result = await addNodeEntry(this.makeContext(flags.root), args.name, {ip: flags.ip, mac: flags.mac, image: flags.image, kernelArgs: flags['kernel-args']},
+    const result = await addNodeEntry(this.makeContext(flags.root), args.name, {ip: flags.ip, mac: flags.mac, image: flags.image, kernelArgs: flags['kernel-args'], server: flags.server},
       {dryRun: flags['dry-run'], reload: flags.reload})
     if (!this.jsonEnabled()) process.stdout.write(applyReport(result))
     return result
