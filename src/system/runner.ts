@@ -41,7 +41,6 @@ export const PACKAGE_OF: Record<string, string> = {
   wipefs: 'util-linux',
   blkid: 'util-linux',
   'qemu-system-x86_64': 'qemu-system-x86',
-  'ssh-keygen': 'openssh-client',
   zstd: 'zstd',
   unshare: 'util-linux',
   'dbus-send': 'dbus',
