@@ -4,7 +4,7 @@ import path from 'node:path'
 import {applyBootConfig, type ApplyResult} from '../apply/apply.js'
 import {checkCloneSpace, cloneConcurrency, cloneToTemp, describeFailures, forEachNode, InventoryWriter, nodesDirOf, recover, resolveSource} from '../clone/engine.js'
 import {identityOf, newMachineId, writeIdentity} from '../clone/identity.js'
-import {switchRoots, upsertNode} from '../clone/journal.js'
+import {switchInBatches, upsertNode} from '../clone/journal.js'
 import {publishKnownHosts} from '../clone/known-hosts.js'
 import {chooseMethod, type CloneMethod, type MethodChoice} from '../clone/method.js'
 import {planClones, type PlannedClone} from '../clone/plan.js'
@@ -16,6 +16,7 @@ import {PartialFailureError, UserError} from '../errors.js'
 import {existingAncestor, freeSpace} from '../images/space.js'
 import {assertValidInventory, loadInventory, type Inventory} from '../inventory/inventory.js'
 import {type Context} from '../system/context.js'
+import {bounded} from '../system/pool.js'
 
 export interface CloneNodesOptions {
   count: number
@@ -87,11 +88,19 @@ export async function cloneNodes(ctx: Context, options: CloneNodesOptions): Prom
     if (plan.create.length > 0) await nodesDirOf(ctx, site, true)
 
     const writer = new InventoryWriter(ctx, inventory)
-    const {done: created, failed} = await forEachNode(ctx, plan.create, cloneConcurrency(choice.method, site.clone.concurrency), async (p) => {
-      const t0 = performance.now()
-      const temp = await cloneToTemp(ctx, {method: choice.method, source: source.rootfs, nodesDir, name: p.name, sparse}, (dir) => writeIdentity(ctx, dir, identityOf(site, p.name, machineIds.get(p.name)!, 'fresh'), ctx.signal))
+    const switchRoot = switchInBatches(ctx.files, nodesDir, writer.commitAll)
+    // The clones take the slots; a clone waiting for its switch to be committed (in a group with
+    // the others that are ready, see switchInBatches) lets the next one start.
+    const cloning = bounded(cloneConcurrency(choice.method, site.clone.concurrency))
+    const {done: created, failed} = await forEachNode(ctx, plan.create, plan.create.length, async (p) => {
+      let t0 = 0
+      const temp = await cloning(async () => {
+        ctx.signal.throwIfAborted()
+        t0 = performance.now()
+        return cloneToTemp(ctx, {method: choice.method, source: source.rootfs, nodesDir, name: p.name, sparse}, (dir) => writeIdentity(ctx, dir, identityOf(site, p.name, machineIds.get(p.name)!, 'fresh'), ctx.signal))
+      })
       try {
-        await switchRoots(ctx.files, nodesDir, {node: p.name, renames: [{from: path.basename(temp), to: p.name}], entry: entryOf(p, choice.method)}, writer.commit)
+        await switchRoot({node: p.name, renames: [{from: path.basename(temp), to: p.name}], entry: entryOf(p, choice.method)})
       } catch (error) {
         await removeRoot(ctx, nodesDir, temp).catch(() => undefined)
         throw error
