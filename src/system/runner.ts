@@ -1,4 +1,4 @@
-import {execa, ExecaError} from 'execa'
+import type {ExecaError} from 'execa'
 
 import {ExternalCommandError, PreconditionError} from '../errors.js'
 
@@ -56,6 +56,9 @@ export function execaRunner(baseEnv: Record<string, string | undefined> = {}): R
   return {
     async run(command, args, options = {}) {
       try {
+        // Loaded on the first process, not at start-up: execa is ~140 modules, and most runs of
+        // nodes list, status or version start none.
+        const {execa} = await import('execa')
         const child = execa(command, [...args], {
           cwd: options.cwd,
           env: {...baseEnv, ...options.env},
