@@ -6,34 +6,19 @@ import {readExportedRoots, rootIdentities, switchedRoots} from '../apply/exporte
 import {planFiles, readOwned} from '../apply/plan.js'
 import {SHIM} from '../backends/loaders/grub.js'
 import {activeServices, packagesFor} from '../backends/registry.js'
-import {type BootModel} from '../boot/model.js'
 import {type SiteModel} from '../config/site.js'
 import {PxerootError, UserError} from '../errors.js'
 import {formatRevisionRef} from '../images/layout.js'
 import {readManifest} from '../images/manifest.js'
 import {revisionSecureBoot} from '../images/secure-boot.js'
 import {inventoryProblems, type Inventory} from '../inventory/inventory.js'
-import {type Context} from '../system/context.js'
 import {exists, filesUnder, readIfExists} from '../system/files.js'
 import {STATE} from '../system/paths.js'
 import {dhcpChecks, proxyUefiVerdict} from './dhcp.js'
+import {type Check, type Facts} from './check.js'
 import {webServer} from './web.js'
 
-export type Status = 'ok' | 'warn' | 'fail' | 'skip'
-
-export interface Check {
-  check: string
-  status: Status
-  message: string
-  fix?: string
-}
-
-export interface Facts {
-  ctx: Context
-  site: SiteModel
-  inventory: Inventory
-  model: BootModel
-}
+export type {Check, Facts, Status} from './check.js'
 
 const ok = (check: string, message: string): Check => ({check, status: 'ok', message})
 
