@@ -10,5 +10,8 @@ export default defineConfig({
     // Heavy suites (debootstrap, qemu) share cached builds through files; run files one at a time
     // on CI's two cores so a build is never raced.
     fileParallelism: false,
+    // One Ceph cluster per run, shared by its files (test/support/ceph.ts): stopped at the end,
+    // and a killed run's reaped by the next.
+    globalSetup: ['test/support/global-setup.ts'],
   },
 })

@@ -32,12 +32,11 @@ import {constants, promises as fs, statfsSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
 import {cloneNodes} from '../src/services/nodes-clone.js'
-import {cloneConcurrency} from '../src/clone/engine.js'
-import {copyTree as cloneTree} from '../src/system/trees.js'
+import {cloneConcurrency} from '../src/storage/local.js'
+import {copyTree as cloneTree, type CopyMethod} from '../src/system/trees.js'
 import {hostFiles} from '../src/system/files.js'
-import {type CloneMethod} from '../src/clone/method.js'
 import {rebaseNodes} from '../src/services/nodes-rebase.js'
-import {removeRoot} from '../src/clone/remove.js'
+import {removeRoot} from '../src/storage/local/remove.js'
 import {makeRoot} from '../src/system/paths.js'
 import {mapBounded, settled} from '../src/system/pool.js'
 import {execaRunner} from '../src/system/runner.js'
@@ -240,7 +239,7 @@ async function benchFs(type: FsType): Promise<void> {
     const baseline = (n: number, copy: (i: number) => void) => (fits(n) ? m(serially(n, copy)) : rolling(n, copy))
     const parallel = (n: number, limit: number, copy: (i: number) => Promise<unknown>) => async () => settled(await mapBounded(Array.from({length: n}, (_, i) => i), limit, copy))
 
-    const methods = (process.env.BENCH_METHODS?.split(',') as CloneMethod[] | undefined) ?? (type === 'btrfs' ? ['btrfs', 'reflink', 'copy'] : type === 'xfs' ? ['reflink', 'copy'] : ['copy', 'rsync'])
+    const methods = (process.env.BENCH_METHODS?.split(',') as CopyMethod[] | undefined) ?? (type === 'btrfs' ? ['btrfs', 'reflink', 'copy'] : type === 'xfs' ? ['reflink', 'copy'] : ['copy', 'rsync'])
     for (const n of COUNTS) {
       const cp = await baseline(n, (i) => sh('cp', ['-a', '--reflink=never', source, path.join(scratch, `c${i}`)]))
       row(type, `baseline cp -a --reflink=never ×${n}${fits(n) ? '' : ' (rolling)'}`, cp.seconds, cp.spread, '1.0× cp', size(cp.disk))

@@ -1,6 +1,7 @@
 import {type BootModel} from '../boot/model.js'
 import {type SiteModel} from '../config/site.js'
 import {type Inventory} from '../inventory/inventory.js'
+import {type StorageBackend} from '../storage/backend.js'
 import {type Context} from '../system/context.js'
 
 /** What every doctor check gets and gives; its own module so that each group of checks
@@ -17,6 +18,7 @@ export interface Check {
 export interface Facts {
   ctx: Context
   site: SiteModel
+  storage: StorageBackend
   inventory: Inventory
   model: BootModel
 }

@@ -51,6 +51,18 @@ async function onPath(name: string): Promise<string | undefined> {
   return undefined
 }
 
+/** Absolute paths of the programs (program → package) that are installed, and the packages of those that are not. */
+export async function findTools(tools: Readonly<Record<string, string>>): Promise<{found: Record<string, string>, missing: string[]}> {
+  const missing = new Set<string>()
+  const found: Record<string, string> = {}
+  for (const [tool, pkg] of Object.entries(tools)) {
+    const at = await onPath(tool)
+    if (at) found[tool] = at
+    else missing.add(pkg)
+  }
+  return {found, missing: [...missing]}
+}
+
 export type LabTools = Record<keyof typeof LAB_TOOLS, string> & Record<string, string>
 
 /**
@@ -59,13 +71,8 @@ export type LabTools = Record<keyof typeof LAB_TOOLS, string> & Record<string, s
  * Returns absolute paths, so what runs inside the namespaces does not depend on PATH.
  */
 export async function requireLabTools(servers: Readonly<Record<string, string>>): Promise<LabTools> {
-  const missing = new Set<string>()
-  const found: Record<string, string> = {}
-  for (const [tool, pkg] of Object.entries({...LAB_TOOLS, ...servers})) {
-    const at = await onPath(tool)
-    if (at) found[tool] = at
-    else missing.add(pkg)
-  }
+  const {found, missing: packages} = await findTools({...LAB_TOOLS, ...servers})
+  const missing = new Set(packages)
   try {
     await fs.access(E1000_ROM, constants.R_OK)
   } catch {

@@ -152,3 +152,69 @@ export async function reapStaleNamespaces(runner: Runner): Promise<string[]> {
   }
   return reaped
 }
+
+/** Whether a named network namespace exists (ip netns add made /run/netns/NAME). */
+export async function namespaceExists(name: string): Promise<boolean> {
+  return fs.stat(`/run/netns/${name}`).then(() => true, () => false)
+}
+
+/**
+ * A standalone network namespace holding one bridge with one address: where a throwaway
+ * cluster's servers listen and what lab runs join (joinBridge). No uplink, no route out.
+ * A failure half-way deletes what it made.
+ */
+export async function createBridgedNamespace(runner: Runner, opts: {name: string, bridge: string, cidr: string}): Promise<void> {
+  const ip = (...args: string[]) => runner.run('ip', args, {timeout: STEP_MS})
+  await ip('netns', 'add', opts.name)
+  try {
+    await ip('-n', opts.name, 'link', 'set', 'lo', 'up')
+    await ip('-n', opts.name, 'link', 'add', opts.bridge, 'type', 'bridge')
+    await ip('-n', opts.name, 'addr', 'add', opts.cidr, 'dev', opts.bridge)
+    await ip('-n', opts.name, 'link', 'set', opts.bridge, 'up')
+  } catch (error) {
+    await runner.run('ip', ['netns', 'delete', opts.name], {reject: false, timeout: STEP_MS})
+    throw error
+  }
+}
+
+/** Ends every process left in a namespace (by PID) and deletes it; an absent namespace is fine. */
+export async function deleteNamespace(runner: Runner, name: string): Promise<void> {
+  if (!await namespaceExists(name)) return
+  await killAll(await netnsPids(runner, name))
+  await runner.run('ip', ['netns', 'delete', name], {timeout: STEP_MS})
+}
+
+/** The interface of a namespace that holds `address`, and whether it is a bridge. */
+export async function interfaceWithAddress(runner: Runner, ns: string, address: string): Promise<{name: string, bridge: boolean} | undefined> {
+  const r = await runner.run('ip', ['-n', ns, '-j', '-d', 'addr', 'show'], {timeout: STEP_MS})
+  const links = JSON.parse(r.stdout || '[]') as {ifname: string, linkinfo?: {info_kind?: string}, addr_info?: {local?: string}[]}[]
+  const link = links.find((l) => l.addr_info?.some((a) => a.local === address))
+  return link ? {name: link.ifname, bridge: link.linkinfo?.info_kind === 'bridge'} : undefined
+}
+
+/** The ports of a bridge in a namespace. */
+export async function bridgePorts(runner: Runner, ns: string, bridge: string): Promise<string[]> {
+  const r = await runner.run('ip', ['-n', ns, '-j', 'link', 'show', 'master', bridge], {timeout: STEP_MS})
+  return (JSON.parse(r.stdout || '[]') as {ifname: string}[]).map((l) => l.ifname)
+}
+
+/**
+ * Joins two bridges of two namespaces with a veth pair (`port` on both sides: interface names
+ * are per namespace): one layer-2 network. Deleting either namespace removes the pair.
+ */
+export async function joinBridges(runner: Runner, a: {ns: string, bridge: string}, b: {ns: string, bridge: string}, port: string): Promise<void> {
+  const ip = (...args: string[]) => runner.run('ip', args, {timeout: STEP_MS})
+  await ip('-n', a.ns, 'link', 'add', port, 'type', 'veth', 'peer', 'name', port, 'netns', b.ns)
+  try {
+    await ip('-n', a.ns, 'link', 'set', port, 'master', a.bridge, 'up')
+    await ip('-n', b.ns, 'link', 'set', port, 'master', b.bridge, 'up')
+  } catch (error) {
+    await removeLink(runner, a.ns, port)
+    throw error
+  }
+}
+
+/** Deletes an interface (a veth: its peer goes with it); absent is fine. */
+export async function removeLink(runner: Runner, ns: string, name: string): Promise<void> {
+  await runner.run('ip', ['-n', ns, 'link', 'delete', name], {reject: false, timeout: STEP_MS})
+}

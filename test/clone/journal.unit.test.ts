@@ -5,7 +5,13 @@ import {describe, expect, it} from 'vitest'
 
 import {journalFile, resumeSwitches, switchInBatches} from '../../src/clone/journal.js'
 import {type InventoryNode} from '../../src/inventory/inventory.js'
-import {hostFiles, type Files} from '../../src/system/files.js'
+import {exists, hostFiles, type Files} from '../../src/system/files.js'
+
+/** Root entries as directories of `dir`, as the local storage backend keeps them. */
+const storage = (dir: string) => ({
+  rootExists: (name: string) => exists(path.join(dir, name)),
+  renameRoot: (from: string, to: string) => fs.rename(path.join(dir, from), path.join(dir, to)),
+})
 
 describe('an interrupted root switch', () => {
   it('is finished forwards by the next run, whichever rename the kill interrupted', async () => {
@@ -24,7 +30,7 @@ describe('an interrupted root switch', () => {
         let saved: unknown
         const {inventory, resumed} = await resumeSwitches(hostFiles, dir, {nodes: [{name: 'node01', ip: '192.168.0.200', image: 'lab@1'}]}, () => {}, async (inv) => {
           saved = inv
-        })
+        }, storage(dir))
         expect(resumed).toEqual(['node01'])
         expect(inventory.nodes[0].image).toBe('lab@2')
         expect(saved).toEqual(inventory)
@@ -46,7 +52,7 @@ describe('an interrupted root switch', () => {
       await fs.mkdir(path.join(dir, '.node02.pxeroot-clone-abcd'))
       await fs.writeFile(path.join(dir, '._batch-0a1b2c3d.pxeroot-journal.json'), JSON.stringify({switches: [sw(1), sw(2), sw(3)]}))
       const lines: string[] = []
-      const {inventory, resumed} = await resumeSwitches(hostFiles, dir, {nodes: []}, (l) => lines.push(l), async () => {})
+      const {inventory, resumed} = await resumeSwitches(hostFiles, dir, {nodes: []}, (l) => lines.push(l), async () => {}, storage(dir))
       expect(resumed).toEqual(['node01', 'node02'])
       expect(inventory.nodes.map((n) => n.name)).toEqual(['node01', 'node02'])
       expect(lines.join('\n')).toMatch(/abandoning the interrupted switch of node03/)
@@ -73,7 +79,7 @@ describe('clones switched into place in groups', () => {
       const switchRoot = switchInBatches(files, dir, async (entries: InventoryNode[]) => {
         commits.push(entries.map((e) => e.name))
         await new Promise((r) => setTimeout(r, 20))
-      })
+      }, storage(dir))
       const names = Array.from({length: 12}, (_, i) => `node${String(i + 1).padStart(2, '0')}`)
       for (const name of names) if (name !== 'node07') await fs.mkdir(path.join(dir, `.${name}.pxeroot-clone-abcd`))
       const outcomes = await Promise.allSettled(names.map(async (name, i) => {

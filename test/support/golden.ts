@@ -13,16 +13,14 @@ import {createHash} from 'node:crypto'
 import {promises as fs} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import {setTimeout as sleep} from 'node:timers/promises'
 import {fileURLToPath} from 'node:url'
 
 import {type SiteModel} from '../../src/config/site.js'
 import {parseSite} from '../../src/config/site-file.js'
-import {BusyError} from '../../src/errors.js'
 import {type RevisionRef} from '../../src/images/layout.js'
 export {runCommand} from './run-command.js'
 import {runCommand} from './run-command.js'
-import {acquireLock} from '../../src/system/lock.js'
+import {underLockWaiting} from './lock-wait.js'
 import {makeRoot, STATE, type Root} from '../../src/system/paths.js'
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
@@ -125,20 +123,8 @@ export async function goldenRevision(): Promise<RevisionRef> {
     const ready = await readReady(key)
     if (ready) return ready
     await fs.mkdir(CACHE, {recursive: true})
-    const deadline = Date.now() + 45 * 60_000
-    for (;;) {
-      try {
-        const lock = await acquireLock(path.join(CACHE, `golden-${key}.lock`), 'golden image build')
-        try {
-          return (await readReady(key)) ?? await buildGolden(key)
-        } finally {
-          await lock.release()
-        }
-      } catch (error) {
-        if (!(error instanceof BusyError) || Date.now() > deadline) throw error
-        await sleep(5000)
-      }
-    }
+    return underLockWaiting(path.join(CACHE, `golden-${key}.lock`), 'golden image build', {waitMs: 45 * 60_000, pollMs: 5000},
+      async () => (await readReady(key)) ?? await buildGolden(key))
   })()
   cached.catch(() => {
     cached = undefined
