@@ -2,6 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import {BaseCommand} from '../cli/base-command.js'
+import {unknownReport, unreadableReport} from '../cli/lease-report.js'
 import {table} from '../cli/table.js'
 import {EXIT_TABLE} from '../errors.js'
 import {readStatus, type StatusResult} from '../services/status.js'
@@ -16,6 +17,7 @@ export function statusReport(s: StatusResult): string {
   ])
   const out = [table(['NAME', 'IP', 'BOUND BY', 'STATE', 'LEASED TO', 'ROOT', 'IMAGE', 'BEHIND', 'LAST FETCH'], rows)]
   for (const n of s.nodes) for (const p of n.problems) out.push(`${n.name}: ${p}\n`)
+  out.push(unreadableReport(s.unreadableLeases), unknownReport(s.unknown))
   if (s.sources.leases === null) out.push('leases: the network\'s own DHCP server holds them (dhcp.mode: proxy); UP means the root is mounted\n')
   out.push(`${summaryLine(s.summary)}\n`)
   return out.join('')

@@ -17,6 +17,7 @@ import {exists, filesUnder, readIfExists} from '../system/files.js'
 import {STATE} from '../system/paths.js'
 import {dhcpChecks, proxyUefiVerdict} from './dhcp.js'
 import {type Check, type Facts} from './check.js'
+import {leaseFiles} from './leases.js'
 import {webServer} from './web.js'
 
 export type {Check, Facts, Status} from './check.js'
@@ -184,6 +185,7 @@ export const CHECKS: readonly DoctorCheck[] = [
   {name: 'packages', needsNodes: false, run: packages},
   {name: 'services', needsNodes: false, run: services},
   {name: 'dhcp server', needsNodes: false, run: dhcpServer},
+  {name: 'leases', needsNodes: false, run: leaseFiles},
   {name: 'boot files', needsNodes: true, run: upToDate},
   {name: 'config', needsNodes: false, run: daemonChecks},
   {name: 'tftp root', needsNodes: false, run: tftpReadable},

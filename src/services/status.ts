@@ -1,5 +1,6 @@
 import {promises as fs} from 'node:fs'
 
+import {readLeaseFiles} from '../backends/dhcp/leases.js'
 import {DHCP_SERVERS} from '../backends/registry.js'
 import {bootNodes} from '../boot/nodes.js'
 import {loadSite} from '../config/site-file.js'
@@ -36,11 +37,12 @@ export async function readStatus(ctx: Context, names: readonly string[] = []): P
   const read = (hostPath: string) => fs.readFile(ctx.root.resolve(hostPath), 'utf8').catch(() => undefined)
   const readAll = async (paths: readonly string[]) => (await Promise.all(paths.map(read))).filter((t): t is string => t !== undefined)
   const sources: LiveSources = {
-    leases: () => readAll(db?.files ?? []),
+    leases: async () => (db ? readLeaseFiles(ctx.root, db) : []),
     // The socket tables are this machine's, whatever --root says (a test root has no connections).
     sockets: async () => ctx.root.isHost ? readAll(['/proc/net/tcp', '/proc/net/tcp6']) : [],
     fetchLogs: () => readAll(FETCH_LOGS),
   }
   const status = await liveStatus(ctx.root, site, inventory, nodes, db, sources)
-  return {...status, at: new Date().toISOString(), sources: {leases: db?.files ?? null}}
+  // Asked about some nodes, the answer is about them: unknown machines are for the whole view.
+  return {...status, ...(names.length > 0 ? {unknown: []} : {}), at: new Date().toISOString(), sources: {leases: db?.files ?? null}}
 }
