@@ -22,6 +22,7 @@ describe('image update --then-rollout from cron', () => {
   afterEach(async () => cleanup?.())
 
   it('is one schedule entry, parsed as image update parses it', async () => {
+    await seedSite(dir)
     const set = await runCommand(ScheduleSet, ['0 3 * * 0', '--root', dir, '--', 'image', 'update', '--all', '--then-rollout'])
     expect(set.error?.message).toBeUndefined()
     expect(await fs.readFile(path.join(dir, SCHEDULE_PATHS.cronFile), 'utf8')).toContain(` image update --root ${dir} --all --then-rollout >>/var/log/pxeroot/cron.log 2>&1\n`)
