@@ -4,6 +4,8 @@ import {type SiteModel} from '../config/site.js'
 import {currentRevision, parseRevisionRef, type RevisionRef} from '../images/layout.js'
 import {type Inventory} from '../inventory/inventory.js'
 import {type Root} from '../system/paths.js'
+import {mapBounded, settled} from '../system/pool.js'
+import {type BootReport} from '../images/boot-report.js'
 import {lastFetches} from './fetches.js'
 import {nfsClientsIn} from './nfs-clients.js'
 import {nodeStatuses, summarize, type NodeStatus, type StatusSummary} from './node-status.js'
@@ -17,6 +19,8 @@ export interface LiveSources {
   sockets(): Promise<string[]>
   /** Logs that record boot-file fetches and DHCP requests (syslog for tftpd and the DHCP servers, the web server's access log). */
   fetchLogs(): Promise<string[]>
+  /** What a node last reported of its boot from its root (status/booted.ts); none when absent. */
+  bootReport?(node: string): Promise<BootReport | undefined>
 }
 
 export interface LiveStatus {
@@ -26,6 +30,14 @@ export interface LiveStatus {
   unreadableLeases: LeaseRead['unreadable']
   /** Machines that asked for a lease or a boot file but are in no node, newest first. */
   unknown: UnknownMachine[]
+}
+
+/** The boot report in each node's root, by name; a few hundred bytes each, read a few at a time. */
+async function bootReports(sources: LiveSources, nodes: readonly BootNode[]): Promise<Map<string, BootReport>> {
+  if (!sources.bootReport) return new Map()
+  const read = sources.bootReport
+  const reports = settled(await mapBounded(nodes, 16, async (node) => [node.name, await read(node.name)] as const))
+  return new Map(reports.filter((r): r is readonly [string, BootReport] => r?.[1] !== undefined))
 }
 
 /**
@@ -50,6 +62,7 @@ export async function liveStatus(root: Root, site: SiteModel, inventory: Invento
     nfsClients: nfsClientsIn(await sources.sockets()),
     revisions,
     fetches,
+    booted: await bootReports(sources, nodes),
   })
   // Against every node of the inventory, not only those asked about.
   const unknown = unknownMachines(inventory.nodes, {leases: read?.leases ?? null, logs, fetches, leaseSeconds: site.lease.default, now})

@@ -43,8 +43,19 @@ describe('the inventory file', () => {
     expect(refusal('nodes:\n  - name: node07\n    ip: 192.168.0.207\n    mca: 52:54:00:00:00:07\n'))
       .toBe('/etc/pxeroot/nodes.yaml: line 4: nodes.0: unknown field mca; did you mean mac?')
     expect(refusal('nodes:\n  - {name: node07, ip: 192.168.0.207, colour: blue}\n'))
-      .toMatch(/nodes\.0: unknown field colour; the fields are name, ip, mac, image, kernelArgs, clone$/)
+      .toMatch(/nodes\.0: unknown field colour; the fields are name, ip, mac, image, kernelArgs, bmc, clone$/)
     expect(refusal('node:\n  - {name: node07, ip: 192.168.0.207}\n')).toMatch(/line 1: unknown field node; did you mean nodes\?/)
+  })
+
+  it('a BMC: its driver, address and user; a password in the file is refused with where it goes, one BMC per machine', () => {
+    const inv = parseInventory('nodes:\n  - name: node01\n    ip: 192.168.0.200\n    bmc: {address: 10.0.1.101, user: admin}\n')
+    expect(inv.nodes[0].bmc).toEqual({driver: 'ipmi', address: '10.0.1.101', user: 'admin'})
+    expect(refusal('nodes:\n  - name: node01\n    ip: 192.168.0.200\n    bmc: {address: 10.0.1.101, user: admin, password: s3cret}\n'))
+      .toMatch(/line 4: nodes\.0\.bmc\.password: passwords never go in the inventory: "pxeroot nodes set NODE --bmc-password-file FILE" keeps them in \/etc\/pxeroot\/bmc-secrets/)
+    expect(refusal('nodes:\n  - name: node01\n    ip: 192.168.0.200\n    bmc: {driver: wol, address: 10.0.1.101, user: admin}\n')).toMatch(/nodes\.0\.bmc\.driver: must be ipmi or redfish/)
+    expect(refusal('nodes:\n  - {name: a1, ip: 192.168.0.201, bmc: {address: 10.0.1.101, user: admin}}\n  - {name: a2, ip: 192.168.0.202, bmc: {address: 10.0.1.101, user: admin}}\n'))
+      .toMatch(/node "a2" \(line 3\): bmc 10\.0\.1\.101 is already used by node "a1" \(line 2\)/)
+    expect(serializeInventory(inv)).toContain('    bmc:\n      driver: ipmi\n      address: 10.0.1.101\n      user: admin\n')
   })
 
   it('keeps the clone record nodes clone writes', () => {
@@ -110,6 +121,6 @@ describe('the inventory as pxeroot writes and reads it', () => {
     await saveInventory({root, files: hostFiles}, {nodes})
     const yamlFile = path.join(tmp.dir, 'etc/pxeroot/nodes.yaml')
     await fs.appendFile(yamlFile, '  - {name: node01, ip: 192.168.0.209}\n')
-    await expect(loadInventory(root)).rejects.toThrow(/node "node01" \(line \d+\): name node01 is already used by node "node01" \(line 5\)/)
+    await expect(loadInventory(root)).rejects.toThrow(/node "node01" \(line \d+\): name node01 is already used by node "node01" \(line 6\)/)
   })
 })
