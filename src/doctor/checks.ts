@@ -16,6 +16,7 @@ import {inventoryProblems, type Inventory} from '../inventory/inventory.js'
 import {exists, filesUnder, readIfExists} from '../system/files.js'
 import {STATE} from '../system/paths.js'
 import {dhcpChecks, proxyUefiVerdict} from './dhcp.js'
+import {serverChecks} from './servers.js'
 import {type Check, type Facts} from './check.js'
 import {leaseFiles} from './leases.js'
 import {webServer} from './web.js'
@@ -130,10 +131,11 @@ async function secureBoot({ctx, site, storage, model}: Facts): Promise<Check[]> 
 }
 
 async function nodeRoots({storage, model}: Facts): Promise<Check[]> {
-  const {nodes} = model
+  // On a site with several servers, an NFS root is on the storage of the server that holds it: this one checks its own.
+  const nodes = model.nodes.filter((n) => n.root.kind !== 'nfs' || n.exportedHere)
   const present = await storage.listRoots()
   const missing = nodes.filter((n) => !present.has(n.name)).map((n) => n.name)
-  if (nodes.length === 0) return [{check: 'node roots', status: 'skip', message: 'no nodes yet'}]
+  if (nodes.length === 0) return [{check: 'node roots', status: 'skip', message: model.nodes.length === 0 ? 'no nodes yet' : 'no node\'s root is on this server'}]
   return [missing.length === 0 ? ok('node roots', `all ${nodes.length} root(s) exist`)
     : {check: 'node roots', status: 'warn', message: `no root yet for ${missing.join(', ')}`, fix: `pxeroot nodes clone ${nodes.length}`}]
 }
@@ -194,4 +196,5 @@ export const CHECKS: readonly DoctorCheck[] = [
   {name: 'node roots', needsNodes: true, run: nodeRoots},
   {name: 'exports', needsNodes: true, run: exportsActive},
   {name: 'web server', needsNodes: true, run: webServer},
+  {name: 'servers', needsNodes: true, run: ({ctx, site, inventory}) => serverChecks(ctx.root.isHost ? ctx.runner : undefined, site, inventory)},
 ]

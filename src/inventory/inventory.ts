@@ -50,6 +50,8 @@ const NodeSchema = z.object({
   /** The image revision (name@N) this node's root was cloned from; absent until it has a root. */
   image: z.string().regex(REVISION_REF, {message: 'must be an image revision such as debian-bookworm@3'}).optional(),
   kernelArgs: z.string().regex(/^[^\n\r]*$/, {message: 'must be on one line'}).optional(),
+  /** On a site with several servers: the one whose storage holds the node's root and exports it (default: the first). */
+  server: z.string().optional(),
   bmc: BmcSchema.optional(),
   /** What `nodes clone` records about the root (clone/record.ts reads it loosely). */
   clone: z.unknown().optional(),
@@ -116,6 +118,7 @@ function inventoryData(inventory: Inventory): {nodes: Record<string, unknown>[]}
   const nodes = [...inventory.nodes].sort(byName).map((node) => {
     const out: Record<string, unknown> = {name: node.name, ip: node.ip}
     if (node.mac) out.mac = node.mac
+    if (node.server) out.server = node.server
     if (node.image) out.image = node.image
     if (node.kernelArgs) out.kernelArgs = node.kernelArgs
     if (node.bmc) out.bmc = node.bmc
@@ -129,7 +132,8 @@ export function serializeInventory(inventory: Inventory): string {
   return '# The nodes of this site. pxeroot nodes add/set/rm edit this file; hand edits are fine too,\n'
     + '# then run "pxeroot apply". Fields: name, ip, mac (optional: binds the node by MAC), image\n'
     + '# (the revision its root was cloned from), kernelArgs (extra kernel command line), bmc\n'
-    + `# (driver ipmi|redfish, address, user: its password is in ${BMC_SECRETS_FILE}, never here).\n`
+    + `# (driver ipmi|redfish, address, user: its password is in ${BMC_SECRETS_FILE}, never here),\n`
+    + '# server (on a site with several servers: the one that holds and exports its root).\n'
     + YAML.stringify(inventoryData(inventory), {lineWidth: 0})
 }
 
@@ -158,12 +162,8 @@ async function readCopy(root: Root, text: string): Promise<unknown> {
   }
 }
 
-/** One collator for every comparison: localeCompare with options builds one per call (50 ms to
- * sort 1,000 nodes, a fifth of nodes list's own time). */
-const NAMES = new Intl.Collator('en', {numeric: true})
-
 export function byName(a: {name: string}, b: {name: string}): number {
-  return NAMES.compare(a.name, b.name)
+  return a.name.localeCompare(b.name, 'en', {numeric: true})
 }
 
 export async function loadInventory(root: Root): Promise<Inventory> {
@@ -202,7 +202,9 @@ export function inventoryProblems(site: SiteModel, inventory: Inventory): string
       problems.push(`${who}: ip ${node.ip} is outside subnet ${site.subnet}; pick an address in ${site.nodes.range}`)
       continue
     }
-    if (node.ip === site.server || node.ip === site.router) problems.push(`${who}: ip ${node.ip} is the ${node.ip === site.server ? 'server' : 'router'}'s address`)
+    const server = serverAt(site, node.ip)
+    if (server || node.ip === site.router) problems.push(`${who}: ip ${node.ip} is the ${server ?? 'router'}'s address`)
+    problems.push(...rootServerProblems(site, node, who))
     if (site.dhcp.mode === 'proxy' && !node.mac) {
       problems.push(`${who}: has no MAC, and in proxy mode (dhcp.mode: proxy) the network's DHCP server picks addresses, so a node is found by its MAC alone; give it one (pxeroot nodes set ${node.name} --mac aa:bb:cc:dd:ee:ff)`)
     } else if (site.poolRange && inRange(node.ip, site.poolRange)) {
@@ -213,6 +215,21 @@ export function inventoryProblems(site: SiteModel, inventory: Inventory): string
   }
   if (site.backends.nfs === 'ganesha') problems.push(...exportIdProblems(inventory.nodes))
   return problems
+}
+
+/** Which server holds an address: "server" on a site with one, else "server NAME". */
+function serverAt(site: SiteModel, ip: string): string | undefined {
+  if (site.servers.length === 0) return ip === site.server ? 'server' : undefined
+  const s = site.servers.find((x) => x.address === ip || x.haAddress === ip)
+  return s ? `server ${s.name}` : undefined
+}
+
+/** A node's `server` names one of the site's servers (and only a site with several has any). */
+function rootServerProblems(site: SiteModel, node: InventoryNode, who: string): string[] {
+  if (node.server === undefined) return []
+  if (site.servers.length === 0) return [`${who}: server ${node.server}: the site has one server (server: ${site.server}); remove server from the node`]
+  if (site.servers.some((s) => s.name === node.server)) return []
+  return [`${who}: server ${node.server} is none of the site's servers (${site.servers.map((s) => s.name).join(', ')}); name the one that holds its root (pxeroot nodes set ${node.name} --server NAME)`]
 }
 
 /** Two nodes NFS-Ganesha would give one Export_Id (possible only on subnets larger than /16, or at a /16's very ends). */
@@ -238,8 +255,9 @@ export function assertValidInventory(site: SiteModel, inventory: Inventory): voi
 /** The next address of the node range that no node uses. */
 export function nextFreeIp(site: SiteModel, inventory: Inventory): string | undefined {
   const used = new Set(inventory.nodes.map((n) => ipToNumber(n.ip)))
+  for (const ip of [site.server, ...site.servers.map((s) => s.address), ...(site.router ? [site.router] : [])]) used.add(ipToNumber(ip))
   for (let n = ipToNumber(site.nodeRange.start); n <= ipToNumber(site.nodeRange.end); n++) {
-    if (!used.has(n) && n !== ipToNumber(site.server) && (!site.router || n !== ipToNumber(site.router))) {
+    if (!used.has(n)) {
       return numberToIp(n)
     }
   }

@@ -6,6 +6,7 @@ import {publishKnownHosts, recordHostKeys} from '../clone/known-hosts.js'
 import {planClones, type PlannedClone} from '../clone/plan.js'
 import {cloneRecordOf, withCloneRecord} from '../clone/record.js'
 import {withSiteLock} from '../config/site-lock.js'
+import {chooseServer} from '../config/servers.js'
 import {loadSite} from '../config/site-file.js'
 import {type SiteModel} from '../config/site.js'
 import {PartialFailureError, UserError} from '../errors.js'
@@ -55,7 +56,8 @@ export async function cloneNodes(ctx: Context, options: CloneNodesOptions): Prom
   if (!Number.isInteger(options.count) || options.count < 1) throw new UserError(`COUNT: "${options.count}" must be a whole number of nodes, 1 or more`)
   const started = performance.now()
   const run = async (): Promise<CloneNodesResult> => {
-    const site = await loadSite(ctx.root)
+    // On a site with several servers the roots are cloned on this server's storage: they are its own.
+    const site = chooseServer(await loadSite(ctx.root), {name: ctx.server, isHost: ctx.root.isHost})
     return withStorage(ctx, site, (storage) => cloneWith(ctx, site, storage, options, started))
   }
   return options.dryRun ? run() : withSiteLock(ctx, run)
@@ -72,7 +74,7 @@ async function cloneWith(ctx: Context, site: SiteModel, storage: StorageBackend,
   const present = await storage.listRoots()
   const plan = planClones(site, inventory, options.count, (name) => present.has(name))
   const machineIds = new Map(plan.create.map((p) => [p.name, (p.entry && cloneRecordOf(p.entry)?.machineId) ?? newMachineId()]))
-  const entryOf = (p: PlannedClone, method: CloneMethod) => withCloneRecord({...(p.entry ?? {name: p.name, ip: p.ip}), image: source.refText}, {method, machineId: machineIds.get(p.name)})
+  const entryOf = (p: PlannedClone, method: CloneMethod) => withCloneRecord({...(p.entry ?? {name: p.name, ip: p.ip}), image: source.refText, ...(site.self ? {server: site.self} : {})}, {method, machineId: machineIds.get(p.name)})
   const withPlanned = (inv: Inventory, method: CloneMethod) => plan.create.reduce((i, p) => upsertNode(i, entryOf(p, method)), inv)
   let choice: MethodChoice = {method: options.method ?? 'copy', reason: 'nothing to clone'}
   let space = {needed: 0, free: 0}

@@ -43,7 +43,7 @@ describe('the inventory file', () => {
     expect(refusal('nodes:\n  - name: node07\n    ip: 192.168.0.207\n    mca: 52:54:00:00:00:07\n'))
       .toBe('/etc/pxeroot/nodes.yaml: line 4: nodes.0: unknown field mca; did you mean mac?')
     expect(refusal('nodes:\n  - {name: node07, ip: 192.168.0.207, colour: blue}\n'))
-      .toMatch(/nodes\.0: unknown field colour; the fields are name, ip, mac, image, kernelArgs, bmc, clone$/)
+      .toMatch(/nodes\.0: unknown field colour; the fields are name, ip, mac, image, kernelArgs, server, bmc, clone$/)
     expect(refusal('node:\n  - {name: node07, ip: 192.168.0.207}\n')).toMatch(/line 1: unknown field node; did you mean nodes\?/)
   })
 
@@ -121,6 +121,10 @@ describe('the inventory as pxeroot writes and reads it', () => {
     await saveInventory({root, files: hostFiles}, {nodes})
     const yamlFile = path.join(tmp.dir, 'etc/pxeroot/nodes.yaml')
     await fs.appendFile(yamlFile, '  - {name: node01, ip: 192.168.0.209}\n')
-    await expect(loadInventory(root)).rejects.toThrow(/node "node01" \(line \d+\): name node01 is already used by node "node01" \(line 6\)/)
+    const lines = (await fs.readFile(yamlFile, 'utf8')).split('\n')
+    const first = lines.indexOf('  - name: node01') + 1
+    const second = lines.indexOf('  - {name: node01, ip: 192.168.0.209}') + 1
+    expect(first).toBeGreaterThan(0)
+    await expect(loadInventory(root)).rejects.toThrow(`node "node01" (line ${second}): name node01 is already used by node "node01" (line ${first})`)
   })
 })

@@ -4,7 +4,7 @@ import {BaseCommand} from '../../cli/base-command.js'
 import {EXIT_TABLE} from '../../errors.js'
 import {addNodeEntry, type AddResult} from '../../services/nodes-add.js'
 import {applyReport} from '../../cli/apply-report.js'
-import {applyFlags} from '../../cli/flags.js'
+import {applyFlags, rootServerFlag} from '../../cli/flags.js'
 
 export default class NodesAdd extends BaseCommand {
   static summary = 'Add a node: its address, optional MAC binding, and its boot entries'
@@ -18,12 +18,13 @@ export default class NodesAdd extends BaseCommand {
     discovered: Flags.boolean({description: 'bind the node to a machine that PXE-booted against this server and is in no node ("pxeroot status" lists them): the one seen last, unless another was seen within the hour before it; with --mac, that one of them'}),
     image: Flags.string({description: 'image revision its root comes from, NAME@N'}),
     'kernel-args': Flags.string({description: 'extra kernel command line for this node'}),
+    ...rootServerFlag,
     ...applyFlags,
   }
 
   public async run(): Promise<AddResult> {
     const {args, flags} = await this.parse(NodesAdd)
-    const result = await addNodeEntry(this.makeContext(flags.root), args.name, {ip: flags.ip, mac: flags.mac, image: flags.image, kernelArgs: flags['kernel-args']},
+    const result = await addNodeEntry(this.makeContext(flags.root), args.name, {ip: flags.ip, mac: flags.mac, image: flags.image, kernelArgs: flags['kernel-args'], server: flags.server},
       {dryRun: flags['dry-run'], reload: flags.reload, discovered: flags.discovered})
     if (!this.jsonEnabled()) process.stdout.write(applyReport(result))
     return result
