@@ -25,12 +25,11 @@ import {constants, promises as fs, writeFileSync} from 'node:fs'
 import path from 'node:path'
 
 import {cloneNodes} from '../src/services/nodes-clone.js'
-import {cloneConcurrency} from '../src/clone/engine.js'
-import {copyTree as cloneTree} from '../src/system/trees.js'
+import {cloneConcurrency} from '../src/storage/local.js'
+import {copyTree as cloneTree, type CopyMethod} from '../src/system/trees.js'
 import {hostFiles} from '../src/system/files.js'
-import {type CloneMethod} from '../src/clone/method.js'
 import {rebaseNodes} from '../src/services/nodes-rebase.js'
-import {removeRoot} from '../src/clone/remove.js'
+import {removeRoot} from '../src/storage/local/remove.js'
 import {makeRoot} from '../src/system/paths.js'
 import {mapBounded, settled} from '../src/system/pool.js'
 import {execaRunner} from '../src/system/runner.js'
@@ -209,7 +208,7 @@ async function benchFs(type: FsType): Promise<void> {
     }
     const parallel = (n: number, limit: number, copy: (i: number) => Promise<unknown>) => async () => settled(await mapBounded(Array.from({length: n}, (_, i) => i), limit, copy))
 
-    const methods: CloneMethod[] = type === 'btrfs' ? ['btrfs', 'reflink', 'copy'] : type === 'xfs' ? ['reflink', 'copy'] : ['copy', 'rsync']
+    const methods: CopyMethod[] = type === 'btrfs' ? ['btrfs', 'reflink', 'copy'] : type === 'xfs' ? ['reflink', 'copy'] : ['copy', 'rsync']
     for (const n of COUNTS) {
       const cp = await m(serially(n, (i) => sh('cp', ['-a', '--reflink=never', source, path.join(scratch, `c${i}`)])))
       const rs = await m(serially(n, (i) => sh('rsync', ['-aHAX', '--numeric-ids', `${source}/`, path.join(scratch, `r${i}/`)])))

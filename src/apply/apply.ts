@@ -1,5 +1,6 @@
 import {activeServices, serviceOwning} from '../backends/registry.js'
 import {type BootModel} from '../boot/model.js'
+import {nfsNodes} from '../boot/nodes.js'
 import {type Candidate, type ServiceBackend, type SwitchedRoot} from '../backends/types.js'
 import {UserError} from '../errors.js'
 import {loadSite} from '../config/site-file.js'
@@ -44,7 +45,7 @@ export async function applyBootConfig(ctx: Context, options: ApplyOptions = {}):
   const inventory = options.inventory ?? await loadInventory(ctx.root)
   assertValidInventory(site, inventory)
 
-  const model = await bootModel(ctx.root, site, inventory)
+  const model = await bootModel(ctx, site, inventory)
   const misread = activeServices(site).flatMap((b) => b.problems?.(model) ?? [])
   if (misread.length > 0) throw new UserError(misread.join('; '))
   const desired = await desiredFiles(ctx.root, model)
@@ -88,8 +89,8 @@ export async function applyBootConfig(ctx: Context, options: ApplyOptions = {}):
   for (const {backend} of prepared) if (!touched.some((t) => t.backend === backend)) touched.push({backend, cause: {changed: [], retired: false}})
   // So is the NFS server when a root was replaced under an exported path (rebase, rollback).
   const recorded = await readExportedRoots(ctx.root)
-  const roots = await rootIdentities(ctx.root, model.nodes)
-  const switched = switchedRoots(model.nodes, recorded, roots)
+  const roots = await rootIdentities(ctx.root, nfsNodes(model.nodes))
+  const switched = switchedRoots(nfsNodes(model.nodes), recorded, roots)
   const nfs = activeServices(site).find((b) => b.kind === 'nfs')
   if (switched.length > 0 && nfs) {
     const entry = touched.find((t) => t.backend === nfs)

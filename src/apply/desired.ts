@@ -1,7 +1,7 @@
 import path from 'node:path'
 
 import {type BootModel, type BootNode} from '../boot/model.js'
-import {bootNodes} from '../boot/nodes.js'
+import {bootNodes, nfsNodes} from '../boot/nodes.js'
 import {activeServices, dhcpBootFor, inactiveServices, loadersFor} from '../backends/registry.js'
 import {selfBindRoots} from '../backends/nfs/root-mounts.js'
 import {type BootLoader, type DesiredFile, type ProgramFile, type ServiceBackend} from '../backends/types.js'
@@ -9,12 +9,13 @@ import {type SiteModel} from '../config/site.js'
 import {PreconditionError} from '../errors.js'
 import {type Inventory} from '../inventory/inventory.js'
 import {readIfExists} from '../system/files.js'
+import {type Context} from '../system/context.js'
 import {STATE, type Root} from '../system/paths.js'
 
 /** The boot model of one apply: every node, the boot file each kind of client gets, and which roots need a self-bind. */
-export async function bootModel(root: Root, site: SiteModel, inventory: Inventory): Promise<BootModel> {
-  const nodes = await bootNodes(root, site, inventory)
-  return {...modelFor(site, nodes), selfBinds: await selfBindRoots(root, nodes)}
+export async function bootModel(ctx: Context, site: SiteModel, inventory: Inventory): Promise<BootModel> {
+  const nodes = await bootNodes(ctx, site, inventory)
+  return {...modelFor(site, nodes), selfBinds: await selfBindRoots(ctx.root, nfsNodes(nodes))}
 }
 
 export function modelFor(site: SiteModel, nodes: readonly BootNode[]): BootModel {

@@ -1,5 +1,6 @@
 import {type SiteModel} from '../config/site.js'
 import {type RevisionRef} from '../images/layout.js'
+import {type RootBoot} from '../storage/backend.js'
 
 /**
  * What every boot renderer consumes: each node resolved to what it boots. One model for every
@@ -12,8 +13,10 @@ export interface BootNode {
   ip: string
   /** Lowercase, colon-separated; present when the node is bound by MAC. */
   mac?: string
-  /** Host path of the node's root, exported to the node alone. */
+  /** Host path of the node's root under paths.nodes: exported to the node alone when it is an NFS root. */
   rootPath: string
+  /** How the node reaches its root (an NFS export of this server, or its own RBD clone), from the storage backend. */
+  root: RootBoot
   /** The image revision it boots; absent while the site's default image has none yet. */
   revision?: RevisionRef
   /** Paths relative to the tftp root (which is also what the web server serves). */
@@ -21,7 +24,7 @@ export interface BootNode {
   initrd: string
   /** Site and node extra kernel arguments, already joined. */
   kernelArgs: string
-  /** The whole kernel command line but the initrd: NFS root, ip=dhcp, then kernelArgs. */
+  /** The whole kernel command line but the initrd: the root's arguments (ip=dhcp among them), then kernelArgs. */
   cmdline: string
   /** Stable NFS-Ganesha Export_Id. */
   exportId: number

@@ -2,40 +2,57 @@ import {nodeExportId} from '../config/export-ids.js'
 import {type SiteModel} from '../config/site.js'
 import {bootFiles, currentRevision, nodeRootDir, parseRevisionRef, type RevisionRef} from '../images/layout.js'
 import {byName, type Inventory} from '../inventory/inventory.js'
-import {type Root} from '../system/paths.js'
+import {type RootBoot} from '../storage/backend.js'
+import {withStorage} from '../storage/registry.js'
+import {type Context} from '../system/context.js'
 import {type BootNode} from './model.js'
+import {rbdRootArgs} from './rbd-root.js'
 
 /** The NFS-root part of a node's command line. initramfs-tools mounts / with klibc nfsmount, which speaks NFS v2/v3 only. */
 export function nfsrootArgs(site: SiteModel, rootPath: string): string {
   return `root=/dev/nfs nfsroot=${site.server}:${rootPath},vers=3,tcp ip=dhcp rw`
 }
 
+/** The root part of a node's command line, as its storage says the node reaches its root. */
+export function rootArgs(site: SiteModel, root: RootBoot): string {
+  return root.kind === 'nfs' ? nfsrootArgs(site, root.path) : rbdRootArgs(root)
+}
+
 /**
  * Each node resolved to the files it boots: the revision its root came from, or the site's
  * default image's current revision for a node that has no root yet (its boot files may not
- * exist; doctor says so).
+ * exist; doctor says so), and how it reaches its root (from the site's storage backend).
  */
-export async function bootNodes(root: Root, site: SiteModel, inventory: Inventory): Promise<BootNode[]> {
-  return bootNodesFor(site, inventory, await currentRevision(root, site, site.boot.image))
+export async function bootNodes(ctx: Context, site: SiteModel, inventory: Inventory): Promise<BootNode[]> {
+  const roots = await withStorage(ctx, site, (storage) => storage.rootBoot(inventory.nodes.map((n) => n.name)))
+  return bootNodesFor(site, inventory, await currentRevision(ctx.root, site, site.boot.image), roots)
 }
 
-/** Pure: the boot model of every node, given the default image's current revision (if any). */
-export function bootNodesFor(site: SiteModel, inventory: Inventory, fallback?: RevisionRef): BootNode[] {
+/** Pure: the boot model of every node, given the default image's current revision (if any) and
+ * what the storage says of each root (default: an NFS root under paths.nodes). */
+export function bootNodesFor(site: SiteModel, inventory: Inventory, fallback?: RevisionRef, roots?: ReadonlyMap<string, RootBoot>): BootNode[] {
   return [...inventory.nodes].sort(byName).map((node) => {
     const ref = (node.image ? parseRevisionRef(node.image) : undefined) ?? fallback
     const files = ref ? bootFiles(ref) : {kernel: `pxeroot/${site.boot.image}/current/vmlinuz`, initrd: `pxeroot/${site.boot.image}/current/initrd.img`}
     const rootPath = nodeRootDir(site, node.name)
+    const root = roots?.get(node.name) ?? {kind: 'nfs', path: rootPath}
     const kernelArgs = [site.boot.kernelArgs, node.kernelArgs ?? ''].map((s) => s.trim()).filter(Boolean).join(' ')
     return {
       name: node.name,
       ip: node.ip,
       mac: node.mac,
       rootPath,
+      root,
       revision: ref,
       ...files,
       kernelArgs,
-      cmdline: [nfsrootArgs(site, rootPath), kernelArgs].filter(Boolean).join(' '),
+      cmdline: [rootArgs(site, root), kernelArgs].filter(Boolean).join(' '),
       exportId: nodeExportId(node.ip),
     }
   })
+}
+
+/** The nodes whose root this server exports over NFS. */
+export function nfsNodes<T extends Pick<BootNode, 'root'>>(nodes: readonly T[]): T[] {
+  return nodes.filter((n) => n.root.kind === 'nfs')
 }

@@ -1,28 +1,27 @@
-import {availableParallelism} from 'node:os'
+import {promises as fs} from 'node:fs'
 import path from 'node:path'
 
 import {type SiteModel} from '../config/site.js'
 import {UserError} from '../errors.js'
-import {formatRevisionRef, nodeRootDir, revisionRootfs, type RevisionRef} from '../images/layout.js'
+import {formatRevisionRef, type RevisionRef} from '../images/layout.js'
 import {resolveRevision} from '../images/revision-ref.js'
-import {existingAncestor, mib, requireSpace} from '../images/space.js'
 import {saveInventory, type Inventory, type InventoryNode} from '../inventory/inventory.js'
+import {type CloneMethod, type StorageBackend} from '../storage/backend.js'
+import {tempRootName} from '../storage/names.js'
 import {type Context} from '../system/context.js'
-import {isDirectory} from '../system/files.js'
+import {tempBaseOf} from '../system/files.js'
 import {mapBounded, serial} from '../system/pool.js'
-import {copyTree} from '../system/trees.js'
-import {cloneCost, treeUsage} from './disk.js'
-import {resumeSwitches, upsertNode} from './journal.js'
-import {type CloneMethod} from './method.js'
-import {cleanLeftovers, removeRoot, tempRootName} from './remove.js'
+import {JOURNAL_NAME, resumeSwitches, upsertNode} from './journal.js'
 
 /**
- * What clone, rebase, rollback and prune share: where roots live, finishing what a killed run
- * left, the space check, cloning into a temp name, the bulk loop and the serialised inventory
- * saves. Each operation on one root lives in its own module; the workflows in src/services/.
+ * What clone, rebase, rollback and prune share: finishing what a killed run left, cloning into a
+ * temp name, the bulk loop and the serialised inventory saves. Where roots live is the storage
+ * backend's (src/storage/); each operation on one root lives in its own module; the workflows in
+ * src/services/.
  */
 
-/** The on-disk nodes directory (the site's paths.nodes), created when asked. */
+/** The on-disk nodes directory (the site's paths.nodes: roots or their mount points, and the
+ * journals of root switches), created when asked. */
 export async function nodesDirOf(ctx: Context, site: SiteModel, create: boolean): Promise<string> {
   const dir = ctx.root.resolve(site.paths.nodes)
   if (create) await ctx.files.mkdir(dir, 0o755)
@@ -37,78 +36,60 @@ export interface Recovered {
 }
 
 /** Finishes interrupted switches and removes leftovers; the first thing every root-changing run does. */
-export async function recover(ctx: Context, site: SiteModel, inventory: Inventory): Promise<Recovered> {
+export async function recover(ctx: Context, site: SiteModel, storage: StorageBackend, inventory: Inventory): Promise<Recovered> {
   const nodesDir = await nodesDirOf(ctx, site, false)
-  const {inventory: inv, resumed} = await resumeSwitches(ctx.files, nodesDir, inventory, ctx.log, (i) => saveInventory(ctx, i))
-  const cleaned = await cleanLeftovers(ctx, nodesDir, ctx.log)
+  const {inventory: inv, resumed} = await resumeSwitches(ctx.files, nodesDir, inventory, ctx.log, (i) => saveInventory(ctx, i), storage)
+  const cleaned = [...await removeJournalTemps(ctx, nodesDir), ...await storage.removeLeftovers()]
   for (const name of cleaned) ctx.log(`removed leftover ${path.join(site.paths.nodes, name)}`)
   return {inventory: inv, recovered: resumed, cleaned}
 }
 
-/** A revision roots are cloned from: its name@N and its rootfs on disk. */
+/** A journal's temp file (a kill between its write and its rename): never a journal any run relies on. */
+async function removeJournalTemps(ctx: Context, nodesDir: string): Promise<string[]> {
+  const removed: string[] = []
+  for (const e of await fs.readdir(nodesDir, {withFileTypes: true}).catch(() => [])) {
+    if (e.isFile() && JOURNAL_NAME.test(tempBaseOf(e.name) ?? '')) {
+      await ctx.files.remove(path.join(nodesDir, e.name))
+      removed.push(e.name)
+    }
+  }
+  return removed
+}
+
+/** A revision roots are cloned from. */
 export interface CloneSource {
   ref: RevisionRef
   refText: string
-  rootfs: string
 }
 
 export async function resolveSource(ctx: Context, site: SiteModel, image: string | undefined): Promise<CloneSource> {
-  const ref = await resolveRevision(ctx.root, site, image ?? site.boot.image, '--image')
-  return {ref, refText: formatRevisionRef(ref), rootfs: ctx.root.resolve(revisionRootfs(site, ref))}
-}
-
-export interface SpaceCheck {
-  needed: number
-  free: number
-  /** The source has sparse files; rsync then keeps holes at some cost. */
-  sparse: boolean
-}
-
-/** Checks that `n` clones of `source` fit, before anything is created (exit 3 when not). */
-export async function checkCloneSpace(source: string, dir: string, method: CloneMethod, n: number, what: string): Promise<SpaceCheck> {
-  // Unknown, so assumed, for snapshots (which keep holes anyway): the walk costs more than it tells.
-  const usage = method === 'btrfs' ? {entries: 0, bytes: 0, sparseFiles: 1} : await treeUsage(source)
-  const cost = cloneCost(method, usage)
-  const needed = cost.bytes * n
-  // Leave 5 % or 64 MiB so the filesystem is not run to the last block.
-  const margin = Math.max(64 << 20, Math.round(needed * 0.05))
-  const at = await existingAncestor(dir)
-  const free = await requireSpace(at, {bytes: needed + margin, inodes: cost.entries * n, says: `${n} ${method} clone(s) need about ${mib(needed + margin)}`}, what,
-    'free space, clone fewer nodes, or keep images and nodes on one btrfs or xfs (reflink) filesystem ("pxeroot storage prepare")')
-  return {needed, free: free.bytes, sparse: usage.sparseFiles > 0}
-}
-
-/**
- * Clones run at once. `cp --reflink` and rsync keep a core busy each (rsync's sender and
- * receiver share one copy's work), so more of them than cores only adds switching: on 2 cores,
- * 10 clones took 1.8 s reflink / 15.5 s rsync 2 at a time, 2.0–2.2 s / 18 s 4 at a time, and
- * 2.4 s / 22 s one at a time. A full copy by copy_file_range is bound by the disk, where two
- * streams only seek against each other (4 copies: 10.0 s one at a time, 13.0 s two at a time):
- * one at a time. Snapshots cost nothing; their key generation keeps the setting.
- */
-export function cloneConcurrency(method: CloneMethod, configured: number, cores = availableParallelism()): number {
-  if (method === 'btrfs') return configured
-  if (method === 'copy') return 1
-  return Math.max(1, Math.min(configured, cores))
+  const ref = await resolveRevision(ctx, site, image ?? site.boot.image, '--image')
+  return {ref, refText: formatRevisionRef(ref)}
 }
 
 export interface TempRootOptions {
+  source: RevisionRef
   method: CloneMethod
-  source: string
-  nodesDir: string
+  /** The node (or NAME.previous) the temp root is for. */
   name: string
   sparse: boolean
 }
 
-/** Clones into a temp name beside the target and fills it; removes it again when anything fails. */
-export async function cloneToTemp(ctx: Context, o: TempRootOptions, fill: (temp: string) => Promise<void>): Promise<string> {
-  const temp = tempRootName(o.nodesDir, o.name, 'clone')
+/** Clones into a temp name beside the target and fills it, opened for writing; removes it again
+ * when anything fails. Returns the temp name. */
+export async function cloneToTemp(storage: StorageBackend, o: TempRootOptions, fill: (dir: string) => Promise<void>): Promise<string> {
+  const temp = tempRootName(o.name, 'clone')
   try {
-    await copyTree(ctx.runner, o.method, o.source, temp, {sparse: o.sparse, signal: ctx.signal})
-    await fill(temp)
+    await storage.cloneRoot(o.source, temp, {method: o.method, sparse: o.sparse})
+    const root = await storage.openRoot(temp, {write: true})
+    try {
+      await fill(root.dir)
+    } finally {
+      await root.close()
+    }
     return temp
   } catch (error) {
-    await removeRoot(ctx, o.nodesDir, temp).catch(() => undefined)
+    await storage.removeRoot(temp).catch(() => undefined)
     throw error
   }
 }
@@ -150,7 +131,7 @@ export function describeFailures(failed: readonly {name: string, error: string}[
 }
 
 /** The inventory entries named (or all), each required to have a root unless taking all. */
-export async function nodesWithRoots(ctx: Context, site: SiteModel, inventory: Inventory, names: readonly string[] | 'all', verb: string): Promise<InventoryNode[]> {
+export async function nodesWithRoots(storage: StorageBackend, inventory: Inventory, names: readonly string[] | 'all', verb: string): Promise<InventoryNode[]> {
   const picked = names === 'all' ? [...inventory.nodes] : names.map((name) => {
     const node = inventory.nodes.find((n) => n.name === name)
     if (!node) throw new UserError(`NODE: ${name} is not in the inventory`, 'see "pxeroot nodes list"')
@@ -158,7 +139,7 @@ export async function nodesWithRoots(ctx: Context, site: SiteModel, inventory: I
   })
   const out: InventoryNode[] = []
   for (const node of picked) {
-    if (await isDirectory(ctx.root.resolve(nodeRootDir(site, node.name)))) out.push(node)
+    if (await storage.rootExists(node.name)) out.push(node)
     else if (names !== 'all') throw new UserError(`${node.name} has no root to ${verb}`, 'create it with "pxeroot nodes clone"')
   }
   return out

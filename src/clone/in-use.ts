@@ -5,6 +5,7 @@ import {type SiteModel} from '../config/site.js'
 import {UserError} from '../errors.js'
 import {nodeRootDir} from '../images/layout.js'
 import {type InventoryNode} from '../inventory/inventory.js'
+import {type StorageBackend} from '../storage/backend.js'
 import {type Root} from '../system/paths.js'
 
 /**
@@ -72,16 +73,17 @@ export async function rootInUse(root: Root, rootHostPath: string, nodeIp: string
   ]
 }
 
-/** Refuses (nothing changed) when any of the roots looks mounted by a client, unless forced. */
-export async function refuseInUse(root: Root, site: SiteModel, nodes: readonly InventoryNode[], force: boolean | undefined, verb: string): Promise<void> {
+/** Refuses (nothing changed) when any of the roots looks in use (mounted by an NFS client, or
+ * held where the storage backend keeps it), unless forced. */
+export async function refuseInUse(root: Root, site: SiteModel, storage: StorageBackend, nodes: readonly InventoryNode[], force: boolean | undefined, verb: string): Promise<void> {
   if (force) return
   const busy: string[] = []
   for (const node of nodes) {
-    const evidence = await rootInUse(root, nodeRootDir(site, node.name), node.ip)
+    const evidence = [...await rootInUse(root, nodeRootDir(site, node.name), node.ip), ...await storage.rootInUse(node.name)]
     if (evidence.length > 0) busy.push(`${node.name} (${evidence[0]})`)
   }
   if (busy.length > 0) {
     throw new UserError(`refusing to ${verb} ${busy.length === 1 ? 'a root that looks' : 'roots that look'} in use: ${busy.join('; ')}; nothing was changed`,
-      'shut the node down first, or pass --force if the NFS state is stale')
+      'shut the node down first, or pass --force if that state is stale')
   }
 }

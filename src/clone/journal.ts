@@ -2,18 +2,23 @@ import {promises as fs} from 'node:fs'
 import path from 'node:path'
 
 import {type Inventory, type InventoryNode} from '../inventory/inventory.js'
+import {type StorageBackend} from '../storage/backend.js'
 import {type Files} from '../system/files.js'
 
+/** What a switch renames: root entries, where the storage backend keeps them. */
+export type RootRenames = Pick<StorageBackend, 'rootExists' | 'renameRoot'>
+
 /**
- * A root switch (clone into place, rebase, rollback) is a few renames inside the nodes directory
- * plus one inventory change. They cannot be one atomic step, so each switch first writes a
- * journal beside the roots listing the renames and the inventory entry it ends with, and records
- * every rename as it completes. A run killed half-way is finished by the next run (always
- * forwards: the new tree was complete before the journal was written).
+ * A root switch (clone into place, rebase, rollback) is a few renames of root entries (in the
+ * nodes directory, or where the storage backend keeps roots) plus one inventory change. They
+ * cannot be one atomic step, so each switch first writes a journal in the nodes directory listing
+ * the renames and the inventory entry it ends with, and records every rename as it completes. A
+ * run killed half-way is finished by the next run (always forwards: the new tree was complete
+ * before the journal was written).
  */
 export interface Journal {
   node: string
-  /** Renames inside the nodes directory, by entry name, in order. */
+  /** Renames of root entries, by entry name, in order. */
   renames: {from: string, to: string}[]
   done: number
   /** The node's inventory entry once the switch is complete. */
@@ -26,20 +31,15 @@ export function journalFile(nodesDir: string, node: string): string {
 
 export const JOURNAL_NAME = /^\.[a-z0-9-]+\.pxeroot-journal\.json$/
 
-async function present(p: string): Promise<boolean> {
-  return fs.lstat(p).then(() => true, () => false)
-}
-
 /** Performs the renames not yet done, recording each; a rename found already done is skipped. */
-async function runRenames(files: Files, nodesDir: string, journal: Journal): Promise<void> {
+async function runRenames(files: Files, nodesDir: string, journal: Journal, roots: RootRenames): Promise<void> {
   const file = journalFile(nodesDir, journal.node)
   for (let i = journal.done; i < journal.renames.length; i++) {
-    const from = path.join(nodesDir, journal.renames[i].from)
-    const to = path.join(nodesDir, journal.renames[i].to)
-    if (await present(from)) {
-      if (await present(to)) throw new Error(`internal: ${to} is in the way of the switch of ${journal.node}`)
-      await files.rename(from, to)
-    } else if (!await present(to)) {
+    const {from, to} = journal.renames[i]
+    if (await roots.rootExists(from)) {
+      if (await roots.rootExists(to)) throw new Error(`internal: ${to} is in the way of the switch of ${journal.node}`)
+      await roots.renameRoot(from, to)
+    } else if (!await roots.rootExists(to)) {
       throw new Error(`the switch of ${journal.node} cannot finish: neither ${from} nor ${to} exists`)
     }
     journal.done = i + 1
@@ -50,11 +50,11 @@ async function runRenames(files: Files, nodesDir: string, journal: Journal): Pro
 }
 
 /** Starts and completes a switch; `commit` saves the inventory with the journal's entry. */
-export async function switchRoots(files: Files, nodesDir: string, journal: Omit<Journal, 'done'>, commit: (entry: InventoryNode) => Promise<void>): Promise<void> {
+export async function switchRoots(files: Files, nodesDir: string, journal: Omit<Journal, 'done'>, commit: (entry: InventoryNode) => Promise<void>, roots: RootRenames): Promise<void> {
   const j: Journal = {...journal, done: 0}
   const file = journalFile(nodesDir, j.node)
   await files.write(file, JSON.stringify(j))
-  await runRenames(files, nodesDir, j)
+  await runRenames(files, nodesDir, j, roots)
   await commit(j.entry)
   await files.remove(file)
 }
@@ -65,7 +65,7 @@ export function upsertNode(inventory: Inventory, entry: InventoryNode): Inventor
 
 /** Finishes the renames of every switch a killed run left and returns the inventory with their
  * entries applied; `save` must store that inventory before the journals are removed. */
-export async function resumeSwitches(files: Files, nodesDir: string, inventory: Inventory, log: (line: string) => void, save: (inventory: Inventory) => Promise<void>): Promise<{inventory: Inventory, resumed: string[]}> {
+export async function resumeSwitches(files: Files, nodesDir: string, inventory: Inventory, log: (line: string) => void, save: (inventory: Inventory) => Promise<void>, roots: RootRenames): Promise<{inventory: Inventory, resumed: string[]}> {
   const resumed: string[] = []
   const finished: string[] = []
   let inv = inventory
@@ -81,7 +81,7 @@ export async function resumeSwitches(files: Files, nodesDir: string, inventory: 
       continue
     }
     try {
-      await runRenames(files, nodesDir, j)
+      await runRenames(files, nodesDir, j, roots)
       inv = upsertNode(inv, j.entry)
       resumed.push(j.node)
       log(`finished the interrupted switch of ${j.node}`)

@@ -1,17 +1,25 @@
-import {promises as fs} from 'node:fs'
+import path from 'node:path'
 
 import {type SiteModel} from '../config/site.js'
-import {nodeRootDir} from '../images/layout.js'
 import {type Inventory} from '../inventory/inventory.js'
+import {type StorageBackend} from '../storage/backend.js'
 import {type Context} from '../system/context.js'
-import {type Root} from '../system/paths.js'
+import {mapBounded, settled} from '../system/pool.js'
 import {readInRoot, writeInRoot} from '../system/root-files.js'
+import {STATE} from '../system/paths.js'
 import {hostKeyFile, type HostKeyType} from './identity.js'
 
 /** The cluster's known_hosts, published by the server (host path). */
 export const KNOWN_HOSTS_FILE = '/etc/pxeroot/known_hosts'
 /** Where each node root gets a copy, so nodes trust each other's keys. */
 export const NODE_KNOWN_HOSTS = '/etc/ssh/ssh_known_hosts'
+/** Each node's public host keys as its identity was last written, for storage whose roots the
+ * server cannot read while their nodes run (one file per node, so parallel clones never share one). */
+export const HOST_KEYS_DIR = path.posix.join(STATE.stateDir, 'host-keys')
+
+const KEY_TYPES: HostKeyType[] = ['ed25519', 'ecdsa', 'rsa']
+/** Roots opened at once to read or write known_hosts. */
+const OPEN_AT_ONCE = 4
 
 /** A public key line as ssh-keygen writes it; anything else (a node may have planted it) is skipped. */
 const PUBLIC_KEY = /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+=*(\s.*)?$/
@@ -23,31 +31,58 @@ export function knownHostsLine(names: readonly string[], publicKey: string): str
   return `${names.join(',')} ${type} ${key}`
 }
 
-/** Lines for every node that has a root with host keys, in inventory order. */
-export async function knownHostsLines(root: Root, site: SiteModel, inventory: Inventory): Promise<string[]> {
-  const perNode = await Promise.all(inventory.nodes.map(async (node) => {
-    const nodeRoot = root.resolve(nodeRootDir(site, node.name))
+/** The public host keys in a root's tree. */
+async function publicKeysIn(dir: string): Promise<string[]> {
+  const pubs = await Promise.all(KEY_TYPES.map((type) => readInRoot(dir, `${hostKeyFile(type)}.pub`)))
+  return pubs.filter((p): p is string => p !== undefined)
+}
+
+/** Keeps the node's public host keys in pxeroot's state (call with its root open, right after its identity was written). */
+export async function recordHostKeys(ctx: Pick<Context, 'root' | 'files'>, node: string, dir: string): Promise<void> {
+  const pubs = (await publicKeysIn(dir)).map((p) => p.trim().split('\n')[0])
+  await ctx.files.write(ctx.root.resolve(path.posix.join(HOST_KEYS_DIR, node)), pubs.join('\n') + '\n', {mode: 0o644})
+}
+
+async function recordedKeys(ctx: Pick<Context, 'root'>, node: string): Promise<string[]> {
+  const text = await readInRoot(ctx.root.resolve(HOST_KEYS_DIR), node)
+  return text ? text.split('\n').filter(Boolean) : []
+}
+
+/**
+ * Writes the cluster known_hosts on the server, and a copy into the roots it may write: every root
+ * when the storage's roots are shared with their running nodes (NFS), else only the roots this
+ * run made or switched (`fresh`: their nodes are down), since a root a node maps itself must
+ * never be written behind its back. Keys are read from the roots where the server can read them,
+ * else from what recordHostKeys kept.
+ */
+export async function publishKnownHosts(ctx: Context, site: SiteModel, storage: StorageBackend, inventory: Inventory, fresh: readonly string[] = []): Promise<number> {
+  const present = await storage.listRoots()
+  const withRoots = inventory.nodes.filter((n) => present.has(n.name))
+  const perNode = settled(await mapBounded(withRoots, OPEN_AT_ONCE, async (node) => {
     const names = [node.name, ...(site.domain ? [`${node.name}.${site.domain}`] : []), node.ip]
-    const pubs = await Promise.all((['ed25519', 'ecdsa', 'rsa'] as HostKeyType[]).map((type) => readInRoot(nodeRoot, `${hostKeyFile(type)}.pub`)))
+    const pubs = storage.rootsShared ? await withOpenRoot(storage, node.name, false, publicKeysIn) : await recordedKeys(ctx, node.name)
     return pubs.flatMap((pub) => {
-      const line = pub && knownHostsLine(names, pub)
+      const line = knownHostsLine(names, pub)
       return line ? [line] : []
     })
   }))
-  return perNode.flat()
+  const lines = perNode.flat()
+  const text = `# Host keys of the pxeroot nodes; written by pxeroot after clone, rebase and rm.\n${lines.join('\n')}${lines.length > 0 ? '\n' : ''}`
+  await ctx.files.write(ctx.root.resolve(KNOWN_HOSTS_FILE), text, {mode: 0o644})
+  const targets = storage.rootsShared ? withRoots : withRoots.filter((n) => fresh.includes(n.name))
+  // A root whose /etc/ssh is not a plain directory does not get the copy; the rest still do.
+  const written = await mapBounded(targets, OPEN_AT_ONCE, (node) => withOpenRoot(storage, node.name, true, (dir) => writeInRoot(ctx.files, dir, NODE_KNOWN_HOSTS, text)))
+  written.forEach((w, i) => {
+    if (w.status === 'rejected') ctx.log(`${NODE_KNOWN_HOSTS} not written into ${targets[i].name}'s root: ${(w.reason as Error).message}`)
+  })
+  return lines.length
 }
 
-/** Writes the cluster known_hosts on the server and into every node root that exists. */
-export async function publishKnownHosts(ctx: Pick<Context, 'root' | 'files'>, site: SiteModel, inventory: Inventory): Promise<number> {
-  const {root, files} = ctx
-  const lines = await knownHostsLines(root, site, inventory)
-  const text = `# Host keys of the pxeroot nodes; written by pxeroot after clone, rebase and rm.\n${lines.join('\n')}${lines.length > 0 ? '\n' : ''}`
-  await files.write(root.resolve(KNOWN_HOSTS_FILE), text, {mode: 0o644})
-  await Promise.all(inventory.nodes.map(async (node) => {
-    const nodeRoot = root.resolve(nodeRootDir(site, node.name))
-    const st = await fs.lstat(nodeRoot).catch(() => undefined)
-    // A root whose /etc/ssh is not a plain directory does not get the copy; the rest still do.
-    if (st?.isDirectory()) await writeInRoot(files, nodeRoot, NODE_KNOWN_HOSTS, text).catch(() => undefined)
-  }))
-  return lines.length
+async function withOpenRoot<T>(storage: StorageBackend, name: string, write: boolean, fn: (dir: string) => Promise<T>): Promise<T> {
+  const root = await storage.openRoot(name, {write})
+  try {
+    return await fn(root.dir)
+  } finally {
+    await root.close()
+  }
 }

@@ -1,5 +1,5 @@
 import {type InventoryNode} from '../inventory/inventory.js'
-import {CLONE_METHODS, type CloneMethod} from './method.js'
+import {CLONE_METHODS, type CloneMethod} from '../storage/backend.js'
 
 /**
  * What pxeroot records about a node's root in the inventory's optional `clone` field
@@ -10,7 +10,7 @@ import {CLONE_METHODS, type CloneMethod} from './method.js'
 export interface CloneRecord {
   method: CloneMethod
   machineId?: string
-  /** The root kept beside the current one for `nodes rollback` (<nodes>/<name>.previous). */
+  /** The root kept beside the current one for `nodes rollback` (<name>.previous). */
   previous?: {image?: string, method: CloneMethod}
 }
 
@@ -39,9 +39,4 @@ export function withCloneRecord(node: InventoryNode, record: CloneRecord): Inven
   if (record.machineId) clean.machineId = record.machineId
   if (record.previous) clean.previous = record.previous.image ? {image: record.previous.image, method: record.previous.method} : {method: record.previous.method}
   return {...node, clone: clean}
-}
-
-/** <nodes>/<name>.previous: node names cannot hold a dot, so this never collides with a node. */
-export function previousRootName(name: string): string {
-  return `${name}.previous`
 }

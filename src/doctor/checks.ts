@@ -7,12 +7,14 @@ import {planFiles, readOwned} from '../apply/plan.js'
 import {SHIM} from '../backends/loaders/grub.js'
 import {activeServices, packagesFor} from '../backends/registry.js'
 import {type BootModel} from '../boot/model.js'
+import {nfsNodes} from '../boot/nodes.js'
 import {type SiteModel} from '../config/site.js'
 import {PxerootError, UserError} from '../errors.js'
 import {formatRevisionRef} from '../images/layout.js'
 import {readManifest} from '../images/manifest.js'
 import {revisionSecureBoot} from '../images/secure-boot.js'
 import {inventoryProblems, type Inventory} from '../inventory/inventory.js'
+import {type StorageBackend} from '../storage/backend.js'
 import {type Context} from '../system/context.js'
 import {exists, filesUnder, readIfExists} from '../system/files.js'
 import {STATE} from '../system/paths.js'
@@ -31,6 +33,7 @@ export interface Check {
 export interface Facts {
   ctx: Context
   site: SiteModel
+  storage: StorageBackend
   inventory: Inventory
   model: BootModel
 }
@@ -121,7 +124,7 @@ async function nodeBootFiles({ctx, site, model}: Facts): Promise<Check[]> {
 }
 
 /** Under Secure Boot, each revision a node boots: a kernel shim trusts, and no module lockdown refuses. */
-async function secureBoot({ctx, site, model}: Facts): Promise<Check[]> {
+async function secureBoot({ctx, site, storage, model}: Facts): Promise<Check[]> {
   if (!site.boot.firmware.includes('uefi')) return [{check: 'secure boot', status: 'skip', message: 'boot.firmware has no uefi'}]
   const revisions = new Map(model.nodes.filter((n) => n.revision).map((n) => [formatRevisionRef(n.revision!), n.revision!]))
   if (revisions.size === 0) return [{check: 'secure boot', status: 'skip', message: 'no node boots an image revision yet'}]
@@ -129,7 +132,7 @@ async function secureBoot({ctx, site, model}: Facts): Promise<Check[]> {
   for (const [name, ref] of revisions) {
     const manifest = await readManifest(ctx.root, site, ref).catch(() => undefined)
     if (!manifest) continue // the node boot files check reports a revision that is not there
-    const {kernel, modules} = await revisionSecureBoot(ctx, site, ref, manifest.kernel, SHIM)
+    const {kernel, modules} = await revisionSecureBoot(ctx, site, storage, ref, manifest.kernel, SHIM)
     const check = `secure boot ${name}`
     out.push(kernel.status === 'trusted' ? ok(check, `kernel ${kernel.message}`)
       : {check, status: 'warn', message: `kernel ${kernel.status}: ${kernel.message}`,
@@ -142,10 +145,10 @@ async function secureBoot({ctx, site, model}: Facts): Promise<Check[]> {
   return out
 }
 
-async function nodeRoots({ctx, model}: Facts): Promise<Check[]> {
+async function nodeRoots({storage, model}: Facts): Promise<Check[]> {
   const {nodes} = model
-  const missing = []
-  for (const node of nodes) if (!await exists(ctx.root.resolve(node.rootPath))) missing.push(node.name)
+  const present = await storage.listRoots()
+  const missing = nodes.filter((n) => !present.has(n.name)).map((n) => n.name)
   if (nodes.length === 0) return [{check: 'node roots', status: 'skip', message: 'no nodes yet'}]
   return [missing.length === 0 ? ok('node roots', `all ${nodes.length} root(s) exist`)
     : {check: 'node roots', status: 'warn', message: `no root yet for ${missing.join(', ')}`, fix: `pxeroot nodes clone ${nodes.length}`}]
@@ -154,12 +157,13 @@ async function nodeRoots({ctx, model}: Facts): Promise<Check[]> {
 async function exportsActive({ctx, site, model}: Facts): Promise<Check[]> {
   if (!ctx.root.isHost) return [{check: 'exports', status: 'skip', message: '--root is set: the live export table is the host\'s'}]
   // A rebase or rollback applied with --no-reload (or while the server could not be told).
-  const switched = switchedRoots(model.nodes, await readExportedRoots(ctx.root), await rootIdentities(ctx.root, model.nodes))
+  const exported = nfsNodes(model.nodes)
+  const switched = switchedRoots(exported, await readExportedRoots(ctx.root), await rootIdentities(ctx.root, exported))
   const untold: Check[] = switched.length === 0 ? [] : [{check: 'exports', status: 'fail', fix: 'pxeroot apply',
-    message: `the NFS server was not told that these roots were replaced, so it may still serve the old tree: ${model.nodes.filter((n) => switched.some((r) => r.path === n.rootPath)).map((n) => n.name).join(', ')}`}]
+    message: `the NFS server was not told that these roots were replaced, so it may still serve the old tree: ${exported.filter((n) => switched.some((r) => r.path === n.rootPath)).map((n) => n.name).join(', ')}`}]
   if (site.backends.nfs !== 'kernel') return untold.length > 0 ? untold : [{check: 'exports', status: 'skip', message: 'NFS-Ganesha: check with "showmount -e"'}]
   const r = await ctx.runner.run('exportfs', ['-v'], {reject: false, timeout: 10_000})
-  const inactive = model.nodes.filter((n) => !r.stdout.split('\n').some((l) => l.startsWith(n.rootPath)))
+  const inactive = exported.filter((n) => !r.stdout.split('\n').some((l) => l.startsWith(n.rootPath)))
   return [...untold, inactive.length === 0 ? ok('exports', 'every node root is exported')
     : {check: 'exports', status: 'fail', message: `not exported now: ${inactive.map((n) => n.name).join(', ')}`, fix: 'pxeroot apply (runs exportfs -ra)'}]
 }

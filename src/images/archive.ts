@@ -10,15 +10,15 @@ import {tempNameFor} from '../system/files.js'
 import {withLock} from '../system/lock.js'
 import {mountsUnder} from '../system/mounts.js'
 import {type Runner} from '../system/runner.js'
+import {type StorageBackend} from '../storage/backend.js'
+import {withStorage} from '../storage/registry.js'
 import {memberProblems} from './archive-members.js'
 import {createArgs, extractRootfsArgs, listArgs, readManifestArgs} from './gnu-tar.js'
-import {bootFiles, formatRevisionRef, imageDir, revisionDir, revisionRootfs, type RevisionRef} from './layout.js'
+import {bootFiles, formatRevisionRef, imageDir, revisionDir, type RevisionRef} from './layout.js'
 import {parseManifest, type Manifest} from './manifest.js'
 import {manifestView, type ManifestView} from './manifest-view.js'
 import {readRevisionManifest, resolveRevision} from './revision-ref.js'
-import {
-  createStaging, discardStaging, imageLockFile, promote, publishBootFiles, removeBootFiles, removeStale, reserveRevision,
-} from './store.js'
+import {imageLockFile, promote, publishBootFiles, removeBootFiles, removeStale, reserveRevision} from './store.js'
 
 /** Archives hold whole root filesystems: bound generously, but bounded. */
 const TAR_TIMEOUT_MS = 2 * 60 * 60 * 1000
@@ -49,7 +49,7 @@ async function requireZstd(runner: Runner, signal: AbortSignal): Promise<void> {
 /** `image export NAME@N FILE`: the revision (manifest.json first, then rootfs/) as a zstd tar; written whole or not at all. */
 export async function exportRevision(ctx: Context, refText: string, output: string, options: {force?: boolean} = {}): Promise<ExportResult> {
   const site = await loadSite(ctx.root)
-  const ref = await resolveRevision(ctx.root, site, refText)
+  const ref = await resolveRevision(ctx, site, refText)
   await readRevisionManifest(ctx.root, site, ref)
   const archive = path.resolve(output)
   const parent = await fs.stat(path.dirname(archive)).catch(() => undefined)
@@ -57,18 +57,19 @@ export async function exportRevision(ctx: Context, refText: string, output: stri
   if (!options.force && await fs.lstat(archive).catch(() => undefined)) {
     throw new UserError(`archive: ${archive} already exists`, 'choose another file name or pass --force to replace it')
   }
-  const rootfs = ctx.root.resolve(revisionRootfs(site, ref))
-  if (archive.startsWith(rootfs + path.sep)) throw new UserError('archive: must not be inside the revision it archives')
+  const revision = ctx.root.resolve(revisionDir(site, ref))
+  if (archive.startsWith(revision + path.sep)) throw new UserError('archive: must not be inside the revision it archives')
   await requireZstd(ctx.runner, ctx.signal)
 
-  return withLock(ctx.root.resolve(imageLockFile(ref.image)), `image ${ref.image}`, async () => {
+  return withLock(ctx.root.resolve(imageLockFile(ref.image)), `image ${ref.image}`, () => withStorage(ctx, site, (storage) => storage.withRevisionTree(ref, async (rootfs) => {
     // A mount below a revision (a chroot session left behind) would put the host's /proc or /dev in the archive.
-    const mounts = await mountsUnder(rootfs)
+    const real = await fs.realpath(rootfs)
+    const mounts = (await mountsUnder(rootfs)).filter((mp) => mp !== real)
     if (mounts.length > 0) throw new PreconditionError(`${formatRevisionRef(ref)} has filesystems mounted below it: ${mounts.join(', ')}`, 'unmount them first')
     const temp = tempNameFor(archive)
     try {
       ctx.log(`exporting ${formatRevisionRef(ref)} to ${archive}`)
-      await ctx.runner.run('tar', createArgs(temp, ctx.root.resolve(revisionDir(site, ref))), {timeout: TAR_TIMEOUT_MS, cancelSignal: ctx.signal})
+      await ctx.runner.run('tar', createArgs(temp, revision, path.dirname(rootfs)), {timeout: TAR_TIMEOUT_MS, cancelSignal: ctx.signal})
       await ctx.files.chmod(temp, 0o600)
       await ctx.files.rename(temp, archive)
     } catch (error) {
@@ -77,7 +78,7 @@ export async function exportRevision(ctx: Context, refText: string, output: stri
     }
     await ctx.files.syncDir(path.dirname(archive))
     return {revision: formatRevisionRef(ref), archive, bytes: (await fs.stat(archive)).size}
-  })
+  })))
 }
 
 /** Member names, the manifest and the checks that make an archive importable; reads only. */
@@ -105,15 +106,14 @@ export async function inspectArchive(ctx: Context, archive: string): Promise<Man
   return {...view, manifest: parseManifest(raw, source)}
 }
 
-function importedManifest(exported: Manifest, ref: RevisionRef, archive: string, btrfs: boolean): Manifest {
-  const {parent: _parent, ...rest} = exported
+function importedManifest(exported: Manifest, ref: RevisionRef, archive: string): Omit<Manifest, 'storage'> {
+  const {parent: _parent, storage: _storage, ...rest} = exported
   // The exported manifest as it was (packages, recipe, sizes, build time), renamed to its new place.
   return {
     ...rest,
     image: ref.image,
     revision: ref.revision,
     origin: 'import',
-    storage: btrfs ? 'btrfs' : 'directory',
     importedFrom: {image: exported.image, revision: exported.revision, archive: path.basename(archive), importedAt: new Date().toISOString()},
   }
 }
@@ -143,14 +143,14 @@ export async function importArchive(ctx: Context, archiveArg: string, options: {
   const name = options.name ?? manifest.image
   if (!IMAGE_NAME.test(name)) throw new UserError(`--name: "${name}" must be lowercase letters, digits, ".", "_" or "-"`)
   const from: RevisionRef = {image: manifest.image, revision: manifest.revision}
-  return withLock(ctx.root.resolve(imageLockFile(name)), `image ${name}`, () => importLocked(ctx, site, archive, name, from, manifest.manifest, manifest.kernel))
+  return withLock(ctx.root.resolve(imageLockFile(name)), `image ${name}`, () => withStorage(ctx, site, (storage) => importLocked(ctx, site, storage, archive, name, from, manifest.manifest, manifest.kernel)))
 }
 
-async function importLocked(ctx: Context, site: SiteModel, archive: string, name: string, from: RevisionRef, exported: Manifest, kernel: string): Promise<ImportResult> {
+async function importLocked(ctx: Context, site: SiteModel, storage: StorageBackend, archive: string, name: string, from: RevisionRef, exported: Manifest, kernel: string): Promise<ImportResult> {
   const imageDirDisk = ctx.root.resolve(imageDir(site, name))
   const createdImageDir = !(await fs.lstat(imageDirDisk).catch(() => undefined))
-  const cleaned = await removeStale(ctx, site, name)
-  const staging = await createStaging(ctx, site, name)
+  const cleaned = await removeStale(ctx, site, storage, name)
+  const staging = await storage.createStaging(name)
   let ref: RevisionRef | undefined
   let promoted = false
   try {
@@ -161,12 +161,12 @@ async function importLocked(ctx: Context, site: SiteModel, archive: string, name
     ref = {image: name, revision: await reserveRevision(ctx, site, name)}
     await publishBootFiles(ctx, site, ref, sources.kernel, sources.initrd)
     ctx.signal.throwIfAborted()
-    await promote(ctx, site, staging, importedManifest(exported, ref, archive, staging.btrfs))
+    await promote(ctx, site, storage, staging, importedManifest(exported, ref, archive))
     promoted = true
     return {revision: formatRevisionRef(ref), from: formatRevisionRef(from), archive, kernel, bootFiles: bootFiles(ref), cleaned}
   } catch (error) {
     if (!promoted) {
-      await discardStaging(ctx, staging).catch((e: Error) => ctx.log(`warning: could not remove ${staging.dir}: ${e.message}`))
+      await storage.discardStaging(staging).catch((e: Error) => ctx.log(`warning: could not remove ${staging.dir}: ${e.message}`))
       if (ref) await removeBootFiles(ctx, site, ref).catch(() => undefined)
       // A refused archive leaves no trace: not even the directory of an image it would have created.
       else if (createdImageDir) await ctx.files.removeEmptyDir(imageDirDisk).catch(() => undefined)

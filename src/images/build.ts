@@ -17,8 +17,9 @@ import {runSteps} from './progress.js'
 import {publishRevision} from './publish.js'
 import {renderSourcesList, resolveRecipe, type Recipe} from './recipes.js'
 import {withNetworkRetry} from './retry.js'
-import {checkSpace} from './space.js'
-import {createStaging, discardStaging, imageLockFile, removeStale, resetWork, type Staging} from './store.js'
+import {checkSpace} from '../storage/space.js'
+import {imageLockFile, removeStale, type Staging} from './store.js'
+import {withStorage} from '../storage/registry.js'
 import {IMAGE_NAME} from '../config/names.js'
 
 
@@ -82,13 +83,13 @@ export async function buildImage(ctx: Context, request: BuildRequest): Promise<B
   let staging: Staging | undefined
   let manifest: Manifest | undefined
   try {
-    await runSteps(ctx, [
+    await withStorage(ctx, site, (storage) => runSteps(ctx, [
       {
         title: 'Check free space and clean up',
         run: async () => {
-          const removed = await removeStale(ctx, site, name)
+          const removed = await removeStale(ctx, site, storage, name)
           await checkSpace(ctx.root.resolve(site.paths.images), {bytes: site.images.minFreeMiB * 1024 * 1024, inodes: site.images.minFreeInodes}, site.paths.images)
-          staging = await createStaging(ctx, site, name)
+          staging = await storage.createStaging(name)
           return removed.length > 0 ? `removed ${removed.length} stale item(s) of an earlier run` : undefined
         },
       },
@@ -103,7 +104,7 @@ export async function buildImage(ctx: Context, request: BuildRequest): Promise<B
             signal: ctx.signal,
             log: ctx.log,
             // debootstrap does not resume a half-written target: start from an empty one.
-            beforeRetry: () => resetWork(ctx, s),
+            beforeRetry: () => storage.resetWork(s),
           })
           if (!(await bootstrapComplete(staging!.work))) throw new UserError('debootstrap exited but left debootstrap/ behind: the bootstrap is incomplete')
         },
@@ -138,14 +139,15 @@ export async function buildImage(ctx: Context, request: BuildRequest): Promise<B
       {
         title: 'Publish the revision',
         run: async () => {
-          manifest = await publishRevision(ctx, site, staging!, {origin: 'build', recipe}, started, request.version)
+          manifest = await publishRevision(ctx, site, storage, staging!, {origin: 'build', recipe}, started, request.version)
           staging = undefined
           return `${name}@${manifest.revision}`
         },
       },
-    ])
+    ]).finally(async () => {
+      if (staging && !process.env.PXEROOT_KEEP_FAILED) await storage.discardStaging(staging).catch((error: Error) => ctx.log(`cleanup of ${staging!.dir} failed: ${error.message}`))
+    }))
   } finally {
-    if (staging && !process.env.PXEROOT_KEEP_FAILED) await discardStaging(ctx, staging).catch((error: Error) => ctx.log(`cleanup of ${staging!.dir} failed: ${error.message}`))
     await lock.release()
   }
   return {ref: {image: name, revision: manifest!.revision}, manifest: manifest!}

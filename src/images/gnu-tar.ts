@@ -10,14 +10,15 @@ const METADATA = ['--xattrs', '--xattrs-include=*', '--acls', '--numeric-owner']
 export const MANIFEST_MEMBER = 'manifest.json'
 export const ROOTFS_MEMBER = 'rootfs'
 
-/** manifest.json first (so it can be read without unpacking the tree), then rootfs/. */
-export function createArgs(archive: string, revisionDir: string): string[] {
+/** manifest.json first (so it can be read without unpacking the tree), then rootfs/: the one in
+ * `treeParent` (the revision's directory, or where the storage backend shows the tree). */
+export function createArgs(archive: string, revisionDir: string, treeParent = revisionDir): string[] {
   return [
     '--create', '--file', archive, '--zstd', '--format=posix',
     // atime/ctime in every pax header only grow the archive and make it differ run to run.
     '--pax-option=delete=atime,delete=ctime', '--sort=name',
     ...METADATA,
-    '--directory', revisionDir, MANIFEST_MEMBER, ROOTFS_MEMBER,
+    '--directory', revisionDir, MANIFEST_MEMBER, '--directory', treeParent, ROOTFS_MEMBER,
   ]
 }
 

@@ -5,6 +5,7 @@ import {z} from 'zod'
 
 import {zodProblems} from '../config/issues.js'
 import {type SiteModel} from '../config/site.js'
+import {type RevisionStorage} from '../storage/backend.js'
 import {PreconditionError, UserError} from '../errors.js'
 import {type Files} from '../system/files.js'
 import {type Root} from '../system/paths.js'
@@ -35,8 +36,9 @@ export interface Manifest {
   /** Installed packages (dpkg status "ii"), sorted by name. */
   packages: ManifestPackage[]
   sizes: {rootfsBytes: number, kernelBytes: number, initrdBytes: number}
-  /** 'btrfs' when rootfs is a read-only subvolume, 'directory' otherwise. */
-  storage: 'btrfs' | 'directory'
+  /** How the storage backend keeps the tree: 'btrfs' (rootfs is a read-only subvolume),
+   * 'directory' (rootfs is a plain directory) or 'rbd' (an image in the site's Ceph pool). */
+  storage: RevisionStorage
   builtAt: string
   buildSeconds: number
   pxerootVersion: string
@@ -58,7 +60,7 @@ const ManifestSchema = z.object({
   kernel: z.string().min(1),
   packages: z.array(z.object({name: z.string(), version: z.string(), arch: z.string()})),
   sizes: z.object({rootfsBytes: z.number(), kernelBytes: z.number(), initrdBytes: z.number()}),
-  storage: z.enum(['btrfs', 'directory']),
+  storage: z.enum(['btrfs', 'directory', 'rbd']),
   builtAt: z.string(),
   buildSeconds: z.number(),
   pxerootVersion: z.string(),

@@ -8,6 +8,7 @@ import {bootstrapComplete} from './debootstrap.js'
 import {kernelFiles, newestKernel} from './initramfs.js'
 import {installedPackages, type Manifest, treeBytes} from './manifest.js'
 import {removeIdentity} from './nfsroot.js'
+import {type StorageBackend} from '../storage/backend.js'
 import {promote, publishBootFiles, reserveRevision, type Staging} from './store.js'
 
 /** Checks a finished tree holds none of the build's scaffolding before it may become a revision. */
@@ -23,7 +24,7 @@ export async function assertPublishable(rootfs: string): Promise<void> {
 export type RevisionFacts = Pick<Manifest, 'origin' | 'recipe' | 'parent' | 'command'>
 
 /** Identity scrub, checks, boot files, manifest, promotion: the common end of build, update, exec and shell. */
-export async function publishRevision(ctx: Context, site: SiteModel, staging: Staging, facts: RevisionFacts, started: number, version: string): Promise<Manifest> {
+export async function publishRevision(ctx: Context, site: SiteModel, storage: StorageBackend, staging: Staging, facts: RevisionFacts, started: number, version: string): Promise<Manifest> {
   await removeIdentity(ctx.files, staging.work)
   await assertPublishable(staging.work)
   const kernel = await newestKernel(staging.work)
@@ -33,7 +34,7 @@ export async function publishRevision(ctx: Context, site: SiteModel, staging: St
   const revision = await reserveRevision(ctx, site, staging.image)
   const ref = {image: staging.image, revision}
   const boot = await publishBootFiles(ctx, site, ref, files.kernel, files.initrd)
-  const manifest: Manifest = {
+  const manifest: Omit<Manifest, 'storage'> = {
     format: 1,
     image: staging.image,
     revision,
@@ -46,11 +47,9 @@ export async function publishRevision(ctx: Context, site: SiteModel, staging: St
     kernel,
     packages,
     sizes: {rootfsBytes: await treeBytes(ctx.runner, staging.work), ...boot},
-    storage: staging.btrfs ? 'btrfs' : 'directory',
     builtAt: new Date().toISOString(),
     buildSeconds: Math.round((Date.now() - started) / 1000),
     pxerootVersion: version,
   }
-  await promote(ctx, site, staging, manifest)
-  return manifest
+  return promote(ctx, site, storage, staging, manifest)
 }

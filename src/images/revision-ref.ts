@@ -5,30 +5,34 @@ import {type SiteModel} from '../config/site.js'
 import {UserError} from '../errors.js'
 import {exists} from '../system/files.js'
 import {type Root} from '../system/paths.js'
-import {bootFiles, currentRevision, formatRevisionRef, parseRevisionRef, revisionManifest, revisionRootfs, type RevisionRef} from './layout.js'
+import {withStorage} from '../storage/registry.js'
+import {type Context} from '../system/context.js'
+import {bootFiles, currentRevision, formatRevisionRef, parseRevisionRef, revisionManifest, type RevisionRef} from './layout.js'
 import {parseManifestText, type ManifestView} from './manifest-view.js'
 import {IMAGE_NAME} from '../config/names.js'
 
 
-/** "lab@3" as written, or "lab" for lab's current revision; the revision must exist. */
-export async function resolveRevision(root: Root, site: SiteModel, text: string, what = 'revision'): Promise<RevisionRef> {
+/** "lab@3" as written, or "lab" for lab's current revision; the revision must exist where the storage backend keeps it. */
+export async function resolveRevision(ctx: Context, site: SiteModel, text: string, what = 'revision'): Promise<RevisionRef> {
   let ref = parseRevisionRef(text)
   if (!ref) {
     if (!IMAGE_NAME.test(text)) throw new UserError(`${what}: "${text}" is not a revision; write NAME@N (e.g. lab@3) or NAME for its current revision`)
-    ref = await currentRevision(root, site, text)
+    ref = await currentRevision(ctx.root, site, text)
     if (!ref) throw new UserError(`${what}: image "${text}" has no revisions`, 'see "pxeroot image list"')
   }
-  const rootfs = await fs.lstat(root.resolve(revisionRootfs(site, ref))).catch(() => undefined)
-  if (!rootfs?.isDirectory()) throw new UserError(`${what}: there is no revision ${formatRevisionRef(ref)}`, 'see "pxeroot image list"')
+  const known = ref
+  if (!await withStorage(ctx, site, (storage) => storage.revisionExists(known))) {
+    throw new UserError(`${what}: there is no revision ${formatRevisionRef(ref)}`, 'see "pxeroot image list"')
+  }
   return ref
 }
 
 /** A revision nodes can boot from: it exists, and its kernel and initrd are published in the tftp root. */
-export async function requireBootableRevision(root: Root, site: SiteModel, text: string, what = 'revision'): Promise<RevisionRef> {
-  const ref = await resolveRevision(root, site, text, what)
+export async function requireBootableRevision(ctx: Context, site: SiteModel, text: string, what = 'revision'): Promise<RevisionRef> {
+  const ref = await resolveRevision(ctx, site, text, what)
   for (const rel of Object.values(bootFiles(ref))) {
     const file = path.posix.join(site.paths.tftp, rel)
-    if (!await exists(root.resolve(file))) {
+    if (!await exists(ctx.root.resolve(file))) {
       throw new UserError(`${what}: ${formatRevisionRef(ref)} has no published boot files (${file} is missing)`, 'build a new revision, or pick one that has them: see "pxeroot image list"')
     }
   }

@@ -5,6 +5,7 @@ import {loadInventory} from '../inventory/inventory.js'
 import {acquireLock} from '../system/lock.js'
 import {removeTree} from '../system/trees.js'
 import {STATE} from '../system/paths.js'
+import {type StorageBackend} from '../storage/backend.js'
 import {checkImageName} from './build.js'
 import {currentRevision, formatRevisionRef, parseRevisionRef, revisionDir, type RevisionRef} from './layout.js'
 import {readManifest} from './manifest.js'
@@ -94,7 +95,9 @@ export async function rollbackCurrent(ctx: Context, site: SiteModel, image: stri
   return {from: current.revision, to}
 }
 
-export async function deleteRevision(ctx: Context, site: SiteModel, ref: RevisionRef): Promise<void> {
+/** Deletes a revision: its tree where the storage backend keeps it, its metadata, its boot files. */
+export async function deleteRevision(ctx: Context, site: SiteModel, storage: StorageBackend, ref: RevisionRef): Promise<void> {
+  await storage.removeRevision(ref)
   await removeTree(ctx.runner, ctx.root.resolve(revisionDir(site, ref)), {mounts: 'unmount'})
   await removeBootFiles(ctx, site, ref)
 }

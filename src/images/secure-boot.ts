@@ -5,7 +5,8 @@ import {type SiteModel} from '../config/site.js'
 import {PreconditionError} from '../errors.js'
 import {type Context} from '../system/context.js'
 import {exists, filesUnder, readIfExists, withTempDir} from '../system/files.js'
-import {bootFiles, revisionRootfs, type RevisionRef} from './layout.js'
+import {type StorageBackend} from '../storage/backend.js'
+import {bootFiles, type RevisionRef} from './layout.js'
 import {shimVendorCertificates} from './shim-certificates.js'
 
 /** The programs the Secure Boot checks run, and the Debian packages they come from. */
@@ -188,10 +189,11 @@ export interface SecureBootReport {
  * A revision under Secure Boot: the kernel nodes load (the one published to the tftp root, else
  * the root's /boot copy) and the root's out-of-tree modules.
  */
-export async function revisionSecureBoot(ctx: Context, site: SiteModel, ref: RevisionRef, kernelVersion: string, shim: ShimSource): Promise<SecureBootReport> {
-  const rootfs = ctx.root.resolve(revisionRootfs(site, ref))
+export async function revisionSecureBoot(ctx: Context, site: SiteModel, storage: StorageBackend, ref: RevisionRef, kernelVersion: string, shim: ShimSource): Promise<SecureBootReport> {
   const published = ctx.root.resolve(path.posix.join(site.paths.tftp, bootFiles(ref).kernel))
-  const kernel = await exists(published) ? published : path.join(rootfs, 'boot', `vmlinuz-${kernelVersion}`)
-  const [kernelReport, modules] = await Promise.all([kernelTrust(ctx, kernel, shim), moduleTrust(ctx, rootfs, kernelVersion)])
-  return {kernel: kernelReport, modules}
+  return storage.withRevisionTree(ref, async (rootfs) => {
+    const kernel = await exists(published) ? published : path.join(rootfs, 'boot', `vmlinuz-${kernelVersion}`)
+    const [kernelReport, modules] = await Promise.all([kernelTrust(ctx, kernel, shim), moduleTrust(ctx, rootfs, kernelVersion)])
+    return {kernel: kernelReport, modules}
+  })
 }

@@ -5,14 +5,13 @@ import path from 'node:path'
 import {type Context} from '../system/context.js'
 import {type SiteModel} from '../config/site.js'
 import {PreconditionError} from '../errors.js'
-import {isBtrfs, isSubvolume} from '../system/mounts.js'
+import {type Staging, type StorageBackend} from '../storage/backend.js'
+import {STAGING_PREFIX} from '../storage/names.js'
 import {STATE, type Root} from '../system/paths.js'
-import {copyTreeShared, createSubvolume, deleteSubvolume, removeTree, snapshot} from '../system/trees.js'
-import {bootFiles, currentRevision, imageDir, revisionDir, revisionRootfs, type RevisionRef} from './layout.js'
+import {removeTree} from '../system/trees.js'
+import {bootFiles, currentRevision, imageDir, revisionDir, type RevisionRef} from './layout.js'
 import {type Manifest, writeManifest} from './manifest.js'
 
-/** Work trees live next to the revisions (same filesystem: promotion is a rename or a snapshot). */
-const STAGING_PREFIX = '.staging-'
 const COUNTER = '.last-revision'
 
 export function imageLockFile(image: string): string {
@@ -35,57 +34,13 @@ export async function listRevisions(root: Root, site: SiteModel, image: string):
   return entries.filter((e) => e.isDirectory() && /^[1-9][0-9]*$/.test(e.name)).map((e) => Number(e.name)).sort((a, b) => a - b)
 }
 
-/** A tree being built or changed: `dir` is removed whole if it is never promoted. */
-export interface Staging {
-  image: string
-  dir: string
-  /** The root filesystem tree (a writable subvolume on btrfs). */
-  work: string
-  btrfs: boolean
-}
-
-async function newStagingDir(ctx: Context, site: SiteModel, image: string): Promise<{dir: string, btrfs: boolean}> {
-  const parent = ctx.root.resolve(imageDir(site, image))
-  await ctx.files.mkdir(parent, 0o755)
-  const dir = path.join(parent, `${STAGING_PREFIX}${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`)
-  await ctx.files.mkdir(dir, 0o700)
-  return {dir, btrfs: await isBtrfs(dir)}
-}
-
-export async function createStaging(ctx: Context, site: SiteModel, image: string): Promise<Staging> {
-  const {dir, btrfs} = await newStagingDir(ctx, site, image)
-  const work = path.join(dir, 'work')
-  if (btrfs) await createSubvolume(ctx.runner, work)
-  else await ctx.files.mkdir(work, 0o755)
-  return {image, dir, work, btrfs}
-}
-
-/** A writable copy of a revision: a snapshot on btrfs (O(1)), else a reflink-if-possible copy keeping xattrs, links and devices. */
-export async function createWorkingCopy(ctx: Context, site: SiteModel, from: RevisionRef): Promise<Staging> {
-  const source = ctx.root.resolve(revisionRootfs(site, from))
-  const {dir, btrfs} = await newStagingDir(ctx, site, from.image)
-  const work = path.join(dir, 'work')
-  if (btrfs && await isSubvolume(source)) await snapshot(ctx.runner, source, work, {signal: ctx.signal})
-  else await copyTreeShared(ctx.runner, source, work, ctx.signal)
-  return {image: from.image, dir, work, btrfs: btrfs && await isSubvolume(work)}
-}
-
-/** Empties a staging tree's work directory (a fresh subvolume on btrfs). */
-export async function resetWork(ctx: Context, staging: Staging): Promise<void> {
-  await removeTree(ctx.runner, staging.work, {mounts: 'unmount'})
-  if (staging.btrfs) await createSubvolume(ctx.runner, staging.work)
-  else await ctx.files.mkdir(staging.work, 0o755)
-}
-
-export async function discardStaging(ctx: Context, staging: Staging): Promise<void> {
-  await removeTree(ctx.runner, staging.dir, {mounts: 'unmount'})
-}
+export type {Staging} from '../storage/backend.js'
 
 /**
  * Removes what a killed run left behind for this image: staging trees (after unmounting anything
  * below them) and boot files of revisions that were never promoted. Call with the image lock held.
  */
-export async function removeStale(ctx: Context, site: SiteModel, image: string): Promise<string[]> {
+export async function removeStale(ctx: Context, site: SiteModel, storage: StorageBackend, image: string): Promise<string[]> {
   const removed: string[] = []
   const dir = ctx.root.resolve(imageDir(site, image))
   for (const e of await fs.readdir(dir, {withFileTypes: true}).catch(() => [])) {
@@ -94,7 +49,9 @@ export async function removeStale(ctx: Context, site: SiteModel, image: string):
       removed.push(e.name)
     }
   }
-  const revisions = new Set(await listRevisions(ctx.root, site, image))
+  const promoted = await listRevisions(ctx.root, site, image)
+  removed.push(...await storage.removeStaleRevisions(image, promoted))
+  const revisions = new Set(promoted)
   const tftp = ctx.root.resolve(path.posix.join(site.paths.tftp, 'pxeroot', image))
   for (const e of await fs.readdir(tftp, {withFileTypes: true}).catch(() => [])) {
     if (e.name.startsWith('.tmp-') || (/^[0-9]+$/.test(e.name) && !revisions.has(Number(e.name)))) {
@@ -138,18 +95,13 @@ export async function removeBootFiles(ctx: Context, site: SiteModel, ref: Revisi
 }
 
 /**
- * Turns a finished staging tree into revision N in one rename (read-only snapshot first on
- * btrfs), then points `current` at it. A crash before the rename leaves only staging debris.
+ * Turns a finished staging tree into revision N in one rename (the storage backend seals the
+ * tree first: a read-only snapshot on btrfs, an RBD image in the pool), then points `current` at
+ * it. A crash before the rename leaves only staging debris (and what removeStale removes).
  */
-export async function promote(ctx: Context, site: SiteModel, staging: Staging, manifest: Manifest): Promise<RevisionRef> {
-  const ref = {image: staging.image, revision: manifest.revision}
-  const rootfs = path.join(staging.dir, 'rootfs')
-  if (staging.btrfs) {
-    await snapshot(ctx.runner, staging.work, rootfs, {readOnly: true})
-    await deleteSubvolume(ctx.runner, staging.work)
-  } else {
-    await ctx.files.rename(staging.work, rootfs)
-  }
+export async function promote(ctx: Context, site: SiteModel, storage: StorageBackend, staging: Staging, facts: Omit<Manifest, 'storage'>): Promise<Manifest> {
+  const ref = {image: staging.image, revision: facts.revision}
+  const manifest: Manifest = {...facts, storage: await storage.sealRevision(staging, ref)}
   await writeManifest(ctx.files, path.join(staging.dir, 'manifest.json'), manifest)
   await ctx.files.chmod(staging.dir, 0o755)
   const target = ctx.root.resolve(revisionDir(site, ref))
@@ -157,7 +109,7 @@ export async function promote(ctx: Context, site: SiteModel, staging: Staging, m
   await ctx.files.rename(staging.dir, target)
   await ctx.files.syncDir(path.dirname(target))
   await setCurrent(ctx, site, ref)
-  return ref
+  return manifest
 }
 
 /** Moves `current` atomically: a new symlink under a temp name renamed over the old one. */

@@ -3,6 +3,7 @@ import {loadSite} from '../config/site-file.js'
 import {CHECKS, inventoryCheck, type Check, type Facts} from '../doctor/checks.js'
 import {PxerootError, UserError} from '../errors.js'
 import {loadInventory} from '../inventory/inventory.js'
+import {withStorage} from '../storage/registry.js'
 import {type Context} from '../system/context.js'
 
 /**
@@ -17,18 +18,21 @@ export async function runDoctor(ctx: Context): Promise<Check[]> {
     throw error
   })
   const inventory = loaded instanceof UserError ? {nodes: []} : loaded
-  const facts: Facts = {ctx, site, inventory, model: await bootModel(ctx.root, site, inventory)}
-  const results: Check[] = [inventoryCheck(site, loaded)]
-  for (const check of CHECKS) {
-    if (check.needsNodes && loaded instanceof UserError) {
-      results.push({check: check.name, status: 'skip', message: 'the inventory is invalid (see the inventory check)'})
-      continue
+  const model = await bootModel(ctx, site, inventory)
+  return withStorage(ctx, site, async (storage) => {
+    const facts: Facts = {ctx, site, storage, inventory, model}
+    const results: Check[] = [inventoryCheck(site, loaded)]
+    for (const check of CHECKS) {
+      if (check.needsNodes && loaded instanceof UserError) {
+        results.push({check: check.name, status: 'skip', message: 'the inventory is invalid (see the inventory check)'})
+        continue
+      }
+      try {
+        results.push(...await check.run(facts))
+      } catch (error) {
+        results.push({check: check.name, status: 'fail', message: (error as Error).message, fix: error instanceof PxerootError ? error.suggestion : undefined})
+      }
     }
-    try {
-      results.push(...await check.run(facts))
-    } catch (error) {
-      results.push({check: check.name, status: 'fail', message: (error as Error).message, fix: error instanceof PxerootError ? error.suggestion : undefined})
-    }
-  }
-  return results
+    return results
+  })
 }

@@ -4,6 +4,7 @@ import {currentRevision, formatRevisionRef} from '../images/layout.js'
 import {readManifest, type Manifest} from '../images/manifest.js'
 import {resolveRef, revisionUsers} from '../images/revisions.js'
 import {revisionSecureBoot, type SecureBootReport} from '../images/secure-boot.js'
+import {withStorage} from '../storage/registry.js'
 import {type Context} from '../system/context.js'
 
 /** `image show NAME[@N]`: the manifest, whether it is current, the nodes using it and whether it boots under Secure Boot. Reads only. */
@@ -13,6 +14,6 @@ export async function showRevision(ctx: Context, text: string): Promise<Manifest
   const manifest = await readManifest(ctx.root, site, ref)
   const current = (await currentRevision(ctx.root, site, ref.image))?.revision === ref.revision
   const nodes = (await revisionUsers(ctx)).get(formatRevisionRef(ref)) ?? []
-  const secureBoot = await revisionSecureBoot(ctx, site, ref, manifest.kernel, SHIM)
+  const secureBoot = await withStorage(ctx, site, (storage) => revisionSecureBoot(ctx, site, storage, ref, manifest.kernel, SHIM))
   return {...manifest, current, nodes, secureBoot}
 }

@@ -46,5 +46,5 @@ export async function changeInventory(ctx: Context, edit: (site: SiteModel, inve
  * node's pxelinux file would point at a kernel that is not there. (A malformed value is left to
  * the edit, which says how to write it.) */
 export async function checkImageFlag(ctx: Context, site: SiteModel, image: string | undefined): Promise<void> {
-  if (image !== undefined && REVISION_REF.test(image)) await requireBootableRevision(ctx.root, site, image, '--image')
+  if (image !== undefined && REVISION_REF.test(image)) await requireBootableRevision(ctx, site, image, '--image')
 }

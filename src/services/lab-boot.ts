@@ -19,8 +19,9 @@ import {standInAddress, standInDhcpd} from '../lab/router.js'
 import {runLab, type LabBootOptions, type LabBootResult, type LabServers, type LabVm} from '../lab/run.js'
 import {requireLabTools, requireOvmf} from '../lab/tools.js'
 import {liveStatus} from '../status/live.js'
+import {withStorage} from '../storage/registry.js'
 import {type Context} from '../system/context.js'
-import {isDirectory, readIfExists} from '../system/files.js'
+import {readIfExists} from '../system/files.js'
 import {reapStaleNamespaces} from '../system/netns.js'
 import {type Root} from '../system/paths.js'
 import {IPXE_BOOT_SCRIPT} from '../render/loaders/ipxe.js'
@@ -111,14 +112,15 @@ export async function labBoot(ctx: Context, options: LabBootOptions): Promise<La
   }
   const inventory = await loadInventory(ctx.root)
   assertValidInventory(site, inventory)
-  const all = await bootNodes(ctx.root, site, inventory)
+  const all = await bootNodes(ctx, site, inventory)
   const nodes = [...new Set(options.nodes)].map((name) => {
     const node = all.find((n) => n.name === name)
     if (!node) throw new UserError(`node "${name}" is not in the inventory; known nodes: ${all.map((n) => n.name).join(', ') || 'none'}`)
     return node
   })
+  const roots = await withStorage(ctx, site, (storage) => storage.listRoots())
   for (const node of nodes) {
-    if (!await isDirectory(ctx.root.resolve(node.rootPath))) throw new PreconditionError(`${node.name} has no root at ${node.rootPath}`, `run "pxeroot nodes clone" first`)
+    if (!roots.has(node.name)) throw new PreconditionError(`${node.name} has no root at ${node.rootPath}`, `run "pxeroot nodes clone" first`)
   }
   const taken = new Set(all.flatMap((n) => (n.mac ? [n.mac] : [])))
   const vms: LabVm[] = nodes.map((node) => {

@@ -1,20 +1,18 @@
-import {promises as fs} from 'node:fs'
-import path from 'node:path'
-
 import {applyBootConfig, type ApplyResult} from '../apply/apply.js'
-import {checkCloneSpace, cloneConcurrency, cloneToTemp, describeFailures, forEachNode, InventoryWriter, nodesDirOf, recover, resolveSource} from '../clone/engine.js'
+import {cloneToTemp, describeFailures, forEachNode, InventoryWriter, nodesDirOf, recover, resolveSource} from '../clone/engine.js'
 import {identityOf, newMachineId, writeIdentity} from '../clone/identity.js'
 import {switchRoots, upsertNode} from '../clone/journal.js'
-import {publishKnownHosts} from '../clone/known-hosts.js'
-import {chooseMethod, type CloneMethod, type MethodChoice} from '../clone/method.js'
+import {publishKnownHosts, recordHostKeys} from '../clone/known-hosts.js'
 import {planClones, type PlannedClone} from '../clone/plan.js'
 import {cloneRecordOf, withCloneRecord} from '../clone/record.js'
-import {removeRoot} from '../clone/remove.js'
 import {withSiteLock} from '../config/site-lock.js'
 import {loadSite} from '../config/site-file.js'
+import {type SiteModel} from '../config/site.js'
 import {PartialFailureError, UserError} from '../errors.js'
-import {existingAncestor, freeSpace} from '../images/space.js'
 import {assertValidInventory, loadInventory, type Inventory} from '../inventory/inventory.js'
+import {type CloneMethod, type MethodChoice, type StorageBackend} from '../storage/backend.js'
+import {withStorage} from '../storage/registry.js'
+import {freeSpace} from '../storage/space.js'
 import {type Context} from '../system/context.js'
 
 export interface CloneNodesOptions {
@@ -57,66 +55,68 @@ export async function cloneNodes(ctx: Context, options: CloneNodesOptions): Prom
   const started = performance.now()
   const run = async (): Promise<CloneNodesResult> => {
     const site = await loadSite(ctx.root)
-    const source = await resolveSource(ctx, site, options.image)
-    const nodesDir = await nodesDirOf(ctx, site, false)
-    let inventory = await loadInventory(ctx.root)
-    let recovered: string[] = []
-    let cleaned: string[] = []
-    if (!options.dryRun) ({inventory, recovered, cleaned} = await recover(ctx, site, inventory))
-
-    const present = await existingNames(nodesDir)
-    const plan = planClones(site, inventory, options.count, (name) => present.has(name))
-    const machineIds = new Map(plan.create.map((p) => [p.name, (p.entry && cloneRecordOf(p.entry)?.machineId) ?? newMachineId()]))
-    const entryOf = (p: PlannedClone, method: CloneMethod) => withCloneRecord({...(p.entry ?? {name: p.name, ip: p.ip}), image: source.refText}, {method, machineId: machineIds.get(p.name)})
-    const withPlanned = (inv: Inventory, method: CloneMethod) => plan.create.reduce((i, p) => upsertNode(i, entryOf(p, method)), inv)
-    let choice: MethodChoice = {method: options.method ?? 'copy', reason: 'nothing to clone'}
-    let space = {needed: 0, free: 0}
-    let sparse = true
-    if (plan.create.length > 0) {
-      const target = await existingAncestor(nodesDir)
-      choice = await chooseMethod(source.rootfs, target, options.method)
-      assertValidInventory(site, withPlanned(inventory, choice.method))
-      if (options.spaceCheck === false) space = {needed: 0, free: (await freeSpace(target)).bytes}
-      else ({sparse, ...space} = await checkCloneSpace(source.rootfs, target, choice.method, plan.create.length, 'nodes clone'))
-    }
-    const base = {image: source.refText, method: choice.method, reason: choice.reason, existing: plan.existing, recovered, cleaned, space}
-    if (options.dryRun) {
-      const apply = plan.create.length > 0 ? await applyBootConfig(ctx, {site, inventory: withPlanned(inventory, choice.method), dryRun: true}) : undefined
-      return {...base, dryRun: true, created: plan.create.map((p) => ({name: p.name, ip: p.ip, seconds: 0})), failed: [], seconds: (performance.now() - started) / 1000, apply}
-    }
-    if (plan.create.length > 0) await nodesDirOf(ctx, site, true)
-
-    const writer = new InventoryWriter(ctx, inventory)
-    const {done: created, failed} = await forEachNode(ctx, plan.create, cloneConcurrency(choice.method, site.clone.concurrency), async (p) => {
-      const t0 = performance.now()
-      const temp = await cloneToTemp(ctx, {method: choice.method, source: source.rootfs, nodesDir, name: p.name, sparse}, (dir) => writeIdentity(ctx, dir, identityOf(site, p.name, machineIds.get(p.name)!, 'fresh'), ctx.signal))
-      try {
-        await switchRoots(ctx.files, nodesDir, {node: p.name, renames: [{from: path.basename(temp), to: p.name}], entry: entryOf(p, choice.method)}, writer.commit)
-      } catch (error) {
-        await removeRoot(ctx, nodesDir, temp).catch(() => undefined)
-        throw error
-      }
-      ctx.log(`cloned ${p.name} (${p.ip}) from ${source.refText} by ${choice.method}`)
-      return {name: p.name, ip: p.ip, seconds: (performance.now() - t0) / 1000}
-    })
-    ctx.signal.throwIfAborted()
-    inventory = writer.inventory
-
-    let apply: ApplyResult | undefined
-    if (created.length > 0) {
-      await publishKnownHosts(ctx, site, inventory)
-      apply = await applyBootConfig(ctx, {site, inventory, reload: options.reload})
-    }
-    const result = {...base, dryRun: false, created, failed, seconds: (performance.now() - started) / 1000, apply}
-    if (failed.length > 0) {
-      throw new PartialFailureError(`${failed.length} of ${plan.create.length} clone(s) failed: ${describeFailures(failed)}`, result,
-        'nothing half-made was registered; fix the cause and run the same command again')
-    }
-    return result
+    return withStorage(ctx, site, (storage) => cloneWith(ctx, site, storage, options, started))
   }
   return options.dryRun ? run() : withSiteLock(ctx, run)
 }
 
-async function existingNames(dir: string): Promise<Set<string>> {
-  return new Set(await fs.readdir(dir).catch(() => [] as string[]))
+async function cloneWith(ctx: Context, site: SiteModel, storage: StorageBackend, options: CloneNodesOptions, started: number): Promise<CloneNodesResult> {
+  const source = await resolveSource(ctx, site, options.image)
+  const nodesDir = await nodesDirOf(ctx, site, false)
+  let inventory = await loadInventory(ctx.root)
+  let recovered: string[] = []
+  let cleaned: string[] = []
+  if (!options.dryRun) ({inventory, recovered, cleaned} = await recover(ctx, site, storage, inventory))
+
+  const present = await storage.listRoots()
+  const plan = planClones(site, inventory, options.count, (name) => present.has(name))
+  const machineIds = new Map(plan.create.map((p) => [p.name, (p.entry && cloneRecordOf(p.entry)?.machineId) ?? newMachineId()]))
+  const entryOf = (p: PlannedClone, method: CloneMethod) => withCloneRecord({...(p.entry ?? {name: p.name, ip: p.ip}), image: source.refText}, {method, machineId: machineIds.get(p.name)})
+  const withPlanned = (inv: Inventory, method: CloneMethod) => plan.create.reduce((i, p) => upsertNode(i, entryOf(p, method)), inv)
+  let choice: MethodChoice = {method: options.method ?? 'copy', reason: 'nothing to clone'}
+  let space = {needed: 0, free: 0}
+  let sparse = true
+  if (plan.create.length > 0) {
+    choice = await storage.chooseMethod(source.ref, options.method)
+    assertValidInventory(site, withPlanned(inventory, choice.method))
+    if (options.spaceCheck === false) space = {needed: 0, free: (await freeSpace(nodesDir)).bytes}
+    else ({sparse, ...space} = await storage.checkCloneSpace(source.ref, choice.method, plan.create.length, 'nodes clone'))
+  }
+  const base = {image: source.refText, method: choice.method, reason: choice.reason, existing: plan.existing, recovered, cleaned, space}
+  if (options.dryRun) {
+    const apply = plan.create.length > 0 ? await applyBootConfig(ctx, {site, inventory: withPlanned(inventory, choice.method), dryRun: true}) : undefined
+    return {...base, dryRun: true, created: plan.create.map((p) => ({name: p.name, ip: p.ip, seconds: 0})), failed: [], seconds: (performance.now() - started) / 1000, apply}
+  }
+  if (plan.create.length > 0) await nodesDirOf(ctx, site, true)
+
+  const writer = new InventoryWriter(ctx, inventory)
+  const {done: created, failed} = await forEachNode(ctx, plan.create, storage.cloneConcurrency(choice.method, site.clone.concurrency), async (p) => {
+    const t0 = performance.now()
+    const temp = await cloneToTemp(storage, {source: source.ref, method: choice.method, name: p.name, sparse}, async (dir) => {
+      await writeIdentity(ctx, dir, identityOf(site, p.name, machineIds.get(p.name)!, 'fresh'), ctx.signal)
+      if (!storage.rootsShared) await recordHostKeys(ctx, p.name, dir)
+    })
+    try {
+      await switchRoots(ctx.files, nodesDir, {node: p.name, renames: [{from: temp, to: p.name}], entry: entryOf(p, choice.method)}, writer.commit, storage)
+    } catch (error) {
+      await storage.removeRoot(temp).catch(() => undefined)
+      throw error
+    }
+    ctx.log(`cloned ${p.name} (${p.ip}) from ${source.refText} by ${choice.method}`)
+    return {name: p.name, ip: p.ip, seconds: (performance.now() - t0) / 1000}
+  })
+  ctx.signal.throwIfAborted()
+  inventory = writer.inventory
+
+  let apply: ApplyResult | undefined
+  if (created.length > 0) {
+    await publishKnownHosts(ctx, site, storage, inventory, created.map((c) => c.name))
+    apply = await applyBootConfig(ctx, {site, inventory, reload: options.reload})
+  }
+  const result = {...base, dryRun: false, created, failed, seconds: (performance.now() - started) / 1000, apply}
+  if (failed.length > 0) {
+    throw new PartialFailureError(`${failed.length} of ${plan.create.length} clone(s) failed: ${describeFailures(failed)}`, result,
+      'nothing half-made was registered; fix the cause and run the same command again')
+  }
+  return result
 }

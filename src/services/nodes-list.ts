@@ -1,13 +1,11 @@
-import {promises as fs} from 'node:fs'
-import path from 'node:path'
-
 import {pxelinux} from '../backends/loaders/pxelinux.js'
 import {bootNodes} from '../boot/nodes.js'
-import {quotaSizes, rootSize, type RootSize} from '../clone/disk.js'
-import {cloneRecordOf, previousRootName} from '../clone/record.js'
+import {cloneRecordOf} from '../clone/record.js'
 import {loadSite} from '../config/site-file.js'
 import {currentRevision, parseRevisionRef, type RevisionRef} from '../images/layout.js'
 import {loadInventory} from '../inventory/inventory.js'
+import {previousRootName} from '../storage/names.js'
+import {withStorage} from '../storage/registry.js'
 import {type Context} from '../system/context.js'
 import {mapBounded, settled} from '../system/pool.js'
 
@@ -19,7 +17,7 @@ export interface NodeRow {
   image: string | null
   root: string
   rootExists: boolean
-  /** How the root was cloned: btrfs, reflink, copy or rsync. */
+  /** How the root was cloned: btrfs, reflink, copy, rsync or rbd. */
   method: string | null
   /** Revisions behind its image's current one. */
   behind: number | null
@@ -45,10 +43,11 @@ export interface ListOptions {
 export async function listNodes(ctx: Context, options: ListOptions = {}): Promise<NodeRow[]> {
   const site = await loadSite(ctx.root)
   const inventory = await loadInventory(ctx.root)
-  const nodes = await bootNodes(ctx.root, site, inventory)
-  const nodesDir = ctx.root.resolve(site.paths.nodes)
-  const present = new Set(await fs.readdir(nodesDir).catch(() => [] as string[]))
-  const quotas = present.size > 0 ? await quotaSizes(ctx.runner, nodesDir, nodes.map((n) => n.name)) : new Map<string, RootSize>()
+  const nodes = await bootNodes(ctx, site, inventory)
+  const {present, sizes} = await withStorage(ctx, site, async (storage) => {
+    const roots = await storage.listRoots()
+    return {present: roots, sizes: await storage.rootSizes(nodes.filter((n) => roots.has(n.name)).map((n) => n.name), {measure: options.size ?? false})}
+  })
   const currents = new Map<string, Promise<RevisionRef | undefined>>()
   const currentOf = (image: string) => {
     if (!currents.has(image)) currents.set(image, currentRevision(ctx.root, site, image))
@@ -60,9 +59,8 @@ export async function listNodes(ctx: Context, options: ListOptions = {}): Promis
     const record = cloneRecordOf(entry)
     const ref = entry.image ? parseRevisionRef(entry.image) : undefined
     const current = ref ? await currentOf(ref.image) : undefined
-    const disk = path.join(nodesDir, node.name)
-    const exists = present.has(node.name) && await fs.lstat(disk).then((s) => s.isDirectory(), () => false)
-    const size = quotas.get(node.name) ?? (options.size && exists ? await rootSize(ctx.runner, disk) : undefined)
+    const exists = present.has(node.name)
+    const size = sizes.get(node.name)
     const previousExists = record?.previous !== undefined && present.has(previousRootName(node.name))
     return {
       name: node.name,

@@ -3,6 +3,7 @@ import {publishKnownHosts} from '../clone/known-hosts.js'
 import {removeNodeRoots} from '../clone/node-info.js'
 import {changeInventory, type ChangeOptions, type ChangeResult} from './inventory-change.js'
 import {removeNode} from '../inventory/edit.js'
+import {withStorage} from '../storage/registry.js'
 
 export interface RemoveResult extends ChangeResult {
   removedRoots: string[]
@@ -18,7 +19,7 @@ export async function removeNodeAndRoot(ctx: Context, name: string, options: Cha
     ...options,
     afterSave: async (site, before, after) => {
       if (!options.keepRoot) removedRoots.push(...await removeNodeRoots(ctx, site, before, name))
-      await publishKnownHosts(ctx, site, after)
+      await withStorage(ctx, site, (storage) => publishKnownHosts(ctx, site, storage, after))
     },
   })
   return {...result, removedRoots}

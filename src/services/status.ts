@@ -27,7 +27,7 @@ export interface StatusResult extends LiveStatus {
 export async function readStatus(ctx: Context, names: readonly string[] = []): Promise<StatusResult> {
   const site = await loadSite(ctx.root)
   const inventory = await loadInventory(ctx.root)
-  const all = await bootNodes(ctx.root, site, inventory)
+  const all = await bootNodes(ctx, site, inventory)
   for (const name of names) {
     if (!all.some((n) => n.name === name)) throw new UserError(`NODE: ${name} is not in the inventory`, 'see "pxeroot nodes list"')
   }

@@ -5,7 +5,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {cloneNodes} from '../../src/services/nodes-clone.js'
 import {removeNodeRoots} from '../../src/clone/node-info.js'
-import {removeRoot} from '../../src/clone/remove.js'
+import {removeRoot} from '../../src/storage/local/remove.js'
 import {loadSite} from '../../src/config/site-file.js'
 import {PartialFailureError, UserError} from '../../src/errors.js'
 import {loadInventory} from '../../src/inventory/inventory.js'

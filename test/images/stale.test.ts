@@ -7,6 +7,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {type Context} from '../../src/system/context.js'
 import {parseSite} from '../../src/config/site-file.js'
 import {removeStale} from '../../src/images/store.js'
+import {localStorage} from '../../src/storage/local.js'
 import {mountsUnder, parseMountPoints} from '../../src/system/mounts.js'
 import {makeRoot} from '../../src/system/paths.js'
 import {execaRunner} from '../../src/system/runner.js'
@@ -36,7 +37,7 @@ describe('cleaning up after a crashed run', () => {
     await execa('mount', ['-t', 'tmpfs', 'tmpfs', path.join(staging, 'work/dev')]) // stacked, as after a double bind
     expect(await mountsUnder(staging)).toHaveLength(1)
 
-    expect(await removeStale(ctx, site, 'lab')).toEqual(['.staging-20260101T000000-abcdef'])
+    expect(await removeStale(ctx, site, localStorage(ctx, site), 'lab')).toEqual(['.staging-20260101T000000-abcdef'])
     expect(await mountsUnder(dir)).toEqual([])
     await expect(fs.stat(staging)).rejects.toThrow(/ENOENT/)
     expect(await fs.readFile(path.join(precious, 'keep-me'), 'utf8')).toBe('host data\n')

@@ -8,7 +8,8 @@ import {type Context} from '../../src/system/context.js'
 import {parseSite} from '../../src/config/site-file.js'
 import {currentRevision, revisionRootfs} from '../../src/images/layout.js'
 import {type Manifest} from '../../src/images/manifest.js'
-import {createStaging, createWorkingCopy, listRevisions, promote, removeStale} from '../../src/images/store.js'
+import {listRevisions, promote, removeStale} from '../../src/images/store.js'
+import {localStorage} from '../../src/storage/local.js'
 import {isSubvolume} from '../../src/system/mounts.js'
 import {makeRoot} from '../../src/system/paths.js'
 import {execaRunner} from '../../src/system/runner.js'
@@ -35,23 +36,24 @@ describe('the image store on a loop-mounted btrfs', () => {
   })
 
   it('promotes a staging subvolume to a read-only snapshot and makes writable snapshots of it', async () => {
-    const staging = await createStaging(ctx, site, 'lab')
+    const storage = localStorage(ctx, site)
+    const staging = await storage.createStaging('lab')
     expect(staging.btrfs).toBe(true)
     expect(await isSubvolume(staging.work)).toBe(true)
     await fs.mkdir(path.join(staging.work, 'etc'))
     await fs.writeFile(path.join(staging.work, 'etc/os-release'), 'ID=debian\n')
-    await promote(ctx, site, staging, {revision: 1, image: 'lab'} as Manifest)
+    await promote(ctx, site, storage, staging, {revision: 1, image: 'lab'} as Manifest)
     const rootfs = ctx.root.resolve(revisionRootfs(site, {image: 'lab', revision: 1}))
     expect((await execa('btrfs', ['property', 'get', '-ts', rootfs, 'ro'])).stdout.trim()).toBe('ro=true')
     await expect(fs.writeFile(path.join(rootfs, 'etc/x'), 'x')).rejects.toThrow(/EROFS/)
     expect((await currentRevision(ctx.root, site, 'lab'))?.revision).toBe(1)
 
-    const copy = await createWorkingCopy(ctx, site, {image: 'lab', revision: 1})
+    const copy = await storage.workingCopy({image: 'lab', revision: 1})
     expect(copy.btrfs).toBe(true)
     await fs.writeFile(path.join(copy.work, 'etc/x'), 'x')
     expect(await fs.readFile(path.join(copy.work, 'etc/os-release'), 'utf8')).toBe('ID=debian\n')
     // As if the process had been killed: the next run removes the stale subvolume and its directory.
-    const removed = await removeStale(ctx, site, 'lab')
+    const removed = await removeStale(ctx, site, storage, 'lab')
     expect(removed).toHaveLength(1)
     expect((await fs.readdir(ctx.root.resolve('/images/lab'))).filter((f) => f.startsWith('.staging-'))).toEqual([])
     expect((await execa('btrfs', ['subvolume', 'list', ctx.root.resolve('/images')])).stdout.split('\n').filter(Boolean)).toHaveLength(1)

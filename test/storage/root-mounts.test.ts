@@ -104,7 +104,7 @@ describe.skipIf(!isRoot)('node roots under NFS-Ganesha on a loop-mounted btrfs',
     expect(before.log).toMatch(/resolve_posix_filesystem\(.*node01\) returned No such file or directory/)
     expect(before.log).not.toMatch(/resolve_posix_filesystem\(.*node03\)/)
 
-    const model = await bootModel(ctx.root, await loadSite(ctx.root), await loadInventory(ctx.root))
+    const model = await bootModel(ctx, await loadSite(ctx.root), await loadInventory(ctx.root))
     const bound = await nfsGanesha.prepare!(ctx, model)
     expect(bound).toEqual([expect.stringContaining('bound /srv/nodes/node01 onto itself'), expect.stringContaining('bound /srv/nodes/node02 onto itself')])
     expect(mounted(nodeRoot('node01'))).toBe(true)
@@ -112,7 +112,7 @@ describe.skipIf(!isRoot)('node roots under NFS-Ganesha on a loop-mounted btrfs',
     // Idempotent: nothing is stacked, and the bound roots still count as needing their unit.
     expect(await nfsGanesha.prepare!(ctx, model)).toEqual([])
     expect(await selfBindsAt(nodeRoot('node01'))).toHaveLength(1)
-    const again = await bootModel(ctx.root, await loadSite(ctx.root), await loadInventory(ctx.root))
+    const again = await bootModel(ctx, await loadSite(ctx.root), await loadInventory(ctx.root))
     expect(again.selfBinds).toEqual(['/srv/nodes/node01', '/srv/nodes/node02'])
     expect(rootMountUnits(again).map((f) => f.path)).toEqual(rootMountUnits(model).map((f) => f.path))
 
@@ -132,7 +132,7 @@ describe.skipIf(!isRoot)('node roots under NFS-Ganesha on a loop-mounted btrfs',
     // The unit still describes the (new) root; the server's apply binds it again.
     expect(await fs.readFile(unitFile('node01'), 'utf8')).toContain('Where=/srv/nodes/node01')
 
-    await nfsGanesha.prepare!(ctx, await bootModel(ctx.root, await loadSite(ctx.root), await loadInventory(ctx.root)))
+    await nfsGanesha.prepare!(ctx, await bootModel(ctx, await loadSite(ctx.root), await loadInventory(ctx.root)))
     expect(mounted(nodeRoot('node01'))).toBe(true)
     await rollbackNode(ctx, 'node01')
     expect((await loadInventory(ctx.root)).nodes.find((n) => n.name === 'node01')?.image).toBe('lab@1')

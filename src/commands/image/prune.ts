@@ -13,6 +13,7 @@ export default class ImagePrune extends BaseCommand {
     const {args, flags} = await this.parse(ImagePrune)
     const r = await pruneImage(this.makeContext(flags.root), args.name, flags.keep)
     this.log(r.removed.length > 0 ? `removed ${r.removed.join(', ')}; kept ${r.kept.join(', ')}` : `nothing to remove; kept ${r.kept.join(', ')}`)
+    for (const [revision, roots] of Object.entries(r.held)) this.log(`kept ${revision}: still has clones (${roots.join(', ')})`)
     return {image: args.name, ...r}
   }
 }

@@ -1,9 +1,9 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {mib} from '../../images/space.js'
+import {mib} from '../../storage/space.js'
 import {cloneNodes, type CloneNodesResult} from '../../services/nodes-clone.js'
-import {CLONE_METHODS} from '../../clone/method.js'
+import {CLONE_METHODS} from '../../storage/backend.js'
 import {EXIT_TABLE} from '../../errors.js'
 import {applyReport} from '../../cli/apply-report.js'
 import {applyFlags} from '../../cli/flags.js'

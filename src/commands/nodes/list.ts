@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {mib} from '../../images/space.js'
+import {mib} from '../../storage/space.js'
 import {listNodes, type NodeRow} from '../../services/nodes-list.js'
 import {table} from '../../cli/table.js'
 

@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../cli/base-command.js'
-import {CLONE_METHODS} from '../../clone/method.js'
+import {CLONE_METHODS} from '../../storage/backend.js'
 import {rebaseNodes, type RebaseResult} from '../../services/nodes-rebase.js'
 import {EXIT_TABLE} from '../../errors.js'
 import {UserError} from '../../errors.js'

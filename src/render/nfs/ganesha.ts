@@ -2,6 +2,7 @@ import {EXTRA_EXPORT_ID_BASE} from '../../config/export-ids.js'
 import {type SiteModel} from '../../config/site.js'
 import {header} from '../header.js'
 import {type BootNode} from '../../boot/model.js'
+import {nfsNodes} from '../../boot/nodes.js'
 
 const q = (s: string) => `"${s}"`
 
@@ -37,7 +38,7 @@ export function ganeshaExportBlock(e: GaneshaExport): string[] {
 /** The NFS-Ganesha exports pxeroot owns: the same semantics as the kernel exports file. */
 export function renderGaneshaExports(site: SiteModel, nodes: readonly BootNode[]): string {
   const lines = [header('#'), '']
-  for (const node of nodes) {
+  for (const node of nfsNodes(nodes)) {
     lines.push(`# ${node.name}`, ...ganeshaExportBlock({id: node.exportId, path: node.rootPath, clients: node.ip, access: 'RW', squash: 'No_Root_Squash'}), '')
   }
   site.exports.forEach((extra, i) => {

@@ -1,10 +1,10 @@
 import fsSync, {promises as fs} from 'node:fs'
 import path from 'node:path'
 
-import {fsTypeOf, mountOf} from '../system/mounts.js'
-import {type Runner} from '../system/runner.js'
-import {exclusiveBytes, qgroupSizes} from '../system/trees.js'
-import {type CloneMethod} from './method.js'
+import {fsTypeOf, mountOf} from '../../system/mounts.js'
+import {type Runner} from '../../system/runner.js'
+import {exclusiveBytes, qgroupSizes, type CopyMethod} from '../../system/trees.js'
+import {type RootSize} from '../backend.js'
 
 export interface TreeUsage {
   /** Directory entries (inodes a full or reflink copy creates). */
@@ -51,21 +51,13 @@ export async function treeUsage(dir: string): Promise<TreeUsage> {
 
 /** Space one clone needs, by method. Snapshots and reflinks cost metadata only; ~1 KiB an entry
  * is a safe ceiling measured on xfs and btrfs (the note measured 32 KiB per btrfs snapshot). */
-export function cloneCost(method: CloneMethod, usage: TreeUsage): TreeUsage {
+export function cloneCost(method: CopyMethod, usage: TreeUsage): TreeUsage {
   switch (method) {
     case 'btrfs': return {entries: 0, bytes: 1 << 20, sparseFiles: 0}
     case 'reflink': return {entries: usage.entries, bytes: usage.entries * 1024, sparseFiles: 0}
     case 'copy':
     case 'rsync': return usage
   }
-}
-
-export interface RootSize {
-  /** Bytes only this root holds: what removing it would free. */
-  exclusive: number
-  /** How the number was obtained; "allocated" counts extents shared with other roots too. */
-  kind: 'exclusive' | 'allocated'
-  fsType: string
 }
 
 /**

@@ -1,18 +1,10 @@
 import {promises as fs} from 'node:fs'
 import path from 'node:path'
 
-import {UserError} from '../errors.js'
-import {fsTypeOf, isSubvolume, sameFilesystem} from '../system/mounts.js'
-import {canReflink as canReflinkFile, COPY_METHODS, type CopyMethod} from '../system/trees.js'
-
-export const CLONE_METHODS = COPY_METHODS
-export type CloneMethod = CopyMethod
-
-export interface MethodChoice {
-  method: CloneMethod
-  /** Why this method, in the admin's words (printed with the result). */
-  reason: string
-}
+import {UserError} from '../../errors.js'
+import {fsTypeOf, isSubvolume, sameFilesystem} from '../../system/mounts.js'
+import {canReflink as canReflinkFile, type CopyMethod} from '../../system/trees.js'
+import {type CloneMethod, type MethodChoice} from '../backend.js'
 
 /** A regular, non-empty file of the tree to probe FICLONE with (the tree itself may be read-only). */
 async function sampleFile(dir: string, depth = 0): Promise<string | undefined> {
@@ -46,7 +38,8 @@ export async function canReflink(source: string, destDir: string): Promise<boole
  * filesystem shares extents (xfs reflink=1, btrfs), and a full copy elsewhere (`cp -a`, measured
  * faster than rsync in bench/clone.ts; "rsync" can still be forced).
  */
-export async function chooseMethod(source: string, destDir: string, forced?: CloneMethod): Promise<MethodChoice> {
+export async function chooseMethod(source: string, destDir: string, forced?: CloneMethod): Promise<MethodChoice & {method: CopyMethod}> {
+  if (forced === 'rbd') throw new UserError('--method rbd: this site keeps roots on its own disk (storage.backend: local)', 'leave --method out, or put the site on a Ceph pool first ("pxeroot storage prepare --rbd POOL")')
   const snapshotable = forced === undefined || forced === 'btrfs'
     ? await isSubvolume(source) && await sameFilesystem(source, destDir)
     : false

@@ -1,20 +1,11 @@
-import {randomBytes} from 'node:crypto'
 import {promises as fs} from 'node:fs'
 import path from 'node:path'
 
-import {UserError} from '../errors.js'
-import {type Context} from '../system/context.js'
-import {mountsUnder, releaseSelfBinds} from '../system/mounts.js'
-import {REFLINK_PROBE, removeTree} from '../system/trees.js'
-import {tempBaseOf} from '../system/files.js'
-import {JOURNAL_NAME} from './journal.js'
-
-/** Names pxeroot gives work in progress beside node roots; only these are ever cleaned up unasked. */
-export const TEMP_ROOT = /^\.[a-z0-9-]+(\.previous)?\.pxeroot-(clone|trash|swap)-[0-9a-f]+$/
-
-export function tempRootName(nodesDir: string, base: string, kind: 'clone' | 'trash' | 'swap'): string {
-  return path.join(nodesDir, `.${base}.pxeroot-${kind}-${randomBytes(4).toString('hex')}`)
-}
+import {UserError} from '../../errors.js'
+import {type Context} from '../../system/context.js'
+import {mountsUnder, releaseSelfBinds} from '../../system/mounts.js'
+import {REFLINK_PROBE, removeTree} from '../../system/trees.js'
+import {TEMP_ROOT, tempRootName} from '../names.js'
 
 /** Whether `p` lies strictly inside `dir`, judged on real paths so ".." and symlinks cannot escape. */
 export async function strictlyInside(dir: string, p: string): Promise<boolean> {
@@ -50,29 +41,21 @@ export async function removeRoot(ctx: TreeContext, nodesDir: string, p: string):
   if (mounts.length > 0) throw new UserError(`${p} has mounts under it (${mounts.join(', ')}); unmount them first`)
   let victim = p
   if (!TEMP_ROOT.test(path.basename(p))) {
-    victim = tempRootName(path.dirname(p), path.basename(p), 'trash')
+    victim = path.join(path.dirname(p), tempRootName(path.basename(p), 'trash'))
     await ctx.files.rename(p, victim)
   }
   await removeTree(ctx.runner, victim)
 }
 
-/** Deletes what killed or failed runs left beside the roots; returns the names removed. Leftovers
- * with a mount under them are reported, not deleted. */
-export async function cleanLeftovers(ctx: TreeContext, nodesDir: string, log: (line: string) => void = () => {}): Promise<string[]> {
+/** Deletes the roots killed or failed runs left beside the roots (and reflink probes); returns
+ * the names removed. Leftovers with a mount under them are reported, not deleted. */
+export async function removeLeftoverRoots(ctx: TreeContext, nodesDir: string, log: (line: string) => void = () => {}): Promise<string[]> {
   const names = await fs.readdir(nodesDir).catch(() => [] as string[])
   const removed: string[] = []
   for (const name of names) {
     const p = path.join(nodesDir, name)
     if (name.startsWith(REFLINK_PROBE)) {
       await ctx.files.remove(p)
-      continue
-    }
-    // A journal's temp file (a kill between its write and its rename): never a journal any run relies on.
-    if (JOURNAL_NAME.test(tempBaseOf(name) ?? '')) {
-      if ((await fs.lstat(p).catch(() => undefined))?.isFile()) {
-        await ctx.files.remove(p)
-        removed.push(name)
-      }
       continue
     }
     if (!TEMP_ROOT.test(name)) continue

@@ -103,6 +103,6 @@ describe('side effects live in src/system/', () => {
 
   it('has no process spawning, kill, mount or filesystem write outside src/system/', () => {
     const outside = files.filter((f) => f.folder !== 'system').flatMap(findings).map((f) => `${f.where} ${f.what}`)
-    expect(outside, `move these into src/system/ (see ${path.join('test', 'arch', 'side-effects.test.ts')})`).toEqual([])
+    expect(outside, `move these into src/system/ (see ${path.join('test', 'arch', 'side-effects.unit.test.ts')})`).toEqual([])
   })
 })

@@ -13,7 +13,7 @@ export const LAYERS = [
   'errors', // the exit-code table and error classes: everyone may throw them
   'system', // the only code that spawns, mounts, locks, or writes/removes outside a temp dir
   'config', // the site: schema, parsing, addresses
-  'storage', // the btrfs storage under paths.images and paths.nodes: what is there, what to do
+  'storage', // the storage seam: where revisions and roots live (local disk, Ceph RBD), and preparing it
   'inventory', // the nodes file: schema, parsing, edits
   'images', // image revisions: layout, manifests, recipes, store, build steps
   'clone', // node roots: clone methods, identity, journal, rebase of one root

@@ -4,7 +4,13 @@ import path from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {journalFile, resumeSwitches} from '../../src/clone/journal.js'
-import {hostFiles} from '../../src/system/files.js'
+import {exists, hostFiles} from '../../src/system/files.js'
+
+/** Root entries as directories of `dir`, as the local storage backend keeps them. */
+const storage = (dir: string) => ({
+  rootExists: (name: string) => exists(path.join(dir, name)),
+  renameRoot: (from: string, to: string) => fs.rename(path.join(dir, from), path.join(dir, to)),
+})
 
 describe('an interrupted root switch', () => {
   it('is finished forwards by the next run, whichever rename the kill interrupted', async () => {
@@ -23,7 +29,7 @@ describe('an interrupted root switch', () => {
         let saved: unknown
         const {inventory, resumed} = await resumeSwitches(hostFiles, dir, {nodes: [{name: 'node01', ip: '192.168.0.200', image: 'lab@1'}]}, () => {}, async (inv) => {
           saved = inv
-        })
+        }, storage(dir))
         expect(resumed).toEqual(['node01'])
         expect(inventory.nodes[0].image).toBe('lab@2')
         expect(saved).toEqual(inventory)
