@@ -19,6 +19,7 @@ import {type Context} from '../system/context.js'
 import {exists, filesUnder, readIfExists} from '../system/files.js'
 import {STATE} from '../system/paths.js'
 import {dhcpChecks, proxyUefiVerdict} from './dhcp.js'
+import {rbdBoot} from './rbd.js'
 import {webServer} from './web.js'
 
 export type Status = 'ok' | 'warn' | 'fail' | 'skip'
@@ -206,6 +207,7 @@ export const CHECKS: readonly DoctorCheck[] = [
   {name: 'tftp root', needsNodes: false, run: tftpReadable},
   {name: 'node boot files', needsNodes: true, run: nodeBootFiles},
   {name: 'secure boot', needsNodes: true, run: secureBoot},
+  {name: 'rbd boot', needsNodes: true, run: rbdBoot},
   {name: 'node roots', needsNodes: true, run: nodeRoots},
   {name: 'exports', needsNodes: true, run: exportsActive},
   {name: 'web server', needsNodes: true, run: webServer},
