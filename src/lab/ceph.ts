@@ -139,11 +139,17 @@ async function serverStates(layout: CephLabLayout): Promise<CephLabServer[]> {
   }))
 }
 
+/** A disk path as pxeroot's other commands name it under --root; as it is when it lies outside the root (a cluster kept elsewhere). */
+function hostPathOf(ctx: Context, disk: string): string {
+  const rel = path.relative(ctx.root.prefix, disk)
+  return rel.startsWith('..') || path.isAbsolute(rel) ? disk : ctx.root.hostPath(disk)
+}
+
 function info(ctx: Context, layout: CephLabLayout, record: CephLabRecord, servers: CephLabServer[]): CephLabInfo {
   return {
     dir: layout.dir,
     conf: layout.conf,
-    confHostPath: ctx.root.hostPath(layout.conf),
+    confHostPath: hostPathOf(ctx, layout.conf),
     adminKeyring: layout.adminKeyring,
     namespace: record.namespace,
     monitor: `${record.address}:${MON_V1_PORT}`,

@@ -15,7 +15,7 @@ import path from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import {type RbdRootSpec} from '../../src/boot/rbd-root.js'
-import {type TestCluster} from './ceph.js'
+import {type TestCluster} from './ceph-client.js'
 
 export const POOL = 'rbd'
 const REVISIONS = 'revisions'
