@@ -1,6 +1,7 @@
 import {nodeExportId} from '../config/export-ids.js'
 import {type SiteModel} from '../config/site.js'
-import {bootFiles, currentRevision, nodeRootDir, parseRevisionRef, type RevisionRef} from '../images/layout.js'
+import {REVISION_ARG} from '../images/boot-report.js'
+import {bootFiles, currentRevision, formatRevisionRef, nodeRootDir, parseRevisionRef, type RevisionRef} from '../images/layout.js'
 import {byName, type Inventory} from '../inventory/inventory.js'
 import {type RootBoot} from '../storage/backend.js'
 import {withStorage} from '../storage/registry.js'
@@ -16,6 +17,16 @@ export function nfsrootArgs(site: SiteModel, rootPath: string): string {
 /** The root part of a node's command line, as its storage says the node reaches its root. */
 export function rootArgs(site: SiteModel, root: RootBoot): string {
   return root.kind === 'nfs' ? nfsrootArgs(site, root.path) : rbdRootArgs(root)
+}
+
+/**
+ * The revision a node is told it boots, on its kernel command line: the image's boot-report unit
+ * (images/boot-report.ts) writes it with the boot id into the node's own root, which is how the
+ * server knows the node came up on that revision (status, rollout). Absent while a node has no
+ * revision to boot.
+ */
+export function revisionArg(ref: RevisionRef | undefined): string | undefined {
+  return ref ? `${REVISION_ARG}=${formatRevisionRef(ref)}` : undefined
 }
 
 /**
@@ -46,7 +57,7 @@ export function bootNodesFor(site: SiteModel, inventory: Inventory, fallback?: R
       revision: ref,
       ...files,
       kernelArgs,
-      cmdline: [rootArgs(site, root), kernelArgs].filter(Boolean).join(' '),
+      cmdline: [rootArgs(site, root), revisionArg(ref), kernelArgs].filter(Boolean).join(' '),
       exportId: nodeExportId(node.ip),
     }
   })

@@ -1,6 +1,7 @@
 import {z} from 'zod'
 
 import {AddressError, inRange, inSubnet, isIPv4, parseRange, parseSubnet, rangesOverlap, type AddressRange, type Subnet} from './address.js'
+import {parseDuration} from './duration.js'
 import {EXTRA_EXPORT_ID_BASE, MAX_EXPORT_ID} from './export-ids.js'
 import {IMAGE_NAME, INTERFACE_NAME} from './names.js'
 
@@ -80,6 +81,16 @@ export const RecipeSchema = z.object({
   initramfsModules: z.array(z.string().regex(/^[a-z0-9_-]+$/, {message: 'must be a kernel module name such as e1000'})).min(1).optional(),
 }).strict()
 
+/** A duration: seconds, or 90s, 10m, 1h; kept in seconds. */
+const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const seconds = parseDuration(v)
+  if (seconds === undefined || seconds < 1) {
+    ctx.addIssue({code: z.ZodIssueCode.custom, message: 'must be a duration such as 600, 90s, 10m or 1h'})
+    return z.NEVER
+  }
+  return seconds
+})
+
 export const SiteSchema = z.object({
   server: ipv4.describe('this server\'s address on the boot network'),
   subnet: cidr,
@@ -136,6 +147,17 @@ export const SiteSchema = z.object({
       .refine((p) => !p.split('/').includes('..'), {message: 'must not contain ".."'})).default([...DEFAULT_NODE_LOCAL]),
     /** Clones (and key generations) run at once. */
     concurrency: z.number().int().min(1).max(64).default(4),
+  }).strict().default({}),
+  /** How `rollout` moves nodes to a revision when its flags do not say (and what image update --then-rollout uses). */
+  rollout: z.object({
+    /** Nodes moved first, alone: the rollout goes on only when they came up on the new revision. */
+    canary: z.number().int().min(0).max(10_000).default(1),
+    /** Nodes moved at once after the canaries. */
+    wave: z.number().int().min(1).max(10_000).default(5),
+    /** How long a node gets, from its power-on, to come up on the new revision. */
+    timeout: duration.default('10m'),
+    /** How long a node's OS gets to shut down (graceful power-off) before its power is cut. */
+    shutdownTimeout: duration.default('2m'),
   }).strict().default({}),
   recipes: z.record(imageName, RecipeSchema).default({}),
   images: z.object({

@@ -12,6 +12,36 @@ import {STATE, type Root} from '../system/paths.js'
 import {REVISION_REF} from '../config/names.js'
 
 
+/** Where pxeroot keeps BMC passwords (never in this file): one line per node, root only. */
+export const BMC_SECRETS_FILE = '/etc/pxeroot/bmc-secrets'
+
+export const BMC_DRIVERS = ['ipmi', 'redfish'] as const
+
+/** An address ipmitool or an HTTPS client can be pointed at: IPv4, or a DNS name (with :port for Redfish). */
+const BMC_ADDRESS = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(?::[0-9]{1,5})?$/
+
+/**
+ * A node's baseboard management controller, which `nodes power` and `rollout` drive: its driver
+ * (IPMI over LAN through ipmitool, or Redfish over HTTPS), address and user. Its password is in
+ * BMC_SECRETS_FILE or PXEROOT_BMC_PASSWORD, never here.
+ */
+export const BmcSchema = z.object({
+  driver: z.enum(BMC_DRIVERS, {errorMap: () => ({message: `must be ${BMC_DRIVERS.join(' or ')}`})}).default('ipmi'),
+  address: z.string().regex(BMC_ADDRESS, {message: 'must be the BMC\'s address or DNS name, e.g. 10.0.1.101'}),
+  user: z.string().regex(/^[^\s\0:]{1,64}$/, {message: 'must be a user name without spaces or ":"'}),
+  password: z.never({errorMap: () => ({message: `passwords never go in the inventory: "pxeroot nodes set NODE --bmc-password-file FILE" keeps them in ${BMC_SECRETS_FILE} (root only)`})}).optional(),
+  /** IPMI: the RMCP+ cipher suite (ipmitool -C); absent, ipmitool asks the BMC for its best. */
+  cipher: z.number().int().min(0).max(17).optional(),
+  /** Redfish: the system to drive, e.g. /redfish/v1/Systems/1; absent, the BMC's only one. */
+  system: z.string().regex(/^\/redfish\/v1\/Systems\/[^\s?#]+$/, {message: 'must be a system\'s path such as /redfish/v1/Systems/1'}).optional(),
+  /** Redfish: a PEM file (host path) of the CA or certificate that signed the BMC's; absent, the system's trust store. */
+  ca: z.string().regex(/^\/[^\0\n]*$/, {message: 'must be an absolute path to a PEM file'}).optional(),
+  /** Redfish: do not verify the BMC's certificate at all (a lab's self-signed BMC). */
+  insecure: z.boolean().optional(),
+}).strict()
+
+export type InventoryBmc = z.output<typeof BmcSchema>
+
 const NodeSchema = z.object({
   name: z.string(),
   ip: z.string().refine(isIPv4, {message: 'must be an IPv4 address'}),
@@ -19,6 +49,7 @@ const NodeSchema = z.object({
   /** The image revision (name@N) this node's root was cloned from; absent until it has a root. */
   image: z.string().regex(REVISION_REF, {message: 'must be an image revision such as debian-bookworm@3'}).optional(),
   kernelArgs: z.string().regex(/^[^\n\r]*$/, {message: 'must be on one line'}).optional(),
+  bmc: BmcSchema.optional(),
   /** What `nodes clone` records about the root (clone/record.ts reads it loosely). */
   clone: z.unknown().optional(),
 }).strict()
@@ -36,11 +67,13 @@ export interface Inventory {
  */
 function ownProblems(nodes: readonly InventoryNode[], who: (i: number) => string): string[] {
   const problems: string[] = []
-  const seen = {name: new Map<string, number>(), ip: new Map<string, number>(), mac: new Map<string, number>()}
+  const seen = {name: new Map<string, number>(), ip: new Map<string, number>(), mac: new Map<string, number>(), bmc: new Map<string, number>()}
   nodes.forEach((node, i) => {
     const bad = hostnameProblem(node.name)
     if (bad) problems.push(`${who(i)}: ${bad}`)
-    const claims: [keyof typeof seen, string | undefined][] = [['name', node.name.toLowerCase()], ['ip', node.ip], ['mac', node.mac]]
+    // One BMC powers one machine (a Redfish BMC of several systems: one per system).
+    const bmc = node.bmc ? `${node.bmc.address.toLowerCase()}${node.bmc.system ? ` ${node.bmc.system}` : ''}` : undefined
+    const claims: [keyof typeof seen, string | undefined][] = [['name', node.name.toLowerCase()], ['ip', node.ip], ['mac', node.mac], ['bmc', bmc]]
     for (const [field, value] of claims) {
       if (value === undefined) continue
       const first = seen[field].get(value)
@@ -78,12 +111,14 @@ export function serializeInventory(inventory: Inventory): string {
     if (node.mac) out.mac = node.mac
     if (node.image) out.image = node.image
     if (node.kernelArgs) out.kernelArgs = node.kernelArgs
+    if (node.bmc) out.bmc = node.bmc
     for (const [key, value] of Object.entries(node)) if (!(key in out) && value !== undefined) out[key] = value
     return out
   })
   return '# The nodes of this site. pxeroot nodes add/set/rm edit this file; hand edits are fine too,\n'
     + '# then run "pxeroot apply". Fields: name, ip, mac (optional: binds the node by MAC), image\n'
-    + '# (the revision its root was cloned from), kernelArgs (extra kernel command line).\n'
+    + '# (the revision its root was cloned from), kernelArgs (extra kernel command line), bmc\n'
+    + `# (driver ipmi|redfish, address, user: its password is in ${BMC_SECRETS_FILE}, never here).\n`
     + jsYaml.dump({nodes}, {lineWidth: -1, noCompatMode: true})
 }
 

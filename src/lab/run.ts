@@ -165,7 +165,16 @@ export async function runLab(ctx: Context, site: SiteModel, tools: LabTools, acc
   return outcome!
 }
 
-class LabRun {
+/** The servers a run started, as their lab hooks describe them (their logs, lease files...). */
+export interface LabServersUp {
+  nfs: LabDaemon
+  dhcp: LabDaemon
+  router?: LabDaemon
+  web?: LabDaemon
+}
+
+/** One lab run's namespace, servers and VMs (runLab boots VMs in it; a lab session keeps it up for BMCs to power VMs). */
+export class LabRun {
   private ns?: LabNamespace
   private services: Daemon[] = []
   private runVms: RunVm[] = []
@@ -173,26 +182,34 @@ class LabRun {
   constructor(
     private readonly ctx: Context,
     private readonly site: SiteModel,
-    private readonly tools: LabTools,
-    private readonly dir: TempDir,
+    readonly tools: LabTools,
+    readonly dir: TempDir,
     private readonly accel: 'kvm' | 'tcg',
     private readonly options: LabBootOptions,
   ) {}
 
   /** Every process is bounded by the whole run's worst case, whatever else fails to stop it. */
-  private get boundMs(): number {
+  get boundMs(): number {
     return (this.options.timeout + 300) * 1000
   }
 
-  async run(vms: LabVm[], servers: LabServers): Promise<LabRunOutcome> {
+  /** The lab's network namespace, created once (a lab session also starts its BMCs there). */
+  async open(): Promise<LabNamespace> {
+    if (this.ns) return this.ns
     const {ctx, site} = this
-    const t0 = Date.now()
     const ns = await createLabNamespace(ctx.runner, {name: labNamespaceName(), serverCidr: `${site.server}/${site.net.prefixLength}`, runDir: this.dir.path})
     this.ns = ns
     ctx.log(`lab: network namespace ${ns.name}, server ${site.server} on ${ns.bridge}`)
-
     // Servers that drop root (dnsmasq, lighttpd) read and write here too.
     await ctx.files.chmod(this.dir.path, 0o755)
+    return ns
+  }
+
+  /** The site's servers in the namespace, each serving before the next starts. */
+  async startServers(vms: LabVm[], servers: LabServers): Promise<LabServersUp> {
+    const {ctx, site} = this
+    const t0 = Date.now()
+    const ns = await this.open()
     const env: LabRunEnv = {runDir: this.dir.path, iface: ns.bridge, root: ctx.root, server: site.server}
     // Roots NFS-Ganesha can only export as mount points (btrfs snapshots) are bound onto themselves
     // in the lab's mount namespace, as apply binds them on a real server.
@@ -202,7 +219,16 @@ class LabRun {
     const dhcp = await this.startServer(servers.dhcp(env))
     await this.startTftp(vms)
     const web = servers.web ? await this.startServer(servers.web({...env, tftpRoot: this.dir.file('tftp')})) : undefined
-    ctx.log(`lab: ${this.services.map((d) => d.name).join(', ')} up in ${((Date.now() - t0) / 1000).toFixed(1)} s; booting ${vms.map((v) => v.node.name).join(', ')} (${this.accel.toUpperCase()})`)
+    ctx.log(`lab: ${this.services.map((d) => d.name).join(', ')} up in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
+    return {nfs, dhcp, ...(router ? {router} : {}), ...(web ? {web} : {})}
+  }
+
+  async run(vms: LabVm[], servers: LabServers): Promise<LabRunOutcome> {
+    const {ctx, site} = this
+    const t0 = Date.now()
+    const {nfs, dhcp, router, web} = await this.startServers(vms, servers)
+    const ns = this.ns!
+    ctx.log(`lab: booting ${vms.map((v) => v.node.name).join(', ')} (${this.accel.toUpperCase()})`)
 
     if (servers.cluster) {
       await joinCluster(ctx.runner, {namespace: ns.name, bridge: ns.bridge}, servers.cluster)
@@ -289,7 +315,8 @@ class LabRun {
     }
   }
 
-  private daemon(name: string, command: string, args: string[], log: string, options: {env?: Record<string, string>, enter?: LabHost['inHost']} = {}): Daemon {
+  /** Starts a process of the run in the lab (network and mount namespaces), bounded, stopped at teardown. */
+  daemon(name: string, command: string, args: string[], log: string, options: {env?: Record<string, string>, enter?: LabHost['inHost']} = {}): Daemon {
     const [cmd, argv] = (options.enter ?? this.ns!.inLab)(command, args)
     const d = startDaemon(this.ctx.runner, {name, command: cmd, args: argv, log, timeoutMs: this.boundMs, run: this.ns!.name, env: options.env})
     this.services.push(d)
@@ -297,7 +324,7 @@ class LabRun {
   }
 
   /** Waits until test() holds, the service dies (error with its log), or the bound passes. */
-  private async until(d: Daemon, what: string, test: () => Promise<boolean>, logFile = d.log): Promise<void> {
+  async until(d: Daemon, what: string, test: () => Promise<boolean>, logFile = d.log): Promise<void> {
     const deadline = Date.now() + SERVICE_START_MS
     for (;;) {
       this.ctx.signal.throwIfAborted()
@@ -342,6 +369,23 @@ class LabRun {
   }
 
   /**
+   * The lab's copy of a node's loader file, in the overlay's upper layer, from the real file as it
+   * is now (a lab session calls it again before each power-on: apply may have rewritten it). It is
+   * written in place, as tftpd and the web server read it through the mounted overlay.
+   */
+  async writeLoaderCopy(vm: LabVm): Promise<void> {
+    const lower = this.ctx.root.resolve(this.site.paths.tftp)
+    const real = await readIfExists(path.join(lower, vm.target.config))
+    // No file, no copy: the boot must fail where a real node would.
+    if (!real) return
+    const copy = labLoaderCopy(vm.target, real.toString('utf8'))
+    vm.target.kernel = copy.kernel ?? vm.target.kernel
+    vm.target.initrd = copy.initrd ?? vm.target.initrd
+    const written = await this.dir.write(path.join('tftp-upper', vm.target.config), copy.text, 0o644)
+    if (vm.target.transport === 'http') vm.target.sizes = await fileSizes([written, ...[vm.target.loader, vm.target.kernel, vm.target.initrd].map((f) => path.join(lower, f))], [vm.target.config, vm.target.loader, vm.target.kernel, vm.target.initrd])
+  }
+
+  /**
    * tftpd serves an overlay of the real tftp root: the lab's copies of the nodes' pxelinux or
    * GRUB files (with the serial console added) sit in a private upper layer, so the real tree is
    * never written and everything else is served exactly as pxeroot generated it.
@@ -352,16 +396,7 @@ class LabRun {
     const upper = await this.dir.mkdir('tftp-upper')
     const work = await this.dir.mkdir('tftp-work')
     const merged = await this.dir.mkdir('tftp')
-    for (const vm of vms) {
-      const real = await readIfExists(path.join(lower, vm.target.config))
-      // No file, no copy: the boot must fail where a real node would.
-      if (!real) continue
-      const copy = labLoaderCopy(vm.target, real.toString('utf8'))
-      vm.target.kernel = copy.kernel ?? vm.target.kernel
-      vm.target.initrd = copy.initrd ?? vm.target.initrd
-      const written = await this.dir.write(path.join('tftp-upper', vm.target.config), copy.text, 0o644)
-      if (vm.target.transport === 'http') vm.target.sizes = await fileSizes([written, ...[vm.target.loader, vm.target.kernel, vm.target.initrd].map((f) => path.join(lower, f))], [vm.target.config, vm.target.loader, vm.target.kernel, vm.target.initrd])
-    }
+    for (const vm of vms) await this.writeLoaderCopy(vm)
     await mountFs(this.ctx.runner, 'overlay', 'pxeroot-lab-tftp', merged, `lowerdir=${lower},upperdir=${upper},workdir=${work}`, {enter: this.ns!.enterMounts})
     const d = this.daemon('tftpd', this.tools['in.tftpd'], ['-L', '-v', '-v', '--secure', '--address', `${this.site.server}:69`, '--blocksize', '1468', merged], this.dir.file('tftpd.log'))
     await sleep(300)

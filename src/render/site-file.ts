@@ -50,7 +50,7 @@ export function renderSiteFile(site: Site): string {
     '#   - {path: /data, clients: 192.168.0.0/24, options: "rw,sync,no_root_squash,no_subtree_check"}',
     '# Optional sections (see README): clone {hostKeyTypes, nodeLocal, concurrency},',
     '# recipes {NAME: {extends, packages, components, mirror, postInstall, initramfsModules}},',
-    '# images {debCache, minFreeMiB, minFreeInodes}.',
+    '# images {debCache, minFreeMiB, minFreeInodes}, rollout {canary, wave, timeout, shutdownTimeout}.',
     site.exports.length === 0 ? 'exports: []' : 'exports:',
     ...site.exports.map((e) => `  - {path: ${e.path}, clients: ${e.clients}, options: ${q(e.options)}}`),
   ]

@@ -5,6 +5,9 @@ import {bootNodes} from '../boot/nodes.js'
 import {loadSite} from '../config/site-file.js'
 import {UserError} from '../errors.js'
 import {loadInventory} from '../inventory/inventory.js'
+import {readBootReport} from '../status/booted.js'
+import {labSessionSources} from '../status/lab-session.js'
+import {withStorage} from '../storage/registry.js'
 import {liveStatus, type LiveSources, type LiveStatus} from '../status/live.js'
 import {type Context} from '../system/context.js'
 
@@ -35,12 +38,13 @@ export async function readStatus(ctx: Context, names: readonly string[] = []): P
   const db = site.dhcp.mode === 'proxy' ? undefined : DHCP_SERVERS[site.backends.dhcp].leases
   const read = (hostPath: string) => fs.readFile(ctx.root.resolve(hostPath), 'utf8').catch(() => undefined)
   const readAll = async (paths: readonly string[]) => (await Promise.all(paths.map(read))).filter((t): t is string => t !== undefined)
-  const sources: LiveSources = {
+  // In a lab session, the lab's servers are the server.
+  const sources: LiveSources = await labSessionSources(ctx.runner) ?? {
     leases: () => readAll(db?.files ?? []),
     // The socket tables are this machine's, whatever --root says (a test root has no connections).
     sockets: async () => ctx.root.isHost ? readAll(['/proc/net/tcp', '/proc/net/tcp6']) : [],
     fetchLogs: () => readAll(FETCH_LOGS),
   }
-  const status = await liveStatus(ctx.root, site, inventory, nodes, db, sources)
+  const status = await withStorage(ctx, site, (storage) => liveStatus(ctx.root, site, inventory, nodes, db, {...sources, bootReport: (node) => readBootReport(storage, node)}))
   return {...status, at: new Date().toISOString(), sources: {leases: db?.files ?? null}}
 }

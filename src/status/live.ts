@@ -4,6 +4,8 @@ import {type SiteModel} from '../config/site.js'
 import {currentRevision, parseRevisionRef, type RevisionRef} from '../images/layout.js'
 import {type Inventory} from '../inventory/inventory.js'
 import {type Root} from '../system/paths.js'
+import {mapBounded, settled} from '../system/pool.js'
+import {type BootReport} from '../images/boot-report.js'
 import {lastFetches} from './fetches.js'
 import {nfsClientsIn} from './nfs-clients.js'
 import {nodeStatuses, summarize, type NodeStatus, type StatusSummary} from './node-status.js'
@@ -16,11 +18,21 @@ export interface LiveSources {
   sockets(): Promise<string[]>
   /** Logs that record boot-file fetches (syslog for tftpd, the web server's access log). */
   fetchLogs(): Promise<string[]>
+  /** What a node last reported of its boot from its root (status/booted.ts); none when absent. */
+  bootReport?(node: string): Promise<BootReport | undefined>
 }
 
 export interface LiveStatus {
   nodes: NodeStatus[]
   summary: StatusSummary
+}
+
+/** The boot report in each node's root, by name; a few hundred bytes each, read a few at a time. */
+async function bootReports(sources: LiveSources, nodes: readonly BootNode[]): Promise<Map<string, BootReport>> {
+  if (!sources.bootReport) return new Map()
+  const read = sources.bootReport
+  const reports = settled(await mapBounded(nodes, 16, async (node) => [node.name, await read(node.name)] as const))
+  return new Map(reports.filter((r): r is readonly [string, BootReport] => r?.[1] !== undefined))
 }
 
 /**
@@ -42,6 +54,7 @@ export async function liveStatus(root: Root, site: SiteModel, inventory: Invento
     nfsClients: nfsClientsIn(await sources.sockets()),
     revisions,
     fetches: lastFetches(await sources.fetchLogs(), now),
+    booted: await bootReports(sources, nodes),
   })
   return {nodes: statuses, summary: summarize(statuses)}
 }

@@ -1,5 +1,6 @@
 import {type Lease} from '../backends/dhcp/leases.js'
 import {type BootNode} from '../boot/model.js'
+import {type BootReport} from '../images/boot-report.js'
 
 /**
  * Up: the node holds its lease and its root is mounted (where the server records no lease for it,
@@ -25,6 +26,8 @@ export interface NodeStatus {
   behind: number | null
   /** The last boot file this address fetched, where the server logs it. */
   lastFetch: {file: string, at: string} | null
+  /** What the node itself last reported from its current root (images/boot-report.ts): the revision it booted, its boot id and when; null when that root holds no report. */
+  booted: {revision: string | null, bootId: string, at: string | null} | null
   /** What an operator should look at, in words. */
   problems: string[]
 }
@@ -38,6 +41,8 @@ export interface LiveState {
   nfsClients: ReadonlySet<string>
   revisions: ReadonlyMap<string, {image: string | null, behind: number | null}>
   fetches?: ReadonlyMap<string, {file: string, at: Date}>
+  /** Each node's boot report, by name (absent: none in its root). */
+  booted?: ReadonlyMap<string, BootReport>
 }
 
 /** Each node's live state and its problems, from what the servers report; pure. */
@@ -67,6 +72,7 @@ export function nodeStatuses(nodes: readonly BootNode[], live: LiveState): NodeS
     const state: NodeState = (leasedByNode || !recorded) && mounted ? 'up' : leasedByNode ? 'leased' : mounted ? 'mounted' : 'down'
     const revision = live.revisions.get(node.name)
     const fetch = live.fetches?.get(node.ip)
+    const booted = live.booted?.get(node.name)
     return {
       name: node.name,
       ip: node.ip,
@@ -79,6 +85,7 @@ export function nodeStatuses(nodes: readonly BootNode[], live: LiveState): NodeS
       image: revision?.image ?? null,
       behind: revision?.behind ?? null,
       lastFetch: fetch ? {file: fetch.file, at: fetch.at.toISOString()} : null,
+      booted: booted ? {revision: booted.revision ?? null, bootId: booted.bootId, at: booted.at ?? null} : null,
       problems,
     }
   })

@@ -24,6 +24,8 @@ export interface LabNamespace {
   /** argv that runs a command inside the network and the private mount namespace. */
   inLab(command: string, args: readonly string[]): [string, string[]]
   addTap(name: string): Promise<void>
+  /** Another address of the lab network's side that this namespace answers on (a lab BMC's). */
+  addAddress(cidr: string): Promise<void>
   /** Another machine on the lab network: a namespace of its own joined to the bridge (the
    * network's own DHCP server in proxy mode), holding `cidr` on its interface. */
   addHost(role: string, cidr: string): Promise<LabHost>
@@ -70,6 +72,9 @@ export async function createLabNamespace(runner: Runner, opts: {name: string, se
     async addTap(tap) {
       await ip('-n', name, 'tuntap', 'add', 'dev', tap, 'mode', 'tap')
       await ip('-n', name, 'link', 'set', tap, 'master', BRIDGE, 'up')
+    },
+    async addAddress(cidr) {
+      await ip('-n', name, 'addr', 'add', cidr, 'dev', BRIDGE)
     },
     async addHost(role, cidr) {
       const host = `${name}-${role}`

@@ -13,6 +13,9 @@ export interface RunOptions {
   reject?: boolean
   /** Called with each line of stdout/stderr as it arrives (progress of long steps). */
   onLine?: (line: string) => void
+  /** Give the process this terminal (stdin, stdout, stderr) instead of capturing its output: a
+   * command the user runs inside pxeroot's environment (lab session -- COMMAND). */
+  inherit?: boolean
 }
 
 export interface RunResult {
@@ -64,7 +67,7 @@ export function execaRunner(baseEnv: Record<string, string | undefined> = {}): R
           timeout: options.timeout ?? DEFAULT_TIMEOUT_MS,
           cancelSignal: options.cancelSignal,
           reject: false,
-          stdin: options.input === undefined ? 'ignore' : 'pipe',
+          ...(options.inherit ? {stdio: 'inherit' as const} : {stdin: options.input === undefined ? 'ignore' as const : 'pipe' as const}),
           all: false,
           lines: false,
           stripFinalNewline: true,

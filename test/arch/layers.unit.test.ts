@@ -25,6 +25,7 @@ export const LAYERS = [
   'status',
   'lab',
   'schedule',
+  'rollout', // a rollout's plan, record and report: which nodes, in which waves, how each ended
   'services', // one workflow per user action
   'cli', // the oclif base command, shared flags, output formatting
   'commands', // parse argv, call one service, print

@@ -7,7 +7,7 @@ import {describe, expect, it} from 'vitest'
 import {parseSite} from '../../src/config/site-file.js'
 import {UserError} from '../../src/errors.js'
 import {addNode, setNode} from '../../src/inventory/edit.js'
-import {inventoryProblems, parseInventory} from '../../src/inventory/inventory.js'
+import {inventoryProblems, parseInventory, serializeInventory} from '../../src/inventory/inventory.js'
 
 const site = parseSite('server: 192.168.0.10\nsubnet: 192.168.0.0/24\nnodes: {range: 192.168.0.200-192.168.0.210}\n')
 
@@ -38,8 +38,19 @@ describe('the inventory file', () => {
     expect(refusal('nodes:\n  - name: node07\n    ip: 192.168.0.207\n    mca: 52:54:00:00:00:07\n'))
       .toBe('/etc/pxeroot/nodes.yaml: line 4: nodes.0: unknown field mca; did you mean mac?')
     expect(refusal('nodes:\n  - {name: node07, ip: 192.168.0.207, colour: blue}\n'))
-      .toMatch(/nodes\.0: unknown field colour; the fields are name, ip, mac, image, kernelArgs, clone$/)
+      .toMatch(/nodes\.0: unknown field colour; the fields are name, ip, mac, image, kernelArgs, bmc, clone$/)
     expect(refusal('node:\n  - {name: node07, ip: 192.168.0.207}\n')).toMatch(/line 1: unknown field node; did you mean nodes\?/)
+  })
+
+  it('a BMC: its driver, address and user; a password in the file is refused with where it goes, one BMC per machine', () => {
+    const inv = parseInventory('nodes:\n  - name: node01\n    ip: 192.168.0.200\n    bmc: {address: 10.0.1.101, user: admin}\n')
+    expect(inv.nodes[0].bmc).toEqual({driver: 'ipmi', address: '10.0.1.101', user: 'admin'})
+    expect(refusal('nodes:\n  - name: node01\n    ip: 192.168.0.200\n    bmc: {address: 10.0.1.101, user: admin, password: s3cret}\n'))
+      .toMatch(/line 4: nodes\.0\.bmc\.password: passwords never go in the inventory: "pxeroot nodes set NODE --bmc-password-file FILE" keeps them in \/etc\/pxeroot\/bmc-secrets/)
+    expect(refusal('nodes:\n  - name: node01\n    ip: 192.168.0.200\n    bmc: {driver: wol, address: 10.0.1.101, user: admin}\n')).toMatch(/nodes\.0\.bmc\.driver: must be ipmi or redfish/)
+    expect(refusal('nodes:\n  - {name: a1, ip: 192.168.0.201, bmc: {address: 10.0.1.101, user: admin}}\n  - {name: a2, ip: 192.168.0.202, bmc: {address: 10.0.1.101, user: admin}}\n'))
+      .toMatch(/node "a2" \(line 3\): bmc 10\.0\.1\.101 is already used by node "a1" \(line 2\)/)
+    expect(serializeInventory(inv)).toContain('    bmc:\n      driver: ipmi\n      address: 10.0.1.101\n      user: admin\n')
   })
 
   it('keeps the clone record nodes clone writes', () => {

@@ -143,7 +143,11 @@ describe('pxeroot status on a server', () => {
     await fs.writeFile(path.join(tmp.dir, 'var/lib/dhcp/dhcpd.leases'), `lease 192.168.0.201 {\n  ends 5 ${stamp};\n  binding state active;\n  hardware ethernet 52:54:00:00:00:01;\n}\n`)
     const leased = await readStatus(ctx, ['node01'])
     expect(leased.nodes).toHaveLength(1)
-    expect(leased.nodes[0]).toMatchObject({name: 'node01', state: 'leased', lease: {mac: '52:54:00:00:00:01'}})
+    expect(leased.nodes[0]).toMatchObject({name: 'node01', state: 'leased', lease: {mac: '52:54:00:00:00:01'}, booted: null})
+    // What the node wrote into its own root once up (the image's boot report).
+    await fs.mkdir(path.join(tmp.dir, 'srv/nodes/node01/var/lib/pxeroot'), {recursive: true})
+    await fs.writeFile(path.join(tmp.dir, 'srv/nodes/node01/var/lib/pxeroot/booted'), 'revision=debian-bookworm@2\nboot_id=0f5c7a3e-6d0b-4a9e-9d1c-4c2f3b1a0e9d\nbooted_at=2026-11-27T15:18:00Z\n')
+    expect((await readStatus(ctx, ['node01'])).nodes[0].booted).toEqual({revision: 'debian-bookworm@2', bootId: '0f5c7a3e-6d0b-4a9e-9d1c-4c2f3b1a0e9d', at: '2026-11-27T15:18:00Z'})
     await expect(readStatus(ctx, ['node99'])).rejects.toThrow(/node99 is not in the inventory/)
   })
 
