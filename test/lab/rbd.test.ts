@@ -18,11 +18,12 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {rbdRootArgs, type RbdRootSpec} from '../../src/boot/rbd-root.js'
 import {identityOf, newMachineId, writeIdentity} from '../../src/clone/identity.js'
-import {type LabBootResult} from '../../src/lab/run.js'
+import {type LabBootOptions, type LabBootResult} from '../../src/lab/run.js'
+import {labBoot} from '../../src/services/lab-boot.js'
 import {makeContext} from '../../src/system/context.js'
 import {cephSkipReason, sharedCluster, type TestCluster} from '../support/ceph.js'
 import {type Golden, removeGoldenRoot, runCommand} from '../support/golden.js'
-import {bootInLab, installed, isRoot, labGolden, leftovers} from '../support/lab-run.js'
+import {ACCEL, bootInLab, installed, isRoot, labContext, labGolden, leftovers} from '../support/lab-run.js'
 import {cloneForNode, importRevision, removeNodeRoot, removeRevision, withRoot} from '../support/rbd-fixtures.js'
 
 const skip = (await cephSkipReason()) ?? (isRoot && !await installed('qemu-storage-daemon') ? 'qemu-storage-daemon is not installed (apt-get install qemu-block-extra qemu-utils)' : undefined)
@@ -98,4 +99,28 @@ describe.skipIf(!isRoot || skip !== undefined)(`lab boot from RBD${skip ? ` (ski
     // The lab's link to the cluster went with its namespace.
     expect((await execa('ip', ['-n', cluster.namespace, '-o', 'link', 'show', 'master', 'ceph0'])).stdout).not.toMatch(new RegExp(`lab${process.pid}`))
   }, 1_200_000)
+
+  it('refuses before anything starts: no cluster namespace named, one that does not exist, a monitor off the boot subnet, another lab run on the cluster', async () => {
+    const refusal = async (options: Partial<LabBootOptions>, nodes = ['node01']) => {
+      const error = await labBoot(labContext(golden), {nodes, timeout: 60, accel: ACCEL, ...options}).then(() => undefined, (e: Error & {exitCode?: number}) => e)
+      return {code: error?.exitCode, message: error?.message}
+    }
+    expect(await refusal({})).toEqual({code: 3, message: 'node01 boots from RBD: the lab joins the cluster\'s network to reach it, and needs its network namespace'})
+    expect(await refusal({cephNetns: 'pxeroot-ceph-nothere'})).toEqual({code: 3, message: 'the cluster\'s network namespace pxeroot-ceph-nothere does not exist'})
+
+    // Another lab run (a live process: PID 1) holds the cluster's bridge.
+    await execa('ip', ['-n', cluster.namespace, 'link', 'add', 'lab1', 'type', 'veth', 'peer', 'name', 'lab1-peer'])
+    try {
+      await execa('ip', ['-n', cluster.namespace, 'link', 'set', 'lab1', 'master', 'ceph0'])
+      expect(await refusal({cephNetns: cluster.namespace})).toEqual({code: 5, message: `another lab run (pid 1) is connected to the cluster in ${cluster.namespace}`})
+    } finally {
+      await execa('ip', ['-n', cluster.namespace, 'link', 'delete', 'lab1'])
+    }
+
+    const {default: NodesSet} = await import('../../src/commands/nodes/set.js')
+    const set = await runCommand(NodesSet, ['node02', '--kernel-args', rbdRootArgs({...node01, monitors: ['192.0.2.1:6789']}), '--root', golden.rootPrefix])
+    expect(set.code).toBe(0)
+    expect(await refusal({cephNetns: cluster.namespace}, ['node02'])).toEqual({code: 3, message: 'the lab\'s VMs reach the cluster on their own link, but the monitor 192.0.2.1:6789 is outside the boot subnet 10.77.0.0/24'})
+    expect(await leftovers()).toEqual({namespaces: [], mounts: [], processes: []})
+  }, 300_000)
 })
