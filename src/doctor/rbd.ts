@@ -6,7 +6,7 @@ import {formatRevisionRef} from '../images/layout.js'
 import {rbdBootReadiness} from '../images/initrd.js'
 import {exists} from '../system/files.js'
 import {initrdMembers} from '../system/initrd.js'
-import {type Check, type Facts} from './checks.js'
+import {type Check, type Facts} from './check.js'
 
 /** Whether a node maps its root from RBD: its storage says so, or its command line does (boot=rbd in its kernelArgs). */
 export function bootsFromRbd(node: BootNode): boolean {

@@ -9,6 +9,8 @@ export interface NodeFields {
   mac?: string | null
   image?: string
   kernelArgs?: string
+  /** The server that holds the node's root, on a site with several. */
+  server?: string
   /** BMC fields to set (merged with the node's), or null to drop its BMC. */
   bmc?: Partial<InventoryBmc> | null
 }
@@ -54,7 +56,9 @@ export function addNode(site: SiteModel, inventory: Inventory, name: string, fie
   const f = checkedFields(fields)
   const ip = f.ip ?? nextFreeIp(site, inventory)
   if (!ip) throw new UserError(`nodes.range ${site.nodes.range} has no free address left; widen it in the site file or give --ip`)
-  const node: InventoryNode = {name, ip, ...(f.mac ? {mac: f.mac} : {}), ...(f.image ? {image: f.image} : {}), ...(f.kernelArgs ? {kernelArgs: f.kernelArgs} : {})}
+  // On a site with several servers a new node's root is this server's, unless another is named.
+  const server = f.server ?? site.self
+  const node: InventoryNode = {name, ip, ...(f.mac ? {mac: f.mac} : {}), ...(f.image ? {image: f.image} : {}), ...(f.kernelArgs ? {kernelArgs: f.kernelArgs} : {}), ...(server ? {server} : {})}
   return {nodes: [...inventory.nodes, node]}
 }
 
@@ -67,6 +71,7 @@ export function setNode(inventory: Inventory, name: string, fields: NodeFields):
   if (f.mac === null) delete updated.mac
   else if (f.mac !== undefined) updated.mac = f.mac
   if (f.image !== undefined) updated.image = f.image
+  if (f.server !== undefined) updated.server = f.server
   if (f.kernelArgs !== undefined) {
     if (f.kernelArgs === '') delete updated.kernelArgs
     else updated.kernelArgs = f.kernelArgs

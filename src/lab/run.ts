@@ -2,7 +2,7 @@ import {promises as fs} from 'node:fs'
 import path from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 
-import {type LabDaemon, type LabEnv} from '../backends/types.js'
+import {type LabAck, type LabDaemon, type LabEnv} from '../backends/types.js'
 import {type Firmware, type SiteModel} from '../config/site.js'
 import {ExternalCommandError, UserError} from '../errors.js'
 import {type BootNode} from '../boot/model.js'
@@ -99,6 +99,8 @@ export interface LabVm {
   node: BootNode
   boundBy: 'mac' | 'ip'
   target: BootTarget
+  /** The address of the server it must boot from, where the run has several (default: the run's). */
+  server?: string
 }
 
 /** What the lab gives a server's lab hook for one run. */
@@ -129,7 +131,7 @@ export interface LabRunOutcome {
 const SERVICE_START_MS = 60_000
 /** How long a node that boots from RBD gets to shut down cleanly (TCG: about 10 s). */
 const SHUTDOWN_MS = 120_000
-/** ctrl-alt-del: systemd's clean reboot (ctrlaltdel.target), which -no-reboot turns into the VM's end. The golden image has no D-Bus, so no logind to act on an ACPI power button. */
+/** ctrl-alt-del: systemd's clean reboot (ctrlaltdel.target), which -no-reboot turns into the VM's end; it needs no logind or ACPI button handling in the image. */
 const CTRL_ALT_DEL = ['ctrl', 'alt', 'delete']
 
 /** One VM of the run: its boot as followed, its process once started, how it ended. */
@@ -178,6 +180,8 @@ export class LabRun {
   private ns?: LabNamespace
   private services: Daemon[] = []
   private runVms: RunVm[] = []
+  private up?: LabServersUp
+  private joinedCluster = false
 
   constructor(
     private readonly ctx: Context,
@@ -186,6 +190,8 @@ export class LabRun {
     readonly dir: TempDir,
     private readonly accel: 'kvm' | 'tcg',
     private readonly options: LabBootOptions,
+    /** Another run's network to join as one more of its servers (lab/pair.ts), instead of a sealed network of its own. */
+    private readonly join?: (runDir: string) => Promise<LabNamespace>,
   ) {}
 
   /** Every process is bounded by the whole run's worst case, whatever else fails to stop it. */
@@ -197,7 +203,7 @@ export class LabRun {
   async open(): Promise<LabNamespace> {
     if (this.ns) return this.ns
     const {ctx, site} = this
-    const ns = await createLabNamespace(ctx.runner, {name: labNamespaceName(), serverCidr: `${site.server}/${site.net.prefixLength}`, runDir: this.dir.path})
+    const ns = this.join ? await this.join(this.dir.path) : await createLabNamespace(ctx.runner, {name: labNamespaceName(), serverCidr: `${site.server}/${site.net.prefixLength}`, runDir: this.dir.path})
     this.ns = ns
     ctx.log(`lab: network namespace ${ns.name}, server ${site.server} on ${ns.bridge}`)
     // Servers that drop root (dnsmasq, lighttpd) read and write here too.
@@ -213,31 +219,42 @@ export class LabRun {
     const env: LabRunEnv = {runDir: this.dir.path, iface: ns.bridge, root: ctx.root, server: site.server}
     // Roots NFS-Ganesha can only export as mount points (btrfs snapshots) are bound onto themselves
     // in the lab's mount namespace, as apply binds them on a real server.
-    for (const root of await bindRootsInLab(ctx, vms.map((vm) => vm.node), ns.enterMounts)) ctx.log(`lab: ${root} bound onto itself for NFS-Ganesha (a btrfs subvolume)`)
+    for (const root of await bindRootsInLab(ctx, vms.map((vm) => vm.node).filter((n) => n.exportedHere), ns.enterMounts)) ctx.log(`lab: ${root} bound onto itself for NFS-Ganesha (a btrfs subvolume)`)
     const nfs = await this.startNfs(servers.nfs(env))
     const router = servers.router ? await this.startRouter(servers.router, env) : undefined
     const dhcp = await this.startServer(servers.dhcp(env))
     await this.startTftp(vms)
     const web = servers.web ? await this.startServer(servers.web({...env, tftpRoot: this.dir.file('tftp')})) : undefined
     ctx.log(`lab: ${this.services.map((d) => d.name).join(', ')} up in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
-    return {nfs, dhcp, ...(router ? {router} : {}), ...(web ? {web} : {})}
+    this.up = {nfs, dhcp, ...(router ? {router} : {}), ...(web ? {web} : {})}
+    return this.up
   }
 
   async run(vms: LabVm[], servers: LabServers): Promise<LabRunOutcome> {
-    const {ctx, site} = this
     const t0 = Date.now()
-    const {nfs, dhcp, router, web} = await this.startServers(vms, servers)
-    const ns = this.ns!
-    ctx.log(`lab: booting ${vms.map((v) => v.node.name).join(', ')} (${this.accel.toUpperCase()})`)
+    await this.startServers(vms, servers)
+    this.ctx.log(`lab: booting ${vms.map((v) => v.node.name).join(', ')} (${this.accel.toUpperCase()})`)
+    return this.boot(vms, servers, [], t0)
+  }
 
-    if (servers.cluster) {
+  /**
+   * One VM per node on this run's network, followed until each passed or failed. `peers`: other
+   * servers on the same network (lab/pair.ts), whose records count as this run's own.
+   */
+  async boot(vms: LabVm[], servers: LabServers, peers: readonly LabRun[] = [], t0 = Date.now()): Promise<LabRunOutcome> {
+    const {ctx, site} = this
+    const ns = this.ns!
+    const runs = [this, ...peers]
+    if (servers.cluster && !this.joinedCluster) {
       await joinCluster(ctx.runner, {namespace: ns.name, bridge: ns.bridge}, servers.cluster)
+      this.joinedCluster = true
       ctx.log(`lab: joined the cluster's network (${servers.cluster.namespace}, bridge ${servers.cluster.bridge}): ${vms.filter((v) => v.target.rbd).map((v) => `${v.node.name} maps ${v.target.rbd!.name}`).join(', ')}`)
     }
-
     const feeds: VmFeed[] = []
-    for (const [i, vm] of vms.entries()) {
-      const tap = `lab${i}`
+    const first = this.runVms.length
+    for (const vm of vms) {
+      // A run may boot VMs more than once (lab/pair.ts): each has a tap of its own.
+      const tap = `lab${this.runVms.length}`
       await ns.addTap(tap)
       const serialLog = this.dir.file(`${vm.node.name}.serial.log`)
       const capture = this.dir.file(`${vm.node.name}.pcap`)
@@ -256,26 +273,29 @@ export class LabRun {
           run.qemu = startDaemon(ctx.runner, {name: `qemu ${vm.node.name}`, command: cmd, args: argv, log: this.dir.file(`${vm.node.name}.qemu.log`), timeoutMs: this.boundMs, run: ns.name})
         },
       }
+      if (!this.options.oneAtATime || this.runVms.length === first) run.start()
       this.runVms.push(run)
-      if (!this.options.oneAtATime || i === 0) run.start()
       const serial = new FileTail(serialLog)
       const pcap = new FileTail(capture)
-      feeds.push({progress: run.progress, console: () => serial.read(), capture: () => pcap.read(), ended: () => run.qemu?.ended, stop: () => this.powerOff(run), started: () => run.qemu !== undefined})
+      feeds.push({progress: run.progress, console: () => serial.read(), capture: () => pcap.read(), ended: () => run.qemu?.ended, stop: () => this.powerOff(run), started: () => run.qemu !== undefined, ...(vm.server ? {server: vm.server} : {})})
     }
 
-    const ganesha = new FileTail(nfs.log)
+    const up = runs.map((r) => r.up!)
+    const leases = up.map((u) => logReader(u.router ?? u.dhcp, (spec) => spec.log, (spec, text) => spec.acks?.(text) ?? []))
+    const fetches = up.flatMap((u) => (u.web?.access ? [logReader(u.web, (spec) => spec.access!.log, (spec, text) => spec.access!.fetches(text))] : []))
+    const ganesha = up.map((u) => new FileTail(u.nfs.log))
     const seen = await watchBoots(feeds, {
-      leases: logReader(router ?? dhcp, (spec) => spec.log, (spec, text) => spec.acks?.(text) ?? []),
-      ...(web?.access ? {fetches: logReader(web, (spec) => spec.access!.log, (spec, text) => spec.access!.fetches(text))} : {}),
-      nfsLog: async () => (await ganesha.read()).toString('latin1'),
+      leases: async () => (await Promise.all(leases.map((read) => read()))).flat(),
+      ...(fetches.length > 0 ? {fetches: async () => (await Promise.all(fetches.map((read) => read()))).flat()} : {}),
+      nfsLog: async () => (await Promise.all(ganesha.map((g) => g.read()))).map((b) => b.toString('latin1')).join(''),
       failed: async () => {
-        const s = this.services.find((d) => d.ended)
+        const s = runs.flatMap((r) => r.services).find((d) => d.ended)
         if (!s) return undefined
         return {name: s.name, code: s.ended!.code, why: lastLines((await readIfExists(s.log))?.toString('utf8') ?? '') || s.ended!.error || 'no output'}
       },
     }, {server: site.server, timeoutMs: this.options.timeout * 1000, signal: ctx.signal, log: ctx.log, beforePoll: async () => this.startNext()})
     const progress = feeds.map((f) => f.progress)
-    const status = servers.status ? await this.status(servers.status, dhcp) : undefined
+    const status = servers.status ? await this.status(servers.status, this.up!.dhcp) : undefined
     return {
       progress,
       result: {
@@ -288,6 +308,41 @@ export class LabRun {
     }
   }
 
+  /** Stops this run's servers by PID (a server lost: lab/pair.ts), leaving its VMs and network up. */
+  async stopServers(): Promise<void> {
+    const stopping = this.services
+    this.services = []
+    await Promise.all(stopping.map((s) => s.stop()))
+  }
+
+  /** Every address its DHCP server (in proxy mode: the network's) acknowledged so far, from its log. */
+  async dhcpAcks(): Promise<LabAck[]> {
+    const spec = this.up?.router ?? this.up?.dhcp
+    const text = spec ? (await readIfExists(spec.log))?.toString('utf8') : undefined
+    return text && spec?.acks ? spec.acks(text) : []
+  }
+
+  /** Its DHCP server's lease database in the run directory (what `pxeroot status` reads). */
+  get dhcpLeaseFile(): string | undefined {
+    return this.up?.dhcp.leaseFile
+  }
+
+  /** Whether the VM of that node still runs. */
+  vmRunning(node: string): boolean {
+    const vm = this.runVms.find((r) => r.vm.node.name === node && r.qemu)?.qemu
+    return vm !== undefined && !vm.ended
+  }
+
+  /** The network this run made or joined (once open). */
+  get network(): LabNamespace | undefined {
+    return this.ns
+  }
+
+  /** argv that runs a command where this run's servers run. */
+  inServerNet(command: string, args: readonly string[]): [string, string[]] {
+    return this.ns!.inNet(command, args)
+  }
+
   /**
    * What `pxeroot status` says of the lab's cluster, read as on a server: the DHCP server's lease
    * file, the socket table of the namespace NFS-Ganesha serves in. A status that cannot be read is
@@ -297,7 +352,7 @@ export class LabRun {
     const sources: LiveSources = {
       leases: async () => {
         const text = dhcp.leaseFile ? await readIfExists(dhcp.leaseFile) : undefined
-        return text ? [text.toString('utf8')] : []
+        return text && dhcp.leaseFile ? [{file: dhcp.leaseFile, text: text.toString('utf8')}] : []
       },
       sockets: () => Promise.all(['/proc/net/tcp', '/proc/net/tcp6'].map(async (table) => {
         const [cmd, args] = this.ns!.inNet('cat', [table])
@@ -437,11 +492,14 @@ export class LabRun {
     await qemu.stop()
   }
 
-  async teardown(vms: LabVm[], result: LabBootResult | undefined): Promise<void> {
+  async teardown(vms: readonly LabVm[], result: LabBootResult | undefined): Promise<void> {
     const problems: string[] = []
     // The VMs first, while the servers and the cluster's network they need to shut down are up.
     await Promise.all(this.runVms.map((r) => this.powerOff(r)))
-    for (const [i, r] of this.runVms.entries()) if (r.shutdown && result?.nodes[i]) result.nodes[i].shutdown = r.shutdown
+    for (const r of this.runVms) {
+      const node = result?.nodes.find((n) => n.name === r.vm.node.name)
+      if (r.shutdown && node) node.shutdown = r.shutdown
+    }
     await Promise.all(this.services.map((s) => s.stop()))
     if (this.ns) problems.push(...await this.ns.destroy())
     for (const p of problems) this.ctx.log(`lab: cleanup: ${p}`)
@@ -451,7 +509,7 @@ export class LabRun {
   }
 
   /** --keep-logs copies everything; otherwise only a failed run keeps its logs (and no captures). */
-  private async keepLogs(vms: LabVm[], result: LabBootResult | undefined): Promise<void> {
+  private async keepLogs(vms: readonly LabVm[], result: LabBootResult | undefined): Promise<void> {
     const {files} = this.ctx
     const logs = (await fs.readdir(this.dir.path).catch(() => [] as string[])).filter((f) => /\.(log|conf|leases|csv|out|pcap)$/.test(f))
     if (this.options.keepLogs) {

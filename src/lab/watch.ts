@@ -20,6 +20,8 @@ export interface VmFeed {
   stop(): Promise<void>
   /** Whether the VM has been started (runs one at a time start each when the one before is decided); default yes. */
   started?(): boolean
+  /** The address of the TFTP server it boots from, where the run has several servers (default: WatchOptions.server). */
+  server?: string
 }
 
 /** What the lab reads of its servers. */
@@ -68,7 +70,7 @@ export async function watchBoots(vms: readonly VmFeed[], servers: ServerFeed, o:
   const wait = o.wait ?? sleep
   const deadline = now() + o.timeoutMs
   const pcaps = vms.map(() => new PcapReader())
-  const tftp = vms.map(() => new TftpTracker(o.server))
+  const tftp = vms.map((vm) => new TftpTracker(vm.server ?? o.server))
   const consoles = vms.map(() => '')
   let nfsLog = ''
   let leases: Lease[] = []

@@ -29,7 +29,7 @@ import {type Root} from '../system/paths.js'
 import {IPXE_BOOT_SCRIPT} from '../render/loaders/ipxe.js'
 
 /** The files a backend renders, as they are on disk now. */
-async function generatedFiles(root: Root, backend: ServiceBackend): Promise<AdminTexts> {
+export async function generatedFiles(root: Root, backend: ServiceBackend): Promise<AdminTexts> {
   const texts = new Map<string, string | undefined>()
   for (const p of backend.paths) texts.set(p, (await readIfExists(root.resolve(p)))?.toString('utf8'))
   return texts
@@ -52,7 +52,7 @@ export async function labServers(ctx: Context, site: SiteModel, vms: readonly La
   const servers: LabServers = {
     dhcp: (env) => dhcp.lab!({...env, generated: dhcpFiles, offers, now: Math.floor(Date.now() / 1000)}),
     // A node that boots from RBD needs no export.
-    nfs: (env) => modelGaneshaLab(env, vms.filter((vm) => !vm.target.rbd).map(({node}) => ({exportId: node.exportId, rootPath: node.rootPath, diskPath: env.root.resolve(node.rootPath), client: node.ip}))),
+    nfs: (env) => modelGaneshaLab(env, vms.filter(({node, target}) => node.exportedHere && !target.rbd).map(({node}) => ({exportId: node.exportId, rootPath: node.rootPath, diskPath: env.root.resolve(node.rootPath), client: node.ip}))),
     programs: {},
     // As `pxeroot status` reads a server: in proxy mode the network's own server holds the leases.
     status: (sources) => withStorage(ctx, site, (storage) => liveStatus(ctx.root, site, cluster.inventory, cluster.nodes, site.dhcp.mode === 'proxy' ? undefined : dhcp.leases, {...sources, bootReport: (node) => readBootReport(storage, node)})),
@@ -77,7 +77,7 @@ export async function labServers(ctx: Context, site: SiteModel, vms: readonly La
   // and names the programs the run needs.
   const dry = {runDir: '/nonexistent', iface: 'br0', root: ctx.root, server: site.server}
   servers.programs[servers.dhcp(dry).program] = dhcp.packages.join(' ')
-  servers.nfs(dry)
+  servers.nfs?.(dry)
   if (servers.router) servers.programs[servers.router.daemon(dry).program] = 'isc-dhcp-server'
   if (servers.web) servers.programs[servers.web({...dry, tftpRoot: '/nonexistent'}).program] = lighttpd.packages.join(' ')
   return servers
@@ -99,7 +99,7 @@ function siteCephNetns(site: SiteModel): string | undefined {
  * file DHCP names), the GRUB beside it, grub.cfg and the node's GRUB file over TFTP; for BIOS
  * pxelinux over TFTP, or with boot.transport http iPXE's scripts over HTTP (qemu's NIC ROM is iPXE).
  */
-function chainOf(firmware: Firmware, site: SiteModel, node: BootNode): Pick<BootTarget, 'loader' | 'uefi' | 'config' | 'transport'> {
+export function chainOf(firmware: Firmware, site: SiteModel, node: BootNode): Pick<BootTarget, 'loader' | 'uefi' | 'config' | 'transport'> {
   if (firmware === 'uefi') return {loader: grub.bootFile, uefi: {secondStage: GRUB_SECOND_STAGE, menu: GRUB_CFG}, config: grub.nodeFile(node), transport: 'tftp'}
   if (site.boot.transport === 'http') return {loader: IPXE_BOOT_SCRIPT, config: ipxe.nodeFile(node), transport: 'http'}
   return {loader: pxelinux.bootFile, config: pxelinux.nodeFile(node), transport: 'tftp'}

@@ -30,6 +30,9 @@ export interface NodeStatus {
   booted: {revision: string | null, bootId: string, at: string | null} | null
   /** What an operator should look at, in words. */
   problems: string[]
+  /** On a site with several servers: the one that holds its root; `rootElsewhere` when that is another than this one (whose NFS connections this status cannot see). */
+  server?: string
+  rootElsewhere?: true
 }
 
 export interface LiveState {
@@ -55,6 +58,8 @@ export function nodeStatuses(nodes: readonly BootNode[], live: LiveState): NodeS
   return nodes.map((node) => {
     const lease = byIp.get(node.ip)
     const mounted = live.nfsClients.has(node.ip)
+    // A root another server holds is mounted from there: this server judges the node by its lease alone.
+    const elsewhere = node.server !== undefined && node.root.kind === 'nfs' && !node.exportedHere
     const recorded = known && (!node.mac || live.reservationsRecorded !== false)
     const problems: string[] = []
     const leasedByNode = lease !== undefined && (!node.mac || lease.mac === node.mac)
@@ -69,7 +74,7 @@ export function nodeStatuses(nodes: readonly BootNode[], live: LiveState): NodeS
     }
     if (recorded && node.mac && !lease && !mounted) problems.push(`no lease for ${node.mac}: powered off, or its DHCP requests do not reach this server`)
     if (recorded && mounted && !lease) problems.push(`root mounted by ${node.ip} but no active lease: the lease expired, or another DHCP server answered`)
-    const state: NodeState = (leasedByNode || !recorded) && mounted ? 'up' : leasedByNode ? 'leased' : mounted ? 'mounted' : 'down'
+    const state: NodeState = elsewhere ? (leasedByNode ? 'up' : 'down') : (leasedByNode || !recorded) && mounted ? 'up' : leasedByNode ? 'leased' : mounted ? 'mounted' : 'down'
     const revision = live.revisions.get(node.name)
     const fetch = live.fetches?.get(node.ip)
     const booted = live.booted?.get(node.name)
@@ -87,6 +92,8 @@ export function nodeStatuses(nodes: readonly BootNode[], live: LiveState): NodeS
       lastFetch: fetch ? {file: fetch.file, at: fetch.at.toISOString()} : null,
       booted: booted ? {revision: booted.revision ?? null, bootId: booted.bootId, at: booted.at ?? null} : null,
       problems,
+      ...(node.server ? {server: node.server} : {}),
+      ...(elsewhere ? {rootElsewhere: true as const} : {}),
     }
   })
 }

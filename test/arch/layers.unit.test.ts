@@ -20,6 +20,7 @@ export const LAYERS = [
   'boot', // the boot model: what each node boots, the same for every loader
   'render', // pure renderers, one per file format
   'backends', // the seams: DHCP servers, boot loaders, NFS servers, web server
+  'servers', // several boot servers: what each publishes of itself, how the others are reached
   'apply', // desired state → plan → validate → write → reload
   'doctor',
   'status',

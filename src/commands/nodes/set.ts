@@ -5,7 +5,7 @@ import {EXIT_TABLE} from '../../errors.js'
 import {type ChangeResult} from '../../services/inventory-change.js'
 import {setNodeEntry} from '../../services/nodes-set.js'
 import {applyReport} from '../../cli/apply-report.js'
-import {applyFlags} from '../../cli/flags.js'
+import {applyFlags, rootServerFlag} from '../../cli/flags.js'
 import {BMC_DRIVERS} from '../../inventory/inventory.js'
 
 export default class NodesSet extends BaseCommand {
@@ -31,6 +31,7 @@ BMC and its password.\n\n${EXIT_TABLE}`
     'no-mac': Flags.boolean({description: 'drop the MAC binding: the node is bound by address again'}),
     image: Flags.string({description: 'image revision NAME@N'}),
     'kernel-args': Flags.string({description: 'extra kernel command line ("" to clear)'}),
+    ...rootServerFlag,
     bmc: Flags.string({description: 'the BMC\'s address or DNS name (host:port for Redfish)', helpGroup: 'BMC', exclusive: ['no-bmc']}),
     'bmc-user': Flags.string({description: 'the user pxeroot logs in to the BMC as', helpGroup: 'BMC'}),
     'bmc-password-file': Flags.string({description: 'a file whose first line is the BMC password ("-": standard input); kept in /etc/pxeroot/bmc-secrets', helpGroup: 'BMC'}),
@@ -48,7 +49,7 @@ BMC and its password.\n\n${EXIT_TABLE}`
     const mac = flags['no-mac'] ? null : flags.mac
     const bmcFields = {address: flags.bmc, user: flags['bmc-user'], driver: flags['bmc-driver'], cipher: flags['bmc-cipher'], system: flags['bmc-system'], ca: flags['bmc-ca'], insecure: flags['bmc-insecure']}
     const bmc = flags['no-bmc'] ? null : Object.values(bmcFields).some((v) => v !== undefined) ? bmcFields : undefined
-    const result = await setNodeEntry(this.makeContext(flags.root), args.name, {ip: flags.ip, mac, image: flags.image, kernelArgs: flags['kernel-args'], bmc},
+    const result = await setNodeEntry(this.makeContext(flags.root), args.name, {ip: flags.ip, mac, image: flags.image, kernelArgs: flags['kernel-args'], bmc, server: flags.server},
       {dryRun: flags['dry-run'], reload: flags.reload, bmcPasswordFile: flags['bmc-password-file']})
     if (!this.jsonEnabled()) process.stdout.write(applyReport(result))
     return result
