@@ -259,7 +259,7 @@ function requireRoot(): void {
  * file, pool `rbd`) from Debian's packages, every file under `dir`, every server in the
  * foreground inside a network namespace of its own, bounded by `timeout` and recorded by PID.
  * The servers listen on one address on a bridge in that namespace (lab runs join the bridge).
- * HEALTH_OK in about 20 s on 2 cores. A stopped cluster in `dir` is started again with its data;
+ * HEALTH_OK in about 15 s on 2 cores. A stopped cluster in `dir` is started again with its data;
  * a failure half-way stops what was started and deletes the namespace.
  */
 export async function startCephLab(ctx: Context, site: SiteModel | undefined, options: CephLabStartOptions): Promise<CephLabStartResult> {
