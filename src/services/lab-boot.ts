@@ -26,6 +26,7 @@ import {type Context} from '../system/context.js'
 import {readIfExists} from '../system/files.js'
 import {reapStaleNamespaces} from '../system/netns.js'
 import {type Root} from '../system/paths.js'
+import {removeTree} from '../system/trees.js'
 import {IPXE_BOOT_SCRIPT} from '../render/loaders/ipxe.js'
 
 /** The files a backend renders, as they are on disk now. */
@@ -171,6 +172,8 @@ export async function labBoot(ctx: Context, options: LabBootOptions): Promise<La
   // VM stops before it even asks for an address. That says nothing about the nodes; TCG does.
   if (accel === 'kvm' && (options.accel ?? 'auto') === 'auto' && acceleratorFailed(run.progress)) {
     ctx.log('lab: the VMs reset under KVM before their first DHCP request; running again under TCG')
+    // Nor do the logs a failed run keeps: they would be left behind in the temp dir.
+    if (!options.keepLogs && run.result.logs) await removeTree(ctx.runner, run.result.logs, {mounts: 'unmount'})
     run = await runLab(ctx, site, tools, 'tcg', options, vms, servers)
   }
   const {result} = run
