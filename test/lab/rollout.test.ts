@@ -6,8 +6,10 @@
  * `nodes power` through ipmitool, `status`, and `rollout` to a revision whose initramfs cannot
  * mount an NFS root (it stops after the canary and rolls it back, the other node untouched) and to
  * a good one, killed mid-wave and run again. Revisions are made cheaply from a private copy of the
- * golden image with `image exec`. The cases share the session (VM boots under TCG cost a minute
- * each) and run in order. Needs root, qemu, dhcpd, tftpd-hpa, NFS-Ganesha, ipmi_sim, ipmitool, dbus.
+ * golden image with `image exec`, while the nodes' first boot runs (the nodes are clones of
+ * lab@1, so a new revision changes nothing they boot). The cases share the session (VM boots
+ * under TCG cost a minute each) and run in order. Needs root, qemu, dhcpd, tftpd-hpa,
+ * NFS-Ganesha, ipmi_sim, ipmitool, dbus.
  */
 import {execa, type ResultPromise} from 'execa'
 import {promises as fs} from 'node:fs'
@@ -32,6 +34,13 @@ const UP_S = 420
 let golden: Golden
 let session: LabSession | undefined
 let passwordFile = ''
+/** lab@2 and lab@3 being made (their error, if any): the cases that roll out to them wait for it. */
+let revisions: Promise<Error | undefined> = Promise.resolve(undefined)
+
+async function revisionsMade(): Promise<void> {
+  const failed = await revisions
+  if (failed) throw failed
+}
 
 /** The built pxeroot as a user runs it in the session: in the lab's network namespace, PXEROOT_LAB set. */
 function pxeroot(args: string[], options: {timeoutS?: number, detached?: boolean} = {}): ResultPromise {
@@ -72,22 +81,26 @@ describe.skipIf(!isRoot)('power control and rollouts in a lab session', async ()
     if (!tools) return
     golden = await goldenCopy('lab')
     const run = (args: string[]) => execa(process.execPath, [BIN, ...args], {env: {PXEROOT_ROOT: golden.rootPrefix, NODE_ENV: 'production'}, timeout: 900_000, stdin: 'ignore'})
-    // lab@2: good (one file more); lab@3: its initramfs has no NFS scripts, so no node boots it.
-    await run(['image', 'exec', 'lab', '--', 'sh', '-c', 'echo rollout-good > /etc/pxeroot-rollout'])
-    await run(['image', 'exec', 'lab', '--', 'sh', '-c', 'rm -f /usr/share/initramfs-tools/scripts/nfs && update-initramfs -u -k all'])
     await run(['nodes', 'clone', '2', '--image', 'lab@1'])
     passwordFile = path.join(golden.rootPrefix, 'bmc-password')
     await fs.writeFile(passwordFile, `${PASSWORD}\n`, {mode: 0o600})
     await run(['nodes', 'set', 'node01', '--mac', MAC01, '--bmc', BMC.node01, '--bmc-user', 'admin', '--bmc-cipher', '3', '--bmc-password-file', passwordFile])
     await run(['nodes', 'set', 'node02', '--bmc', BMC.node02, '--bmc-user', 'admin', '--bmc-cipher', '3', '--bmc-password-file', passwordFile])
-    took('revisions and nodes ready')
+    took('nodes ready')
     // KVM guests hang on some hosts (this one), and a session cannot tell that from a slow boot as
     // lab boot does: TCG unless asked otherwise.
     session = await startLabSession(labContext(golden), {nodes: ['node01', 'node02'], accel: ACCEL === 'auto' ? 'tcg' : ACCEL})
     took('session up')
+    // lab@2: good (one file more); lab@3: its initramfs has no NFS scripts, so no node boots it.
+    revisions = (async () => {
+      await run(['image', 'exec', 'lab', '--', 'sh', '-c', 'echo rollout-good > /etc/pxeroot-rollout'])
+      await run(['image', 'exec', 'lab', '--', 'sh', '-c', 'rm -f /usr/share/initramfs-tools/scripts/nfs && update-initramfs -u -k all'])
+      took('revisions made')
+    })().then(() => undefined, (error: Error) => error)
   }, 1_800_000)
 
   afterAll(async () => {
+    await revisions
     await session?.stop()
     if (golden) await removeGoldenRoot(golden)
   }, 120_000)
@@ -108,6 +121,7 @@ describe.skipIf(!isRoot)('power control and rollouts in a lab session', async ()
   }, 900_000)
 
   it.skipIf(!tools)('a wrong BMC password, an unreachable BMC and a node with no BMC: one line each, and no node is touched', async () => {
+    await revisionsMade()
     const secrets = golden.root.resolve('/etc/pxeroot/bmc-secrets')
     const good = await fs.readFile(secrets, 'utf8')
     const bootIds = (await json<StatusResult>(['status'])).nodes.map((n) => n.booted?.bootId)
@@ -134,6 +148,7 @@ describe.skipIf(!isRoot)('power control and rollouts in a lab session', async ()
   }, 300_000)
 
   it.skipIf(!tools)('a revision that cannot boot stops after the canary, which is rolled back and up again; node02 is not touched', async () => {
+    await revisionsMade()
     const node02Boot = (await json<StatusResult>(['status', 'node02'])).nodes[0].booted?.bootId
     const r = await cli(['rollout', 'lab@3', '--all', '--canary', '1', '--wave', '1', '--timeout', '6m'], 1200)
     took('failed rollout to lab@3 done')
