@@ -16,10 +16,25 @@ export interface VmSpec {
   qmp?: string
 }
 
-/** KVM when /dev/kvm can be opened, else qemu's emulator (TCG): the lab works without KVM, only slower. */
+/** Whether a run of this process saw its VMs reset under KVM (lab-boot then ran them again under TCG). */
+let kvmGuestsReset = false
+
+/**
+ * Remembers, for the rest of the process, that KVM guests reset on this host: a process that runs
+ * the lab several times (a test file, a script) pays the KVM attempt (~15 s of a VM resetting in
+ * its firmware, then the servers started again) once, not per run.
+ */
+export function noteKvmGuestsReset(): void {
+  kvmGuestsReset = true
+}
+
+/**
+ * KVM when /dev/kvm can be opened and no run of this process saw KVM guests reset, else qemu's
+ * emulator (TCG): the lab works without KVM, only slower.
+ */
 export async function pickAccel(wanted: Accel): Promise<'kvm' | 'tcg'> {
   if (wanted !== 'auto') return wanted
-  return await kvmUsable() ? 'kvm' : 'tcg'
+  return !kvmGuestsReset && await kvmUsable() ? 'kvm' : 'tcg'
 }
 
 /** qemu option values are comma-separated lists; a comma in a path would split it. */

@@ -14,7 +14,7 @@ import {assertValidInventory, type Inventory, loadInventory} from '../inventory/
 import {acceleratorFailed} from '../lab/decide.js'
 import {modelGaneshaLab} from '../lab/ganesha.js'
 import {type BootTarget} from '../lab/milestones.js'
-import {labMac, pickAccel} from '../lab/qemu.js'
+import {labMac, noteKvmGuestsReset, pickAccel} from '../lab/qemu.js'
 import {standInAddress, standInDhcpd} from '../lab/router.js'
 import {clusterLinkFor, rbdTargetOf} from '../lab/rbd.js'
 import {runLab, type LabBootOptions, type LabBootResult, type LabServers, type LabVm} from '../lab/run.js'
@@ -176,6 +176,9 @@ export async function labBoot(ctx: Context, options: LabBootOptions): Promise<La
     if (!options.keepLogs && run.result.logs) await removeTree(ctx.runner, run.result.logs, {mounts: 'unmount'})
     run = await runLab(ctx, site, tools, 'tcg', options, vms, servers)
   }
+
+  // This process's next runs go to TCG at once.
+  if (run.result.accel !== accel) noteKvmGuestsReset()
   const {result} = run
   if (!result.passed) {
     const failed = result.nodes.filter((n) => !n.passed)

@@ -11,7 +11,7 @@ import {currentRevision, imageDir} from '../../src/images/layout.js'
 import {listRevisions} from '../../src/images/store.js'
 import {parseSite} from '../../src/config/site-file.js'
 import {makeRoot, STATE} from '../../src/system/paths.js'
-import {CACHE, REPO, runCommand} from '../support/golden.js'
+import {CACHE, goldenRevision, REPO, runCommand} from '../support/golden.js'
 
 /** A small recipe (MODULES=list initrd) so the one build that must succeed here stays quick. */
 const SITE = [
@@ -41,6 +41,10 @@ describe('a build killed at any point never publishes, and the next build cleans
   let resolvBefore: string
 
   beforeAll(async () => {
+    // These builds and the golden image's share the .deb cache (images.debCache), which two
+    // debootstraps must not fill at once (each writes the same .deb into it): on a fresh machine
+    // the golden build, which another test file may have started, fills it first.
+    await goldenRevision()
     prefix = await fs.mkdtemp(path.join(os.tmpdir(), 'pxeroot-faults-'))
     await fs.mkdir(path.join(prefix, 'etc/pxeroot'), {recursive: true})
     await fs.writeFile(path.join(prefix, STATE.siteFile), SITE)

@@ -15,15 +15,14 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import LabBootCommand from '../../src/commands/lab/boot.js'
 import NodesClone from '../../src/commands/nodes/clone.js'
 import StoragePrepare from '../../src/commands/storage/prepare.js'
-import {type Accel} from '../../src/lab/qemu.js'
 import {type LabBootResult} from '../../src/lab/run.js'
 import {mountUnitName} from '../../src/render/systemd/mount-unit.js'
 import {type CloneNodesResult} from '../../src/services/nodes-clone.js'
 import {isSubvolume} from '../../src/system/mounts.js'
 import {type Golden, goldenImage, removeGoldenRoot, runCommand} from '../support/golden.js'
+import {ACCEL} from '../support/lab-run.js'
 
 const isRoot = process.getuid?.() === 0
-const ACCEL = (process.env.PXEROOT_LAB_ACCEL ?? 'auto') as Accel
 
 async function mountsUnder(dir: string): Promise<string[]> {
   const {stdout} = await execa('findmnt', ['-rn', '-o', 'TARGET'])

@@ -16,7 +16,6 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import LabBootCommand from '../../src/commands/lab/boot.js'
 import {labGrubNode} from '../../src/lab/grub.js'
 import {plainConsole} from '../../src/lab/milestones.js'
-import {type Accel} from '../../src/lab/qemu.js'
 import {type LabBootOptions, type LabBootResult, type LabNodeResult} from '../../src/lab/run.js'
 import {OVMF} from '../../src/lab/tools.js'
 import {type Context} from '../../src/system/context.js'
@@ -24,13 +23,11 @@ import {hostFiles} from '../../src/system/files.js'
 import {STATE} from '../../src/system/paths.js'
 import {execaRunner} from '../../src/system/runner.js'
 import {type Golden, removeGoldenRoot, runCommand} from '../support/golden.js'
-import {labNodes, labResult, leftovers, machineIdsOf} from '../support/lab-run.js'
+import {ACCEL, labNodes, labResult, leftovers, machineIdsOf} from '../support/lab-run.js'
 import {snapshotTree} from '../support/tmp-root.js'
 
 const isRoot = process.getuid?.() === 0
 const hasOvmf = await fs.access(OVMF.vars, constants.R_OK).then(() => true, () => false)
-/** CI has no KVM; set PXEROOT_LAB_ACCEL=tcg to time the lab as CI will see it on a KVM machine. */
-const ACCEL = (process.env.PXEROOT_LAB_ACCEL ?? 'auto') as Accel
 const MAC01 = '52:54:00:aa:00:01'
 /**
  * UEFI Secure Boot nodes reached their login prompt at 78-96 s here under TCG, two at a time on

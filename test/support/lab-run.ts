@@ -4,8 +4,8 @@
  * runs count: other engineers' VMs and servers may share the machine).
  */
 import {execa} from 'execa'
-import {promises as fs} from 'node:fs'
-import {expect} from 'vitest'
+import {existsSync, promises as fs} from 'node:fs'
+import {expect, inject} from 'vitest'
 
 import {type Accel} from '../../src/lab/qemu.js'
 import {labReport} from '../../src/lab/report.js'
@@ -18,10 +18,27 @@ import {NETNS_PREFIX} from '../../src/system/netns.js'
 import {STATE} from '../../src/system/paths.js'
 import {execaRunner} from '../../src/system/runner.js'
 import {type Golden, goldenImage, runCommand} from './golden.js'
+import {autoIsTcgMark} from './run-marks.js'
 
 export const isRoot = process.getuid?.() === 0
-/** CI has no KVM; set PXEROOT_LAB_ACCEL=tcg to time the lab as CI will see it on a KVM machine. */
-export const ACCEL = (process.env.PXEROOT_LAB_ACCEL ?? 'auto') as Accel
+
+function runOwner(): number {
+  try {
+    return inject('testRunPid') ?? process.pid
+  } catch {
+    return process.pid
+  }
+}
+
+/**
+ * The accelerator the lab cases ask for: PXEROOT_LAB_ACCEL when set (tcg: time the lab as CI
+ * sees it, on a KVM machine); else auto, as `lab boot` defaults to, until a lab run of this vitest
+ * run found that auto means TCG here. Where /dev/kvm opens but its guests reset (this machine and
+ * CI's), auto tries KVM first: ~17 s of a resetting VM and the servers started twice, per run. A
+ * file that starts after the first such run asks for tcg at once (within a file the lab remembers
+ * it itself: lab/qemu.ts).
+ */
+export const ACCEL = (process.env.PXEROOT_LAB_ACCEL ?? (existsSync(autoIsTcgMark(runOwner())) ? 'tcg' : 'auto')) as Accel
 
 /** Whether a program is installed (a lab case skips when its daemon is not). */
 export async function installed(program: string): Promise<boolean> {
@@ -43,13 +60,16 @@ export async function labGolden(edit: (site: string) => string = (s) => s): Prom
 
 /** A lab run's result, passed or not (a run whose nodes did not boot fails with the run's result attached). */
 export async function labResult(ctx: Context, options: LabBootOptions): Promise<LabBootResult> {
+  let result: LabBootResult
   try {
-    return await labBoot(ctx, options)
+    result = await labBoot(ctx, options)
   } catch (error) {
-    const result = (error as {result?: LabBootResult}).result
-    if (result) return result
-    throw error
+    const failed = (error as {result?: LabBootResult}).result
+    if (!failed) throw error
+    result = failed
   }
+  if ((options.accel ?? 'auto') === 'auto' && result.accel === 'tcg') await fs.writeFile(autoIsTcgMark(runOwner()), '')
+  return result
 }
 
 /** A lab run as `lab boot` does it; a run whose nodes did not boot gives its result too. Its report goes to stderr (boot times in CI's log). */
