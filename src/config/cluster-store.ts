@@ -237,6 +237,23 @@ export class ClusterStore {
   }
 }
 
+/**
+ * Where a site keeps its state: in its Ceph pool when its storage is RBD (storage.rbd: the pool,
+ * ceph.conf, cephx id, and in the lab the namespace the cluster is reached from), in a RADOS
+ * namespace of its own; undefined for a site on local storage, whose state stays in its files.
+ */
+export function clusterOf(root: Root, site: SiteModel): StateCluster | undefined {
+  const storage = (site as {storage?: {backend?: string, rbd?: {pool: string, cephConf: string, id: string, netns?: string}}}).storage
+  if (storage?.backend !== 'rbd' || !storage.rbd) return undefined
+  const {rbd} = storage
+  return {conf: root.resolve(rbd.cephConf), id: rbd.id, pool: rbd.pool, namespace: STATE_NAMESPACE, ...(rbd.netns ? {netns: rbd.netns} : {})}
+}
+
+/** Roots whose copy this process brought up to the cluster's already (a changing command's sync; a read's refresh). */
+const synced = new Set<string>()
+export const wasSynced = (root: Root) => synced.has(root.prefix)
+export const markSynced = (root: Root) => synced.add(root.prefix)
+
 /** The writer of this run, as the lock and the document name it. */
 export function writerOf(command: string, server?: string): Omit<Writer, 'at'> {
   return {...(server ? {server} : {}), host: os.hostname(), pid: process.pid, command}
@@ -284,6 +301,7 @@ export async function withClusterLock<T>(ctx: Context, site: Pick<SiteModel, 'pa
       throw error
     }
     await sync(ctx, store, site)
+    markSynced(ctx.root)
     const result = await fn()
     await push(ctx, store, site)
     return result
