@@ -20,7 +20,8 @@ export async function loadSite(root: Root): Promise<SiteModel> {
   return await refreshSiteState(root, site) ? readSite(root) : site
 }
 
-async function readSite(root: Root): Promise<SiteModel> {
+/** The site file as this server has it, without bringing it up to the cluster's first. */
+export async function readSite(root: Root): Promise<SiteModel> {
   const file = root.resolve(STATE.siteFile)
   const text = await fs.readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') throw new PreconditionError(`no site configuration at ${STATE.siteFile}`, 'run "pxeroot init --server ADDRESS --subnet NETWORK/LEN --nodes FIRST-LAST" first')

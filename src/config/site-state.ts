@@ -66,3 +66,9 @@ export async function refreshSiteState(root: Root, site: SiteModel): Promise<boo
     await store.close()
   }
 }
+
+
+/** Says one line about the site state's copy, where its lines go. */
+export function stateNotice(line: string): void {
+  notice(line)
+}
