@@ -4,6 +4,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {BaseCommand} from '../cli/base-command.js'
 import {serverFlag} from '../cli/flags.js'
 import {serversReport} from '../cli/servers-report.js'
+import {unknownReport, unreadableReport} from '../cli/lease-report.js'
 import {table} from '../cli/table.js'
 import {EXIT_TABLE} from '../errors.js'
 import {readStatus, type StatusResult} from '../services/status.js'
@@ -23,6 +24,7 @@ export function statusReport(s: StatusResult): string {
     out.push(`\n${serversReport({site: '', servers: s.servers}).replace(/site state .*\n$/, '')}`)
     if (s.nodes.some((n) => n.rootElsewhere)) out.push('a root another server holds ("on NAME") is mounted from there: such a node is UP by its lease alone; "pxeroot status" on that server shows its root\n')
   }
+  out.push(unreadableReport(s.unreadableLeases), unknownReport(s.unknown))
   if (s.sources.leases === null) out.push('leases: the network\'s own DHCP server holds them (dhcp.mode: proxy); UP means the root is mounted\n')
   out.push(`${summaryLine(s.summary)}\n`)
   return out.join('')

@@ -5,7 +5,7 @@ import {haLine, probeServers, type ServerView} from '../servers/probe.js'
 import {siteVersion} from '../servers/record.js'
 import {rootsByServer} from '../servers/roots.js'
 import {type Runner} from '../system/runner.js'
-import {type Check} from './checks.js'
+import {type Check} from './check.js'
 
 /**
  * doctor's lines for a site with several servers: whether its DHCP server fails over, and each

@@ -177,7 +177,7 @@ async function answeredBy(vm: LabVm, pair: Pair): Promise<string[]> {
 async function leaseOf(run: LabRun, vm: LabVm): Promise<Lease | undefined> {
   const file = run.dhcpLeaseFile
   const text = file ? (await readIfExists(file))?.toString('utf8') : undefined
-  return text ? parseKeaLeases(text, new Date()).filter((l) => l.mac === vm.target.mac && l.ip === vm.node.ip).at(-1) : undefined
+  return text ? parseKeaLeases(text, new Date()).leases.filter((l) => l.mac === vm.target.mac && l.ip === vm.node.ip).at(-1) : undefined
 }
 
 async function consoleOf(run: LabRun, vm: LabVm): Promise<string> {

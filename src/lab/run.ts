@@ -310,7 +310,7 @@ export class LabRun {
     const sources: LiveSources = {
       leases: async () => {
         const text = dhcp.leaseFile ? await readIfExists(dhcp.leaseFile) : undefined
-        return text ? [text.toString('utf8')] : []
+        return text && dhcp.leaseFile ? [{file: dhcp.leaseFile, text: text.toString('utf8')}] : []
       },
       sockets: () => Promise.all(['/proc/net/tcp', '/proc/net/tcp6'].map(async (table) => {
         const [cmd, args] = this.ns!.inNet('cat', [table])

@@ -1,7 +1,7 @@
 import {applyBootConfig, type ApplyResult} from '../apply/apply.js'
 import {cloneToTemp, describeFailures, forEachNode, InventoryWriter, nodesDirOf, recover, resolveSource} from '../clone/engine.js'
 import {identityOf, newMachineId, writeIdentity} from '../clone/identity.js'
-import {switchRoots, upsertNode} from '../clone/journal.js'
+import {switchInBatches, upsertNode} from '../clone/journal.js'
 import {publishKnownHosts, recordHostKeys} from '../clone/known-hosts.js'
 import {planClones, type PlannedClone} from '../clone/plan.js'
 import {cloneRecordOf, withCloneRecord} from '../clone/record.js'
@@ -15,6 +15,7 @@ import {type CloneMethod, type MethodChoice, type StorageBackend} from '../stora
 import {withStorage} from '../storage/registry.js'
 import {freeSpace} from '../storage/space.js'
 import {type Context} from '../system/context.js'
+import {bounded} from '../system/pool.js'
 
 export interface CloneNodesOptions {
   count: number
@@ -92,14 +93,22 @@ async function cloneWith(ctx: Context, site: SiteModel, storage: StorageBackend,
   if (plan.create.length > 0) await nodesDirOf(ctx, site, true)
 
   const writer = new InventoryWriter(ctx, inventory)
-  const {done: created, failed} = await forEachNode(ctx, plan.create, storage.cloneConcurrency(choice.method, site.clone.concurrency), async (p) => {
-    const t0 = performance.now()
-    const temp = await cloneToTemp(storage, {source: source.ref, method: choice.method, name: p.name, sparse}, async (dir) => {
-      await writeIdentity(ctx, dir, identityOf(site, p.name, machineIds.get(p.name)!, 'fresh'), ctx.signal)
-      if (!storage.rootsShared) await recordHostKeys(ctx, p.name, dir)
+  const switchRoot = switchInBatches(ctx.files, nodesDir, writer.commitAll, storage)
+  // The clones take the slots; a clone waiting for its switch to be committed (in a group with
+  // the others that are ready, see switchInBatches) lets the next one start.
+  const cloning = bounded(storage.cloneConcurrency(choice.method, site.clone.concurrency))
+  const {done: created, failed} = await forEachNode(ctx, plan.create, plan.create.length, async (p) => {
+    let t0 = 0
+    const temp = await cloning(async () => {
+      ctx.signal.throwIfAborted()
+      t0 = performance.now()
+      return cloneToTemp(storage, {source: source.ref, method: choice.method, name: p.name, sparse}, async (dir) => {
+        await writeIdentity(ctx, dir, identityOf(site, p.name, machineIds.get(p.name)!, 'fresh'), ctx.signal)
+        if (!storage.rootsShared) await recordHostKeys(ctx, p.name, dir)
+      })
     })
     try {
-      await switchRoots(ctx.files, nodesDir, {node: p.name, renames: [{from: temp, to: p.name}], entry: entryOf(p, choice.method)}, writer.commit, storage)
+      await switchRoot({node: p.name, renames: [{from: temp, to: p.name}], entry: entryOf(p, choice.method)})
     } catch (error) {
       await storage.removeRoot(temp).catch(() => undefined)
       throw error

@@ -1,5 +1,6 @@
 import {promises as fs} from 'node:fs'
 
+import {readLeaseFiles} from '../backends/dhcp/leases.js'
 import {DHCP_SERVERS} from '../backends/registry.js'
 import {bootNodes} from '../boot/nodes.js'
 import {loadSite} from '../config/site-file.js'
@@ -47,7 +48,7 @@ export async function readStatus(ctx: Context, names: readonly string[] = []): P
   const readAll = async (paths: readonly string[]) => (await Promise.all(paths.map(read))).filter((t): t is string => t !== undefined)
   // In a lab session, the lab's servers are the server.
   const sources: LiveSources = await labSessionSources(ctx.runner) ?? {
-    leases: () => readAll(db?.files ?? []),
+    leases: async () => (db ? readLeaseFiles(ctx.root, db) : []),
     // The socket tables are this machine's, whatever --root says (a test root has no connections).
     sockets: async () => ctx.root.isHost ? readAll(['/proc/net/tcp', '/proc/net/tcp6']) : [],
     fetchLogs: () => readAll(FETCH_LOGS),
@@ -56,5 +57,6 @@ export async function readStatus(ctx: Context, names: readonly string[] = []): P
     withStorage(ctx, site, (storage) => liveStatus(ctx.root, site, inventory, nodes, db, {...sources, bootReport: (node) => readBootReport(storage, node)})),
     site.servers.length > 0 ? probeServers(probeRunner(ctx), site, siteVersion(site, inventory), rootsByServer(site, inventory)) : undefined,
   ])
-  return {...status, at: new Date().toISOString(), sources: {leases: db?.files ?? null}, ...(servers ? {servers} : {})}
+  // Asked about some nodes, the answer is about them: unknown machines are for the whole view.
+  return {...status, ...(names.length > 0 ? {unknown: []} : {}), at: new Date().toISOString(), sources: {leases: db?.files ?? null}, ...(servers ? {servers} : {})}
 }

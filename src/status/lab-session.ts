@@ -37,9 +37,11 @@ export async function labSessionSources(runner: Runner, env: NodeJS.ProcessEnv =
   const file = env[LAB_SESSION_ENV]
   if (!file) return undefined
   const session = await readLabSession(file)
-  const readAll = async (paths: readonly string[]) => (await Promise.all(paths.map((p) => fs.readFile(p, 'utf8').catch(() => undefined)))).filter((t): t is string => t !== undefined)
+  const readFiles = async (paths: readonly string[]) => (await Promise.all(paths.map(async (file) => ({file, text: await fs.readFile(file, 'utf8').catch(() => undefined)}))))
+    .filter((f): f is {file: string, text: string} => f.text !== undefined)
+  const readAll = async (paths: readonly string[]) => (await readFiles(paths)).map((f) => f.text)
   return {
-    leases: () => readAll(session.leaseFiles),
+    leases: () => readFiles(session.leaseFiles),
     sockets: () => Promise.all(['/proc/net/tcp', '/proc/net/tcp6'].map(async (table) => (await runner.run('nsenter', [`--net=/run/netns/${session.namespace}`, '--', 'cat', table], {timeout: 10_000})).stdout)),
     fetchLogs: () => readAll(session.fetchLogs),
   }

@@ -1,4 +1,4 @@
-import {execa, ExecaError} from 'execa'
+import type {ExecaError} from 'execa'
 
 import {ExternalCommandError, PreconditionError} from '../errors.js'
 
@@ -44,7 +44,6 @@ export const PACKAGE_OF: Record<string, string> = {
   wipefs: 'util-linux',
   blkid: 'util-linux',
   'qemu-system-x86_64': 'qemu-system-x86',
-  'ssh-keygen': 'openssh-client',
   zstd: 'zstd',
   unshare: 'util-linux',
   'dbus-send': 'dbus',
@@ -60,6 +59,9 @@ export function execaRunner(baseEnv: Record<string, string | undefined> = {}): R
   return {
     async run(command, args, options = {}) {
       try {
+        // Loaded on the first process, not at start-up: execa is ~140 modules, and most runs of
+        // nodes list, status or version start none.
+        const {execa} = await import('execa')
         const child = execa(command, [...args], {
           cwd: options.cwd,
           env: {...baseEnv, ...options.env},

@@ -36,7 +36,10 @@ describe('the site file', () => {
     ['an unknown backend', `${BASE}backends: {nfs: samba}\n`, /backends\.nfs: /],
     ['an unknown boot transport', `${BASE}boot: {transport: ftp}\n`, /boot\.transport: Invalid enum value. Expected 'tftp' \| 'http'/],
     ['a web server port out of range', `${BASE}boot: {transport: http, httpPort: 70000}\n`, /boot\.httpPort: /],
-    ['broken YAML', 'server: [', /not valid YAML/],
+    ['broken YAML', 'server: [', /^\/etc\/pxeroot\/pxeroot\.yaml: line 1, column 10: not valid YAML: Flow sequence in block collection must be sufficiently indented and end with a \]$/],
+    ['a key given twice', `${BASE}server: 192.168.0.11\n`, /pxeroot\.yaml: line 4, column 1: not valid YAML: Map keys must be unique$/],
+    ['a tab as indentation', `${BASE}paths:\n\ttftp: /srv/tftp\n`, /pxeroot\.yaml: line 5, column 1: not valid YAML: Tabs are not allowed as indentation/],
+    ['an alias to no anchor', `${BASE}router: *gateway\n`, /pxeroot\.yaml: not valid YAML: Unresolved alias/],
     // /etc/default/tftpd-hpa is sourced by the shell; exports lines and nfsroot= split on other characters.
     ['a "$" in the tftp root', `${BASE}paths:\n  tftp: /srv/$HOME/tftp\n`, /paths\.tftp: must be an absolute path without spaces or shell characters \(found "\$"\); use only letters, digits and \. _ \+ @ - \//],
     ['a quote in the tftp root', `${BASE}paths:\n  tftp: '/srv/t"ftp'\n`, /paths\.tftp: .*\(found "\\""\)/],

@@ -25,29 +25,29 @@ const AFTER = new Date('2026-11-27T16:00:00Z')
 describe('lease databases', () => {
   it('reads ISC dhcpd.leases: address, MAC, end, and whether it is still active', async () => {
     const text = await fs.readFile(path.join(FIXTURES, 'leases/dhcpd.leases'), 'utf8')
-    expect(parseIscLeases(text, DURING)).toEqual([
-      {ip: '192.168.0.201', mac: '52:54:00:00:00:a1', ends: new Date('2026-11-27T15:27:07Z'), active: true},
-      {ip: '192.168.0.202', mac: '52:54:00:00:00:b2', ends: new Date('2026-11-27T15:27:57Z'), active: true},
-    ])
-    expect(parseIscLeases(text, AFTER).map((l) => l.active)).toEqual([false, false])
+    expect(parseIscLeases(text, DURING)).toEqual({leases: [
+      {ip: '192.168.0.201', mac: '52:54:00:00:00:a1', starts: new Date('2026-11-27T15:17:07Z'), ends: new Date('2026-11-27T15:27:07Z'), active: true},
+      {ip: '192.168.0.202', mac: '52:54:00:00:00:b2', starts: new Date('2026-11-27T15:17:57Z'), ends: new Date('2026-11-27T15:27:57Z'), active: true},
+    ], unreadable: []})
+    expect(parseIscLeases(text, AFTER).leases.map((l) => l.active)).toEqual([false, false])
     // The file is a log: a later entry for the same address wins (here: the lease released).
     const released = `${text}\nlease 192.168.0.201 {\n  starts 5 2026/11/27 15:18:00;\n  ends 5 2026/11/27 15:18:00;\n  binding state free;\n  hardware ethernet 52:54:00:00:00:a1;\n}\n`
-    expect(parseIscLeases(released, DURING).find((l) => l.ip === '192.168.0.201')?.active).toBe(false)
+    expect(parseIscLeases(released, DURING).leases.find((l) => l.ip === '192.168.0.201')?.active).toBe(false)
   })
 
   it('reads dnsmasq\'s lease file and Kea\'s memfile CSV', async () => {
     const dnsmasq = await fs.readFile(path.join(FIXTURES, 'leases/dnsmasq.leases'), 'utf8')
-    expect(parseDnsmasqLeases(dnsmasq, new Date(1_795_793_000_000))).toEqual([
+    expect(parseDnsmasqLeases(dnsmasq, new Date(1_795_793_000_000))).toEqual({leases: [
       {ip: '192.168.0.201', mac: '52:54:00:00:00:b2', ends: new Date(1_795_793_751_000), active: true},
       {ip: '192.168.0.202', mac: '52:54:00:00:00:a1', ends: new Date(1_795_793_814_000), active: true},
-    ])
+    ], unreadable: []})
     const kea = 'address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname,state,user_context\n'
       + '192.168.0.201,52:54:00:00:00:a1,,3600,1795797351,1,0,0,node01,0,\n'
       + '192.168.0.202,52:54:00:00:00:b2,,3600,1795797351,1,0,0,,2,\n'
-    expect(parseKeaLeases(kea, new Date(1_795_793_000_000))).toEqual([
-      {ip: '192.168.0.201', mac: '52:54:00:00:00:a1', ends: new Date(1_795_797_351_000), active: true},
-      {ip: '192.168.0.202', mac: '52:54:00:00:00:b2', ends: new Date(1_795_797_351_000), active: false},
-    ])
+    expect(parseKeaLeases(kea, new Date(1_795_793_000_000))).toEqual({leases: [
+      {ip: '192.168.0.201', mac: '52:54:00:00:00:a1', starts: new Date(1_795_793_751_000), ends: new Date(1_795_797_351_000), active: true},
+      {ip: '192.168.0.202', mac: '52:54:00:00:00:b2', starts: new Date(1_795_793_751_000), ends: new Date(1_795_797_351_000), active: false},
+    ], unreadable: []})
   })
 })
 
