@@ -7,6 +7,7 @@ import {planFiles, readOwned} from '../apply/plan.js'
 import {SHIM} from '../backends/loaders/grub.js'
 import {activeServices, packagesFor} from '../backends/registry.js'
 import {nfsNodes} from '../boot/nodes.js'
+import {clusterOf} from '../config/cluster-store.js'
 import {type SiteModel} from '../config/site.js'
 import {PxerootError, UserError} from '../errors.js'
 import {formatRevisionRef} from '../images/layout.js'
@@ -17,6 +18,7 @@ import {exists, filesUnder, readIfExists} from '../system/files.js'
 import {STATE} from '../system/paths.js'
 import {dhcpChecks, proxyUefiVerdict} from './dhcp.js'
 import {serverChecks} from './servers.js'
+import {siteStateCheck} from './site-state.js'
 import {type Check, type Facts} from './check.js'
 import {leaseFiles} from './leases.js'
 import {webServer} from './web.js'
@@ -197,4 +199,8 @@ export const CHECKS: readonly DoctorCheck[] = [
   {name: 'exports', needsNodes: true, run: exportsActive},
   {name: 'web server', needsNodes: true, run: webServer},
   {name: 'servers', needsNodes: true, run: ({ctx, site, inventory}) => serverChecks(ctx.root.isHost ? ctx.runner : undefined, site, inventory)},
+  {name: 'site state', needsNodes: false, run: async ({ctx, site}) => {
+    const cluster = clusterOf(ctx.root, site)
+    return cluster ? [await siteStateCheck(ctx, site, cluster)] : []
+  }},
 ]
