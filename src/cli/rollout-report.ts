@@ -1,3 +1,4 @@
+import {formatReport, type UpdateReport} from '../images/update.js'
 import {type RolloutResult} from '../services/rollout.js'
 import {waveName} from '../rollout/plan.js'
 import {rolloutReport} from '../rollout/report.js'
@@ -31,6 +32,26 @@ export async function printedRollout(json: boolean, run: () => Promise<RolloutRe
   } catch (error) {
     const record = (error as {result?: RolloutResult['record']}).result
     if (record && !json) process.stdout.write(rolloutText({record}))
+    throw error
+  }
+}
+
+/** image update --then-rollout: the update's lines, then the rollout's report, also when one failed. */
+export async function printedUpdateRollout<T extends {images: UpdateReport[], rollout: RolloutResult}>(json: boolean, run: () => Promise<T>): Promise<T> {
+  const print = (r: Partial<T> | undefined) => {
+    if (json || !r) return
+    for (const image of r.images ?? []) process.stdout.write(`${formatReport(image)}\n`)
+    if (r.rollout) process.stdout.write(rolloutText(r.rollout))
+  }
+  try {
+    const result = await run()
+    print(result)
+    return result
+  } catch (error) {
+    const result = (error as {result?: Partial<T> & RolloutResult['record']}).result
+    // A failed rollout carries its record; a partial update carries the images and the rollout.
+    if (result && 'images' in result) print(result)
+    else if (result && !json) process.stdout.write(rolloutText({record: result as RolloutResult['record']}))
     throw error
   }
 }

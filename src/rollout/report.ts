@@ -35,7 +35,7 @@ export function rolloutReport(record: RolloutRecord): string {
     pad(['WAVE', 'NODE', 'FROM', 'TO', 'RESULT']),
     ...rows.map(pad),
     ...(record.already.length > 0 ? [`already there: ${record.already.join(', ')}`] : []),
-    ...stuck.map((n) => `${n.name} needs a person: its root is whole on ${n.step === 'stuck' && n.rollbackFailure ? 'its old or new revision' : n.from}; see "pxeroot status ${n.name}" and its console`),
+    ...stuck.map((n) => `${n.name} needs a person: its root is whole, on one revision ("pxeroot nodes list"); see "pxeroot status ${n.name}" and its console`),
     `canary ${record.options.canary}, waves of ${record.options.wave}, ${formatDuration(record.options.timeout)} to come up; record: ${recordFile(record.id)}`,
     '',
   ].join('\n')

@@ -63,11 +63,23 @@ export async function runLabSession(ctx: Context, request: LabSessionRequest, co
   try {
     const argv = command.length > 0 ? command : [process.env.SHELL || '/bin/sh']
     ctx.log(`lab: running ${argv.join(' ')} in ${session.info!.namespace} (${LAB_SESSION_ENV}=${session.runDir}/session.json)`)
-    const r = await ctx.runner.run(...inSession(session, argv), {inherit: true, reject: false, timeout: (request.maxSeconds ?? 4 * 3600) * 1000, cancelSignal: ctx.signal})
-    exitCode = r.exitCode
+    // Ctrl-C reaches COMMAND itself (it shares the terminal): a shell stays, a rollout stops and
+    // records where it was; the session ends when COMMAND does. A SIGTERM to pxeroot ends COMMAND.
+    const stop = new AbortController()
+    const onAbort = () => {
+      if (/SIGTERM/.test(String((ctx.signal.reason as Error | undefined)?.message))) stop.abort(ctx.signal.reason)
+    }
+    ctx.signal.addEventListener('abort', onAbort)
+    try {
+      const r = await ctx.runner.run(...inSession(session, argv), {inherit: true, reject: false, timeout: (request.maxSeconds ?? 4 * 3600) * 1000, cancelSignal: stop.signal})
+      exitCode = r.exitCode
+    } catch (error) {
+      throw stop.signal.aborted ? ctx.signal.reason : error
+    } finally {
+      ctx.signal.removeEventListener('abort', onAbort)
+    }
   } finally {
     await session.stop(exitCode === 0)
   }
-  if (ctx.signal.aborted) throw ctx.signal.reason
   return exitCode
 }

@@ -29,6 +29,8 @@ import {readStatus} from './status.js'
 export interface RolloutOptions {
   /** A revision (NAME@N), an image (its current revision), or "latest": each node's image's current revision. */
   target: string
+  /** With "latest": only the nodes of this image. */
+  image?: string
   nodes: string[] | 'all'
   canary?: number
   wave?: number
@@ -58,10 +60,11 @@ export class RolloutFailedError extends PxerootError {
 }
 
 /** The target as the record names it: NAME@N, or "latest". */
-async function resolveTarget(ctx: Context, site: SiteModel, target: string): Promise<{text: string, targetOf: (image: string, named: boolean) => string | undefined, currents: Map<string, string | undefined>}> {
+async function resolveTarget(ctx: Context, site: SiteModel, target: string, only?: string): Promise<{text: string, targetOf: (image: string, named: boolean) => string | undefined, currents: Map<string, string | undefined>}> {
   const currents = new Map<string, string | undefined>()
   if (target === 'latest') {
-    return {text: 'latest', currents, targetOf: (image) => currents.get(parseRevisionRef(image)!.image)}
+    const of = (image: string) => parseRevisionRef(image)!.image
+    return {text: only ? `${only}@latest` : 'latest', currents, targetOf: (image) => (only && of(image) !== only ? undefined : currents.get(of(image)))}
   }
   const ref = await requireBootableRevision(ctx, site, target, 'REVISION')
   const text = formatRevisionRef(ref)
@@ -160,7 +163,7 @@ class RolloutRun {
         for (const n of nodes.filter((x) => !out.has(x.name))) {
           const {target, driver} = this.driver(n.name)
           const power = await driver.status(target, this.io).catch(() => undefined)
-          if (power === 'off') out.set(n.name, `it powered off while booting ${revisionOf(n)} (a crash, or a boot that could not go on)`)
+          if (power === 'off') out.set(n.name, `it powered off while booting ${revisionOf(n)}`)
         }
       }
       if (out.size < nodes.length) await sleep(this.pollMs, undefined, {signal: this.ctx.signal})
@@ -378,7 +381,7 @@ export async function rollout(ctx: Context, options: RolloutOptions): Promise<Ro
   if (wave < 1) throw new UserError('--wave: must be at least 1')
   if (canary < 0) throw new UserError('--canary: must be 0 or more')
   const names = options.nodes === 'all' ? 'all' : selectNodes(inventory, options.nodes).map((n) => n.name)
-  const target = await resolveTarget(ctx, site, options.target)
+  const target = await resolveTarget(ctx, site, options.target, options.image)
   for (const node of inventory.nodes) {
     const ref = node.image ? parseRevisionRef(node.image) : undefined
     if (ref && !target.currents.has(ref.image)) {

@@ -38,9 +38,11 @@ that will not get anywhere is stopped (its BMC then reports it off). Needs root 
 
   public async run(): Promise<{exitCode: number}> {
     // Everything after "--" is the command, word for word; only what comes before is pxeroot's.
-    const cut = this.argv.indexOf('--')
-    const {argv, flags} = await this.parse(LabSessionCommand, cut < 0 ? this.argv : this.argv.slice(0, cut))
-    const command = cut < 0 ? [] : this.argv.slice(cut + 1)
+    // (Taken before parsing: oclif's parse rewrites this.argv.)
+    const given = [...this.argv]
+    const cut = given.indexOf('--')
+    const command = cut < 0 ? [] : given.slice(cut + 1)
+    const {argv, flags} = await this.parse(LabSessionCommand, cut < 0 ? given : given.slice(0, cut))
     const exitCode = await runLabSession(this.makeContext(flags.root), {
       nodes: argv as string[], accel: flags.accel, memoryMiB: flags.memory, firmware: flags.firmware, maxSeconds: flags.hours * 3600, keepLogs: flags['keep-logs'],
     }, command)
