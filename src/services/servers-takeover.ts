@@ -25,7 +25,7 @@ export interface TakeoverResult extends ChangeResult {
   /** The nodes whose roots this server now holds and exports. */
   moved: string[]
   /** The lost server's address on this server's interface: added, already there, or why not. */
-  address?: {cidr: string, iface: string, added: boolean} | {skipped: string}
+  address?: {cidr: string, iface: string, added: boolean, announced: boolean} | {skipped: string}
 }
 
 /**
@@ -68,7 +68,7 @@ export async function takeOver(ctx: Context, options: TakeoverOptions): Promise<
     if (options.dryRun) address = {skipped: '--dry-run'}
     else if (!ctx.root.isHost) address = {skipped: `--root ${ctx.root.prefix} is not this machine's root`}
     else if (!iface) address = {skipped: 'no boot interface is known for this server (servers[].interface or dhcp.interface)'}
-    else address = {cidr: `${lost.address}/${prefix}`, iface, added: await claimAddress(ctx.runner, `${lost.address}/${prefix}`, iface)}
+    else address = {cidr: `${lost.address}/${prefix}`, iface, ...await claimAddress(ctx.runner, `${lost.address}/${prefix}`, iface)}
   }
   return {...result, lost: lost.name, to: to.name, moved, ...(address ? {address} : {})}
 }

@@ -29,7 +29,7 @@ needs no takeover: with Kea, the standby takes over by itself.\n\n${EXIT_TABLE}`
     const result = await takeOver(this.makeContext(flags.root, {server: flags.to}), {lost: args.lost, to: flags.to, address: flags.address, dryRun: flags['dry-run'], reload: flags.reload})
     if (!this.jsonEnabled()) {
       this.log(`${result.to} ${result.dryRun ? 'would take' : 'takes'} over the roots ${result.lost} held: ${result.moved.join(', ')}`)
-      if (result.address) this.log('skipped' in result.address ? `address: not taken (${result.address.skipped})` : `address: ${result.address.cidr} on ${result.address.iface}${result.address.added ? '' : ' (already there)'}`)
+      if (result.address) this.log('skipped' in result.address ? `address: not taken (${result.address.skipped})` : `address: ${result.address.cidr} on ${result.address.iface}${result.address.added ? '' : ' (already there)'}${result.address.announced ? ', announced (arping -U)' : ', not announced: install iputils-arping so that running nodes find it at once'}`)
       process.stdout.write(applyReport(result))
     }
     return result
