@@ -17,6 +17,7 @@ import {inventoryProblems, type Inventory} from '../inventory/inventory.js'
 import {exists, filesUnder, readIfExists} from '../system/files.js'
 import {STATE} from '../system/paths.js'
 import {dhcpChecks, proxyUefiVerdict} from './dhcp.js'
+import {rbdBoot} from './rbd.js'
 import {serverChecks} from './servers.js'
 import {siteStateCheck} from './site-state.js'
 import {type Check, type Facts} from './check.js'
@@ -195,6 +196,7 @@ export const CHECKS: readonly DoctorCheck[] = [
   {name: 'tftp root', needsNodes: false, run: tftpReadable},
   {name: 'node boot files', needsNodes: true, run: nodeBootFiles},
   {name: 'secure boot', needsNodes: true, run: secureBoot},
+  {name: 'rbd boot', needsNodes: true, run: rbdBoot},
   {name: 'node roots', needsNodes: true, run: nodeRoots},
   {name: 'exports', needsNodes: true, run: exportsActive},
   {name: 'web server', needsNodes: true, run: webServer},
