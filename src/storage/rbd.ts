@@ -67,6 +67,23 @@ export function rbdStorage(ctx: Context, site: SiteModel): StorageBackend {
     return attacher.attach({namespace, image, readOnly: true, overlay: {bytes: found.size}, mountReadOnly: true, label: name})
   }
 
+  /** The pool's room: what its quota and its OSDs still take. */
+  async function poolRoom(): Promise<{free: number, full: boolean}> {
+    const status = await call<{df: {stored: number, maxAvail: number, quotaBytes: number} | null, checks: Record<string, string>}>('status')
+    if (!status.df) throw new UserError(`storage.rbd.pool: pool ${settings.pool} does not exist`, `create it (ceph osd pool create ${settings.pool}) and run "pxeroot storage prepare --rbd ${settings.pool}"`)
+    const free = Math.min(status.df.maxAvail, status.df.quotaBytes > 0 ? status.df.quotaBytes - status.df.stored : Number.POSITIVE_INFINITY)
+    return {free: Math.max(0, free), full: Object.keys(status.checks).some((c) => /POOL_FULL|OSD_FULL/.test(c))}
+  }
+
+  async function requireRoom(bytes: number, what: string, says: string): Promise<number> {
+    const room = await poolRoom()
+    if (room.full || room.free < bytes) {
+      throw new NoSpaceError(`${what}: pool ${settings.pool} is full: ${says} and it has ${mib(room.free)} free; nothing was created`,
+        'free space in the pool (remove nodes, prune old revisions) or raise its quota (ceph osd pool set-quota)')
+    }
+    return room.free
+  }
+
   async function removeImage(namespace: string, image: string): Promise<boolean> {
     try {
       return await call<boolean>('remove', {namespace, image})
@@ -91,26 +108,29 @@ export function rbdStorage(ctx: Context, site: SiteModel): StorageBackend {
     async sealRevision(staging, ref) {
       const used = Number((await ctx.runner.run('du', ['-s', '-B1', '--one-file-system', staging.work], {timeout: 10 * 60_000})).stdout.split(/\s+/)[0])
       const bytes = Math.ceil(Math.max(MIN_ROOT_BYTES, 3 * used) / 2 ** 22) * 2 ** 22
-      await requireSpace(staging.dir, {bytes: Math.round(used * 1.2), says: `its ext4 image needs about ${mib(used * 1.2)}`}, 'publishing the revision', 'free space under paths.images')
+      const what = `${ref.image}@${ref.revision}`
+      await requireSpace(staging.dir, {bytes: Math.round(used * 1.2), says: `its ext4 image needs about ${mib(used * 1.2)}`}, `publishing ${what}`, 'free space under paths.images')
+      // The tree's blocks and the filesystem's metadata, with room: refused before anything is written to the pool.
+      await requireRoom(Math.round(used * 1.2) + 64 * 2 ** 20, `publishing ${what}`, `its image needs about ${mib(used * 1.2)}`)
       const file = path.join(staging.dir, 'rootfs.ext4')
       const image = revisionImage(ref)
       try {
         await makeExt4From(ctx.runner, staging.work, file, bytes, ctx.signal)
         await call('namespace_create', {namespace: REVISIONS_NAMESPACE})
-        ctx.log(`importing ${ref.image}@${ref.revision} into ${where(REVISIONS_NAMESPACE, image)}`)
+        ctx.log(`importing ${what} into ${where(REVISIONS_NAMESPACE, image)}`)
         await runCephTool(ctx.runner, client, 'rbd', [
           'import', '--no-progress', '--image-feature', 'layering', '--image-feature', 'exclusive-lock', '--image-feature', 'object-map', '--image-feature', 'fast-diff',
           file, `${settings.pool}/${REVISIONS_NAMESPACE}/${image}`,
-        ], {seconds: 60 * 60, signal: ctx.signal}).catch(async (error: Error) => {
-          await call('remove', {namespace: REVISIONS_NAMESPACE, image}).catch(() => undefined)
-          if (/quota|No space|EDQUOT|ENOSPC|full/i.test(error.message)) {
-            throw new NoSpaceError(`pool ${settings.pool} is full: the import of ${ref.image}@${ref.revision} (${mib(used)}) was refused (${error.message}); nothing was kept`, 'free space in the pool (prune old revisions, raise its quota) and run the command again')
-          }
-          throw error
-        })
+        ], {seconds: 60 * 60, signal: ctx.signal})
         await call('import_snap', {namespace: REVISIONS_NAMESPACE, image, snap: revisionSnap(ref)})
       } catch (error) {
-        await call('remove', {namespace: REVISIONS_NAMESPACE, image}).catch(() => undefined)
+        // A pool that filled up meanwhile may refuse the removal too: the next run of this image removes it (removeStaleRevisions).
+        const removed = await call('remove', {namespace: REVISIONS_NAMESPACE, image}).then(() => true, () => false)
+        const room = await poolRoom().catch(() => undefined)
+        if (room?.full) {
+          throw new NoSpaceError(`publishing ${what}: pool ${settings.pool} became full during the import (${(error as Error).message}); ${removed ? 'nothing was kept' : `${where(REVISIONS_NAMESPACE, image)} is removed by the next build, update or import of ${ref.image}`}`,
+            'free space in the pool (prune old revisions, raise its quota) and run the command again')
+        }
         throw error
       } finally {
         await ctx.files.remove(file)
@@ -151,15 +171,8 @@ export function rbdStorage(ctx: Context, site: SiteModel): StorageBackend {
       return {method: 'rbd', reason: `copy-on-write clone in pool ${settings.pool}, one namespace and key per node`}
     },
     async checkCloneSpace(_source, _method, n, what) {
-      const status = await call<{df: {stored: number, maxAvail: number, quotaBytes: number} | null}>('status')
-      if (!status.df) throw new UserError(`storage.rbd.pool: pool ${settings.pool} does not exist`, `create it (ceph osd pool create ${settings.pool}) and run "pxeroot storage prepare --rbd ${settings.pool}"`)
-      const free = Math.min(status.df.maxAvail, status.df.quotaBytes > 0 ? status.df.quotaBytes - status.df.stored : Number.POSITIVE_INFINITY)
       const needed = n * CLONE_BYTES
-      if (free < needed) {
-        throw new NoSpaceError(`${what}: pool ${settings.pool} is full: ${n} clone(s) need about ${mib(needed)} and it has ${mib(Math.max(0, free))} free; nothing was created`,
-          'free space in the pool (remove nodes, prune old revisions) or raise its quota (ceph osd pool set-quota)')
-      }
-      return {needed, free, sparse: false}
+      return {needed, free: await requireRoom(needed, what, `${n} clone(s) need about ${mib(needed)}`), sparse: false}
     },
     cloneConcurrency: (_method, configured) => configured,
     async listRoots() {

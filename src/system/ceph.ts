@@ -50,9 +50,14 @@ export function cephArgv(client: Pick<CephClient, 'netns'>, seconds: number, pro
   return client.netns ? ['nsenter', [`--net=/run/netns/${client.netns}`, '--', ...bounded]] : [bounded[0], bounded.slice(1)]
 }
 
-/** The environment of every client: its ceph.conf even for a tool that does not take --conf. */
+/**
+ * The environment of every client: its ceph.conf even for a tool that does not take --conf, and
+ * bounds on every monitor and OSD operation (librados reads CEPH_ARGS; qemu's rbd driver too). A
+ * full pool or a lost cluster then makes an operation fail, where it would otherwise wait forever.
+ */
 export function cephEnv(client: Pick<CephClient, 'conf'>): Record<string, string> {
-  return {CEPH_CONF: client.conf}
+  const bound = String(CEPH_TIMEOUT_S)
+  return {CEPH_CONF: client.conf, CEPH_ARGS: `--rados_osd_op_timeout=${bound} --rados_mon_op_timeout=${bound} --client_mount_timeout=${bound}`}
 }
 
 /** The cluster did not answer in time: one clean line, whatever tool asked. */

@@ -8,7 +8,7 @@ import {promises as fs} from 'node:fs'
 import path from 'node:path'
 
 import {execa, type ResultPromise} from 'execa'
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {beforeAll, describe, expect, it} from 'vitest'
 
 import Apply from '../../src/commands/apply.js'
 import NodesClone from '../../src/commands/nodes/clone.js'
@@ -19,18 +19,19 @@ import NodesRm from '../../src/commands/nodes/rm.js'
 import NodesRollback from '../../src/commands/nodes/rollback.js'
 import {loadInventory} from '../../src/inventory/inventory.js'
 import {withStorage} from '../../src/storage/registry.js'
-import {cephSkipReason, sharedCluster, type TestCluster} from '../support/ceph.js'
-import {importGolden, leftovers, rbdSite, type RbdSite} from '../support/rbd-site.js'
+import {cephSkipReason, type TestCluster} from '../support/ceph.js'
+import {goldenRbdSite, importGolden, leftovers, type RbdSite} from '../support/rbd-site.js'
 import {runCommand} from '../support/run-command.js'
 import {snapshotTree} from '../support/tmp-root.js'
 
 const skip = await cephSkipReason()
 
 describe.skipIf(skip)(`node roots on rbd${skip ? ` (skipped: ${skip})` : ''}`, () => {
+  const fixture = goldenRbdSite()
   let cluster: TestCluster
   let s: RbdSite
-  const namespaces = async () => (JSON.parse(await cluster.rbd(['namespace', 'ls', s.pool, '--format', 'json'])) as {name: string}[]).map((n) => n.name).sort()
-  const images = async (ns: string) => (await cluster.rbd(['ls', `${s.pool}/${ns}`]).catch(() => '')).split('\n').filter(Boolean).sort()
+  const namespaces = () => s.namespaces()
+  const images = (ns: string) => s.images(ns)
   /** Reads files of a root as the server sees them (attached, through a private view). */
   const readRoot = (name: string, files: string[]) => s.site().then((site) => withStorage(s.ctx, site, async (storage) => {
     const root = await storage.openRoot(name, {write: false})
@@ -49,13 +50,8 @@ describe.skipIf(skip)(`node roots on rbd${skip ? ` (skipped: ${skip})` : ''}`, (
     return execa(cmd, argv, {reject: false, timeout: 60_000})
   }
 
-  beforeAll(async () => {
-    cluster = await sharedCluster()
-    s = await rbdSite(cluster)
-    await importGolden(s)
-  }, 900_000)
-  afterAll(async () => {
-    await s?.cleanup()
+  beforeAll(() => {
+    ({cluster, site: s} = fixture)
   })
 
   it('clones 3 nodes as RBD clones in namespaces of their own, each a distinct machine with a key of its own', async () => {

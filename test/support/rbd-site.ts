@@ -18,7 +18,9 @@ import ImageImport from '../../src/commands/image/import.js'
 import {loadSite} from '../../src/config/site-file.js'
 import {type SiteModel} from '../../src/config/site.js'
 import {type Context} from '../../src/system/context.js'
-import {type TestCluster} from './ceph.js'
+import {afterAll, beforeAll} from 'vitest'
+
+import {sharedCluster, type TestCluster} from './ceph.js'
 import {CACHE, goldenImage, goldenSiteText, removeGoldenRoot} from './golden.js'
 import {underLockWaiting} from './lock-wait.js'
 import {runCommand} from './run-command.js'
@@ -34,6 +36,9 @@ export interface RbdSite {
   site(): Promise<SiteModel>
   /** --root DIR, for commands. */
   root: string[]
+  /** The images of a namespace of the site's pool, sorted (none when it does not exist). */
+  images(namespace: string): Promise<string[]>
+  namespaces(): Promise<string[]>
   cleanup(): Promise<void>
 }
 
@@ -51,6 +56,8 @@ export async function rbdSite(cluster: TestCluster, options: {siteText?: string,
     dir, pool, cluster, root,
     ctx: testContext(dir),
     site: () => loadSite(s.ctx.root),
+    images: async (ns) => (await cluster.rbd(['ls', `${pool}/${ns}`]).catch(() => '')).split('\n').filter(Boolean).sort(),
+    namespaces: async () => (JSON.parse(await cluster.rbd(['namespace', 'ls', pool, '--format', 'json'])) as {name: string}[]).map((n) => n.name).sort(),
     async cleanup() {
       await cluster.ceph(['osd', 'pool', 'delete', pool, pool, '--yes-i-really-really-mean-it']).catch(() => undefined)
       for (const user of (await cluster.ceph(['auth', 'ls']).catch(() => '')).split('\n').filter((l) => /^client\.node/.test(l))) {
@@ -65,6 +72,21 @@ export async function rbdSite(cluster: TestCluster, options: {siteText?: string,
     if (r.code !== 0) throw new Error(`storage prepare --rbd failed (${r.code}): ${r.error?.message}`)
   }
   return s
+}
+
+/** For every test of the calling file: the run's cluster and an rbd site of its own holding the
+ * golden revision as debian-bookworm@1 (made before the first test, removed after the last). */
+export function goldenRbdSite(): {cluster: TestCluster, site: RbdSite} {
+  const holder = {} as {cluster: TestCluster, site: RbdSite}
+  beforeAll(async () => {
+    holder.cluster = await sharedCluster()
+    holder.site = await rbdSite(holder.cluster)
+    await importGolden(holder.site)
+  }, 900_000)
+  afterAll(async () => {
+    await holder.site?.cleanup()
+  })
+  return holder
 }
 
 /** The golden revision as an `image export` archive, made once per golden build and kept beside it. */
