@@ -3,6 +3,7 @@ import {type BootModel} from '../boot/model.js'
 import {nfsNodes} from '../boot/nodes.js'
 import {type Candidate, type ServiceBackend, type SwitchedRoot} from '../backends/types.js'
 import {UserError} from '../errors.js'
+import {chooseServer, noFailoverNotice} from '../config/servers.js'
 import {loadSite} from '../config/site-file.js'
 import {type SiteModel} from '../config/site.js'
 import {assertValidInventory, loadInventory, type Inventory} from '../inventory/inventory.js'
@@ -25,6 +26,10 @@ export interface ApplyOptions {
 
 export interface ApplyResult {
   dryRun: boolean
+  /** On a site with several servers: the one whose share this apply rendered. */
+  server?: string
+  /** What the admin must know of this site that no file shows (a DHCP server without failover). */
+  notices?: string[]
   changes: {path: string, action: Action}[]
   /** Unified diff of every change (always computed; printed by --dry-run). */
   diff: string
@@ -41,7 +46,8 @@ export interface ApplyResult {
  * The caller holds the site lock (see config/site-lock.ts) unless this is a dry run.
  */
 export async function applyBootConfig(ctx: Context, options: ApplyOptions = {}): Promise<ApplyResult> {
-  const site = options.site ?? await loadSite(ctx.root)
+  // On a site with several servers, this server's share: its address in next-server, URLs and Kea's HA peer name.
+  const site = chooseServer(options.site ?? await loadSite(ctx.root), {name: ctx.server, isHost: ctx.root.isHost})
   const inventory = options.inventory ?? await loadInventory(ctx.root)
   assertValidInventory(site, inventory)
 
@@ -59,7 +65,10 @@ export async function applyBootConfig(ctx: Context, options: ApplyOptions = {}):
   settled(await Promise.allSettled(activeServices(site).map((b) => b.check?.(ctx, candidate))))
 
   const summary = changed.map((c) => ({path: c.path, action: c.action}))
-  if (options.dryRun) return {dryRun: true, changes: summary, diff, reloads: []}
+  const notice = noFailoverNotice(site)
+  if (notice) ctx.log(notice)
+  const about = {...(site.self ? {server: site.self} : {}), ...(notice ? {notices: [notice]} : {})}
+  if (options.dryRun) return {dryRun: true, ...about, changes: summary, diff, reloads: []}
 
   const manifestFile = ctx.root.resolve(STATE.ownedManifest)
   const writeManifest = (files: string[]) => ctx.files.write(manifestFile, JSON.stringify({files: [...new Set(files)].sort()}, null, 2) + '\n', {mode: 0o644})
@@ -82,7 +91,7 @@ export async function applyBootConfig(ctx: Context, options: ApplyOptions = {}):
   const prepared = ctx.root.isHost ? await prepareServices(ctx, activeServices(site), model) : []
   const lines = prepared.flatMap((p) => p.changes)
   for (const line of lines) ctx.log(line)
-  const done = {dryRun: false, changes: summary, diff, ...(lines.length > 0 ? {prepared: lines} : {})}
+  const done = {dryRun: false, ...about, changes: summary, diff, ...(lines.length > 0 ? {prepared: lines} : {})}
 
   const touched = touchedServices(site, changed.map((c) => c.path))
   // A daemon whose host state changed is reloaded even when none of its files did.

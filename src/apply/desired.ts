@@ -8,14 +8,19 @@ import {type BootLoader, type DesiredFile, type ProgramFile, type ServiceBackend
 import {type SiteModel} from '../config/site.js'
 import {PreconditionError} from '../errors.js'
 import {type Inventory} from '../inventory/inventory.js'
-import {readIfExists} from '../system/files.js'
+import {formatRevisionRef, revisionRootfs, type RevisionRef} from '../images/layout.js'
+import {kernelFiles} from '../images/initramfs.js'
+import {readManifest} from '../images/manifest.js'
+import {renderServerRecord, serverRecord, serverRecordPath, siteVersion} from '../servers/record.js'
+import {exists, readIfExists} from '../system/files.js'
 import {type Context} from '../system/context.js'
 import {STATE, type Root} from '../system/paths.js'
 
 /** The boot model of one apply: every node, the boot file each kind of client gets, and which roots need a self-bind. */
 export async function bootModel(ctx: Context, site: SiteModel, inventory: Inventory): Promise<BootModel> {
   const nodes = await bootNodes(ctx, site, inventory)
-  return {...modelFor(site, nodes), selfBinds: await selfBindRoots(ctx.root, nfsNodes(nodes))}
+  const version = site.servers.length > 0 ? {siteVersion: siteVersion(site, inventory)} : {}
+  return {...modelFor(site, nodes), selfBinds: await selfBindRoots(ctx.root, nfsNodes(nodes)), ...version}
 }
 
 export function modelFor(site: SiteModel, nodes: readonly BootNode[]): BootModel {
@@ -60,5 +65,37 @@ export async function desiredFiles(root: Root, model: BootModel): Promise<Desire
   const admin = await adminTexts(root, [...active, ...inactive])
   const files = [...active.flatMap((b) => b.files(model, admin)), ...inactive.flatMap((b) => b.retire(admin))]
   for (const loader of loadersFor(site)) files.push(...await loaderFiles(site, loader, model))
+  if (site.servers.length > 0) files.push(...await serverFiles(root, model))
   return files
+}
+
+/**
+ * What a server of a site with several needs besides the daemons' files: the record of what it
+ * rendered (servers/record.ts), and the kernel and initrd of every revision a node boots, where
+ * this server's tftp root has none yet (any server may answer any node), copied from the image
+ * store as `image build` publishes them.
+ */
+async function serverFiles(root: Root, model: BootModel): Promise<DesiredFile[]> {
+  const {site} = model
+  const record: DesiredFile = {path: serverRecordPath(site), content: renderServerRecord(serverRecord(model, model.siteVersion ?? '')), mode: 0o644, guarded: true}
+  const tftp = (rel: string) => path.posix.join(site.paths.tftp, rel)
+  const revisions = new Map(model.nodes.flatMap((n) => (n.revision ? [[formatRevisionRef(n.revision), n] as const] : [])))
+  const published: DesiredFile[] = []
+  for (const node of revisions.values()) {
+    const wanted = [tftp(node.kernel), tftp(node.initrd)]
+    if ((await Promise.all(wanted.map((p) => exists(root.resolve(p))))).every(Boolean)) continue
+    const source = await revisionBootSources(root, site, node.revision!)
+    if (!source) continue // not in this server's image store either: doctor's node boot files check says so
+    published.push({path: wanted[0], content: source.kernel, mode: 0o644, published: true}, {path: wanted[1], content: source.initrd, mode: 0o644, published: true})
+  }
+  return [record, ...published]
+}
+
+/** A revision's kernel and initrd as its image store has them, or undefined when this server's store does not. */
+async function revisionBootSources(root: Root, site: SiteModel, ref: RevisionRef): Promise<{kernel: Buffer, initrd: Buffer} | undefined> {
+  const manifest = await readManifest(root, site, ref).catch(() => undefined)
+  if (!manifest) return undefined
+  const files = kernelFiles(root.resolve(revisionRootfs(site, ref)), manifest.kernel)
+  const [kernel, initrd] = await Promise.all([readIfExists(files.kernel), readIfExists(files.initrd)])
+  return kernel && initrd ? {kernel, initrd} : undefined
 }

@@ -20,6 +20,7 @@ export interface FileChange {
   after?: Buffer
   mode: number
   edited?: boolean
+  published?: boolean
 }
 
 export interface Plan {
@@ -73,7 +74,7 @@ export async function planFiles(root: Root, desired: readonly DesiredFile[], pre
     const stat = before ? await fs.stat(disk) : undefined
     const modeOk = !stat || file.edited || (stat.mode & 0o777) === file.mode
     const action: Action = before === undefined ? 'create' : before.equals(after) && modeOk ? 'unchanged' : 'update'
-    return {path: file.path, action, before, after, mode: file.mode, edited: file.edited}
+    return {path: file.path, action, before, after, mode: file.mode, edited: file.edited, published: file.published}
   })
   const changes = settled(compared)
   refuseHandMade(desired, changes, previouslyOwned)
@@ -83,7 +84,7 @@ export async function planFiles(root: Root, desired: readonly DesiredFile[], pre
     const before = await readIfExists(root.resolve(stale))
     if (before !== undefined) changes.push({path: stale, action: 'delete', before, mode: 0o644})
   }
-  const owned = desired.filter((f) => !f.edited).map((f) => f.path).sort()
+  const owned = desired.filter((f) => !f.edited && !f.published).map((f) => f.path).sort()
   return {changes, owned}
 }
 

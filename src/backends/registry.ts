@@ -1,4 +1,5 @@
 import {type DhcpBoot} from '../boot/model.js'
+import {servesDhcp} from '../config/servers.js'
 import {type SiteModel} from '../config/site.js'
 import {ipxeBootUrl} from '../render/loaders/ipxe.js'
 import {dnsmasqDhcp} from './dhcp/dnsmasq.js'
@@ -22,9 +23,14 @@ export const WEB_SERVERS: Record<string, ServiceBackend> = {lighttpd}
 
 const ALL: readonly ServiceBackend[] = [...Object.values(DHCP_SERVERS), ...Object.values(NFS_SERVERS), ...Object.values(TFTP_SERVERS), ...Object.values(WEB_SERVERS)]
 
-/** The daemons the site uses: one DHCP server, one NFS server, the TFTP server, and the web server when boot.transport is http. */
+/**
+ * The daemons the site uses: one DHCP server, one NFS server, the TFTP server, and the web server
+ * when boot.transport is http. On a site with several servers whose DHCP server has no failover
+ * (ISC, dnsmasq), only the first runs it (config/servers.ts: servesDhcp).
+ */
 export function activeServices(site: SiteModel): ServiceBackend[] {
-  return [DHCP_SERVERS[site.backends.dhcp], NFS_SERVERS[site.backends.nfs], tftpdHpa, ...(site.boot.transport === 'http' ? [lighttpd] : [])]
+  const dhcp = servesDhcp(site) ? [DHCP_SERVERS[site.backends.dhcp]] : []
+  return [...dhcp, NFS_SERVERS[site.backends.nfs], tftpdHpa, ...(site.boot.transport === 'http' ? [lighttpd] : [])]
 }
 
 /** The backends the site does not use, whose edits of admin files must be taken back. */

@@ -22,6 +22,8 @@ export interface DesiredFile {
   edited?: boolean
   /** In a directory the admin shares (the tftp root): an existing file pxeroot did not write is never replaced. */
   guarded?: boolean
+  /** A copy of an image revision's kernel or initrd where this server had none: the image commands own it, apply never removes it. */
+  published?: boolean
 }
 
 /** The current text of the files a backend edits but does not own (absent: undefined). */

@@ -28,6 +28,10 @@ export interface BootNode {
   cmdline: string
   /** Stable NFS-Ganesha Export_Id. */
   exportId: number
+  /** On a site with several servers: the one that holds and exports its root (boot/nodes.ts: rootServer). */
+  server?: string
+  /** Whether the server this model is rendered for exports its root over NFS (every NFS root on a site with one server; on a site with several, those it holds). */
+  exportedHere: boolean
 }
 
 /** The boot file DHCP hands each kind of client; set from the loaders the site enables. */
@@ -52,4 +56,6 @@ export interface BootModel {
    * backends/nfs/root-mounts.ts). Read from the disk with the rest of the desired state.
    */
   selfBinds?: readonly string[]
+  /** The state of the site this model renders (servers/record.ts: siteVersion): what a server of several publishes it rendered. */
+  siteVersion?: string
 }

@@ -1,21 +1,43 @@
 import {nodeExportId} from '../config/export-ids.js'
 import {type SiteModel} from '../config/site.js'
-import {bootFiles, currentRevision, nodeRootDir, parseRevisionRef, type RevisionRef} from '../images/layout.js'
-import {byName, type Inventory} from '../inventory/inventory.js'
+import {REVISION_ARG} from '../images/boot-report.js'
+import {bootFiles, currentRevision, formatRevisionRef, nodeRootDir, parseRevisionRef, type RevisionRef} from '../images/layout.js'
+import {byName, type Inventory, type InventoryNode} from '../inventory/inventory.js'
 import {type RootBoot} from '../storage/backend.js'
 import {withStorage} from '../storage/registry.js'
 import {type Context} from '../system/context.js'
 import {type BootNode} from './model.js'
 import {rbdRootArgs} from './rbd-root.js'
 
-/** The NFS-root part of a node's command line. initramfs-tools mounts / with klibc nfsmount, which speaks NFS v2/v3 only. */
-export function nfsrootArgs(site: SiteModel, rootPath: string): string {
-  return `root=/dev/nfs nfsroot=${site.server}:${rootPath},vers=3,tcp ip=dhcp rw`
+/** The NFS-root part of a node's command line (`server`: the address of the server that exports it). initramfs-tools mounts / with klibc nfsmount, which speaks NFS v2/v3 only. */
+export function nfsrootArgs(server: string, rootPath: string): string {
+  return `root=/dev/nfs nfsroot=${server}:${rootPath},vers=3,tcp ip=dhcp rw`
 }
 
-/** The root part of a node's command line, as its storage says the node reaches its root. */
-export function rootArgs(site: SiteModel, root: RootBoot): string {
-  return root.kind === 'nfs' ? nfsrootArgs(site, root.path) : rbdRootArgs(root)
+/** The root part of a node's command line, as its storage says the node reaches its root (an NFS root: from `server`). */
+export function rootArgs(server: string, root: RootBoot): string {
+  return root.kind === 'nfs' ? nfsrootArgs(server, root.path) : rbdRootArgs(root)
+}
+
+/**
+ * The server that holds a node's NFS root and exports it: on a site with several servers the
+ * node's `server` (default: the first server), whichever server answered the node's DHCP
+ * request; on a site with one, that one. An NFS root lives on one server's storage.
+ */
+export function rootServer(site: SiteModel, node: Pick<InventoryNode, 'server'>): {name?: string, address: string} {
+  if (site.servers.length === 0) return {address: site.server}
+  const s = site.servers.find((x) => x.name === node.server) ?? site.servers[0]
+  return {name: s.name, address: s.address}
+}
+
+/**
+ * The revision a node is told it boots, on its kernel command line: the image's boot-report unit
+ * (images/boot-report.ts) writes it with the boot id into the node's own root, which is how the
+ * server knows the node came up on that revision (status, rollout). Absent while a node has no
+ * revision to boot.
+ */
+export function revisionArg(ref: RevisionRef | undefined): string | undefined {
+  return ref ? `${REVISION_ARG}=${formatRevisionRef(ref)}` : undefined
 }
 
 /**
@@ -36,6 +58,7 @@ export function bootNodesFor(site: SiteModel, inventory: Inventory, fallback?: R
     const files = ref ? bootFiles(ref) : {kernel: `pxeroot/${site.boot.image}/current/vmlinuz`, initrd: `pxeroot/${site.boot.image}/current/initrd.img`}
     const rootPath = nodeRootDir(site, node.name)
     const root = roots?.get(node.name) ?? {kind: 'nfs', path: rootPath}
+    const server = rootServer(site, node)
     const kernelArgs = [site.boot.kernelArgs, node.kernelArgs ?? ''].map((s) => s.trim()).filter(Boolean).join(' ')
     return {
       name: node.name,
@@ -46,13 +69,15 @@ export function bootNodesFor(site: SiteModel, inventory: Inventory, fallback?: R
       revision: ref,
       ...files,
       kernelArgs,
-      cmdline: [rootArgs(site, root), kernelArgs].filter(Boolean).join(' '),
+      cmdline: [rootArgs(server.address, root), revisionArg(ref), kernelArgs].filter(Boolean).join(' '),
       exportId: nodeExportId(node.ip),
+      ...(server.name ? {server: server.name} : {}),
+      exportedHere: root.kind === 'nfs' && (server.name === undefined || server.name === site.self),
     }
   })
 }
 
-/** The nodes whose root this server exports over NFS. */
-export function nfsNodes<T extends Pick<BootNode, 'root'>>(nodes: readonly T[]): T[] {
-  return nodes.filter((n) => n.root.kind === 'nfs')
+/** The nodes whose root this server exports over NFS (on a site with several servers, only the roots it holds). */
+export function nfsNodes<T extends Pick<BootNode, 'exportedHere'>>(nodes: readonly T[]): T[] {
+  return nodes.filter((n) => n.exportedHere)
 }

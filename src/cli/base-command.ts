@@ -46,8 +46,10 @@ export abstract class BaseCommand extends Command {
     }
   }
 
-  protected makeContext(rootPrefix: string, options: {runner?: Runner, log?: (line: string) => void} = {}): Context {
-    return makeContext({root: rootPrefix, ...options, signal: this.abort.signal, json: this.jsonEnabled()})
+  /** The server of a site with several that this run acts as: `server` (a --server flag), else PXEROOT_SERVER. */
+  protected makeContext(rootPrefix: string, options: {runner?: Runner, log?: (line: string) => void, server?: string} = {}): Context {
+    const server = options.server ?? (process.env.PXEROOT_SERVER || undefined)
+    return makeContext({root: rootPrefix, ...options, server, signal: this.abort.signal, json: this.jsonEnabled()})
   }
 
   public async init(): Promise<void> {

@@ -17,10 +17,11 @@ export function thisProgram(config: Config): SchedulableProgram {
     commandIds: config.commandIDs,
     async parseArgs(commandId, argv) {
       const command: Command.Class | undefined = await config.findCommand(commandId)?.load()
-      if (!command) return
+      if (!command) return undefined
       const flags = {...command.baseFlags, ...command.flags, ...(command.enableJsonFlag ? {json: Flags.boolean()} : {})}
       try {
-        await Parser.parse([...argv], {flags, args: command.args ?? {}, strict: command.strict ?? true})
+        const out = await Parser.parse([...argv], {flags, args: command.args ?? {}, strict: command.strict ?? true})
+        return {id: commandId, args: out.args, flags: out.flags, argv: out.argv.map(String)}
       } catch (error) {
         const shown = commandId.replaceAll(':', ' ')
         throw new UserError(`command: ${shown}: ${argvProblem(error as Error, Object.keys(flags))}`, `see "${config.bin} ${shown} --help"`)

@@ -103,8 +103,11 @@ export class InventoryWriter {
 
   constructor(private readonly ctx: Context, public inventory: Inventory) {}
 
-  commit = (entry: InventoryNode): Promise<void> => this.save(async () => {
-    this.inventory = upsertNode(this.inventory, entry)
+  commit = (entry: InventoryNode): Promise<void> => this.commitAll([entry])
+
+  /** Several entries in one save (a group of switches, see switchInBatches). */
+  commitAll = (entries: readonly InventoryNode[]): Promise<void> => this.save(async () => {
+    this.inventory = entries.reduce(upsertNode, this.inventory)
     await saveInventory(this.ctx, this.inventory)
   })
 }

@@ -3,9 +3,11 @@ import {promises as fs} from 'node:fs'
 
 import {type SiteModel} from '../config/site.js'
 import {type Context} from '../system/context.js'
-import {readInRoot, removeInRoot, rootPath, safeParent, symlinkInRoot, writeInRoot} from '../system/root-files.js'
+import {settled} from '../system/pool.js'
+import {readInRoot, removeInRoot, rootPath, symlinkInRoot, writeInRoot} from '../system/root-files.js'
+import {newHostKey, type HostKeyType} from './host-keys.js'
 
-export type HostKeyType = 'ed25519' | 'ecdsa' | 'rsa'
+export type {HostKeyType} from './host-keys.js'
 
 export interface NodeIdentity {
   name: string
@@ -62,12 +64,6 @@ export function renderResolvConf(id: Pick<NodeIdentity, 'dns' | 'domain'>): stri
   ].join('\n')
 }
 
-const KEYGEN_ARGS: Record<HostKeyType, string[]> = {
-  ed25519: ['-t', 'ed25519'],
-  ecdsa: ['-t', 'ecdsa', '-b', '256'],
-  rsa: ['-t', 'rsa', '-b', '3072'],
-}
-
 export function hostKeyFile(type: HostKeyType): string {
   return `/etc/ssh/ssh_host_${type}_key`
 }
@@ -88,15 +84,15 @@ export async function removeHostKeys(ctx: Pick<Context, 'files'>, nodeRoot: stri
   await removeInRoot(ctx.files, nodeRoot, '/etc/ssh', (name) => name.startsWith('ssh_host_'))
 }
 
-/** ssh-keygen -A would add RSA (slow) and cannot be told the comment; one call per type runs in parallel. */
-export async function generateHostKeys(ctx: Pick<Context, 'runner' | 'files'>, nodeRoot: string, name: string, types: readonly HostKeyType[], signal?: AbortSignal): Promise<void> {
-  await safeParent(nodeRoot, hostKeyFile('ed25519'), true)
-  await Promise.all(types.map(async (type) => {
-    const file = rootPath(nodeRoot, hostKeyFile(type))
-    await ctx.runner.run('ssh-keygen', ['-q', ...KEYGEN_ARGS[type], '-N', '', '-C', `root@${name}`, '-f', file], {timeout: 120_000, cancelSignal: signal})
-    await ctx.files.chmod(file, 0o600)
-    await ctx.files.chmod(`${file}.pub`, 0o644)
-  }))
+/** Fresh keys of each type, made in-process (host-keys.ts) and written as ssh-keygen would: the
+ * private key 0600, the public key 0644, commented root@NAME. */
+export async function generateHostKeys(ctx: Pick<Context, 'files'>, nodeRoot: string, name: string, types: readonly HostKeyType[], signal?: AbortSignal): Promise<void> {
+  settled(await Promise.allSettled(types.map(async (type) => {
+    const key = await newHostKey(type, `root@${name}`)
+    signal?.throwIfAborted()
+    await writeInRoot(ctx.files, nodeRoot, hostKeyFile(type), key.privateKey, 0o600)
+    await writeInRoot(ctx.files, nodeRoot, `${hostKeyFile(type)}.pub`, key.publicKey, 0o644)
+  })))
 }
 
 /**
@@ -104,19 +100,26 @@ export async function generateHostKeys(ctx: Pick<Context, 'runner' | 'files'>, n
  * and SSH host keys. Keys the root already has of every wanted type are kept (a rebase carries
  * them), so known_hosts entries stay valid; otherwise all are replaced by fresh ones.
  */
-export async function writeIdentity(ctx: Pick<Context, 'runner' | 'files'>, nodeRoot: string, id: NodeIdentity, signal?: AbortSignal): Promise<void> {
-  await writeInRoot(ctx.files, nodeRoot, '/etc/hostname', `${id.name}\n`)
-  await writeInRoot(ctx.files, nodeRoot, '/etc/hosts', renderHosts(id))
+export async function writeIdentity(ctx: Pick<Context, 'files'>, nodeRoot: string, id: NodeIdentity, signal?: AbortSignal): Promise<void> {
   const resolv = renderResolvConf(id)
-  if (resolv) await writeInRoot(ctx.files, nodeRoot, '/etc/resolv.conf', resolv)
-  await writeInRoot(ctx.files, nodeRoot, '/etc/machine-id', `${id.machineId}\n`, 0o444)
-  await symlinkInRoot(ctx.files, nodeRoot, '/var/lib/dbus/machine-id', '/etc/machine-id')
-  if (id.hostKeys === 'keep') {
-    const have = await existingHostKeys(nodeRoot)
-    if (id.hostKeyTypes.every((t) => have.includes(t))) return
+  const hostKeys = async () => {
+    if (id.hostKeys === 'keep') {
+      const have = await existingHostKeys(nodeRoot)
+      if (id.hostKeyTypes.every((t) => have.includes(t))) return
+    }
+    await removeHostKeys(ctx, nodeRoot)
+    await generateHostKeys(ctx, nodeRoot, id.name, id.hostKeyTypes, signal)
   }
-  await removeHostKeys(ctx, nodeRoot)
-  await generateHostKeys(ctx, nodeRoot, id.name, id.hostKeyTypes, signal)
+  // Different files, side by side; every write has ended before a failure is passed on, so the
+  // caller's removal of the root never races a write.
+  settled(await Promise.allSettled([
+    writeInRoot(ctx.files, nodeRoot, '/etc/hostname', `${id.name}\n`),
+    writeInRoot(ctx.files, nodeRoot, '/etc/hosts', renderHosts(id)),
+    resolv && writeInRoot(ctx.files, nodeRoot, '/etc/resolv.conf', resolv),
+    writeInRoot(ctx.files, nodeRoot, '/etc/machine-id', `${id.machineId}\n`, 0o444),
+    symlinkInRoot(ctx.files, nodeRoot, '/var/lib/dbus/machine-id', '/etc/machine-id'),
+    hostKeys(),
+  ]))
 }
 
 /** The machine-id a root carries, when it is a valid one. */

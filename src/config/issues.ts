@@ -1,4 +1,3 @@
-import jsYaml from 'js-yaml'
 import YAML, {isMap, isScalar, LineCounter} from 'yaml'
 import {z, type ZodError, type ZodTypeAny} from 'zod'
 
@@ -67,15 +66,31 @@ export function zodProblems(error: ZodError, options: {schema?: ZodTypeAny, line
   })
 }
 
-/** A YAML file's text checked against its schema; every problem is one "source: line N: field: problem" line. */
-export function parseYamlFile<S extends ZodTypeAny>(schema: S, text: string, source: string): z.output<S> {
-  let data: unknown
-  try {
-    data = jsYaml.load(text)
-  } catch (error) {
-    throw new UserError(`${source}: not valid YAML: ${(error as Error).message.split('\n')[0]}`)
+/** A YAML file's data; a syntax error is one "source: line N, column M: not valid YAML: what" line. */
+export function readYaml(text: string, source: string): unknown {
+  const doc = YAML.parseDocument(text)
+  const error = doc.errors[0]
+  if (error) {
+    const at = error.linePos?.[0]
+    const what = error.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')
+    throw new UserError(`${source}: ${at ? `line ${at.line}, column ${at.col}: ` : ''}not valid YAML: ${what}`)
   }
+  try {
+    return doc.toJS()
+  } catch (e) {
+    // An alias to no anchor, or aliases past the library's limit (a "billion laughs" file).
+    throw new UserError(`${source}: not valid YAML: ${(e as Error).message.split('\n')[0]}`)
+  }
+}
+
+/** Data read from a YAML file checked against its schema; every problem is one "source: line N: field: problem" line. */
+export function checkYamlData<S extends ZodTypeAny>(schema: S, data: unknown, text: string, source: string): z.output<S> {
   const parsed = schema.safeParse(data ?? {})
   if (!parsed.success) throw new UserError(`${source}: ${zodProblems(parsed.error, {schema, lineOf: yamlLines(text)}).join('; ')}`)
   return parsed.data
+}
+
+/** A YAML file's text checked against its schema. */
+export function parseYamlFile<S extends ZodTypeAny>(schema: S, text: string, source: string): z.output<S> {
+  return checkYamlData(schema, readYaml(text, source), text, source)
 }

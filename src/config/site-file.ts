@@ -6,8 +6,9 @@ import {deriveSite, SiteSchema, siteProblems, type SiteModel} from './site.js'
 
 /** Parses the site file's text; pure. Every problem names the field; all are reported at once. */
 export function parseSite(text: string, source = STATE.siteFile): SiteModel {
-  const site = deriveSite(parseYamlFile(SiteSchema, text, source))
-  const problems = siteProblems(site)
+  const parsed = parseYamlFile(SiteSchema, text, source)
+  const site = deriveSite(parsed)
+  const problems = siteProblems(site, parsed)
   if (problems.length > 0) throw new UserError(`${source}: ${problems.join('; ')}`)
   return site
 }

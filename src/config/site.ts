@@ -1,6 +1,7 @@
 import {z} from 'zod'
 
 import {AddressError, inRange, inSubnet, isIPv4, parseRange, parseSubnet, rangesOverlap, type AddressRange, type Subnet} from './address.js'
+import {parseDuration} from './duration.js'
 import {EXTRA_EXPORT_ID_BASE, MAX_EXPORT_ID} from './export-ids.js'
 import {IMAGE_NAME, INTERFACE_NAME} from './names.js'
 
@@ -110,8 +111,47 @@ export const StorageSchema = z.object({
   rbd: RbdSettingsSchema.optional(),
 }).strict()
 
+/** One boot server of a site that has several (README "Several boot servers"). */
+export const ServerSchema = z.object({
+  /** What `apply --server NAME` and the inventory's `server` call it; Kea's HA peer name. */
+  name: z.string().regex(HOSTNAME, {message: 'must be a hostname label (lowercase letters, digits and "-"), e.g. boot1'}),
+  /** Its address on the boot network: next-server, TFTP, HTTP and NFS for the nodes it answers. */
+  address: ipv4,
+  /** Where its Kea HA listener listens (another network between the servers); default: address. */
+  haAddress: ipv4.optional(),
+  /** Its boot network interface, where it differs from dhcp.interface (Kea and dnsmasq listen only there). */
+  interface: interfaceName.optional(),
+}).strict()
+
+/** Kea's HA hook between the first two servers (README "DHCP failover"). */
+export const HaSchema = z.object({
+  /** hot-standby: the first server answers, the second takes over; load-balancing: both answer, each from its half of the ranges. */
+  mode: z.enum(['hot-standby', 'load-balancing']).default('hot-standby'),
+  /** The TCP port of each server's HA listener (lease updates and heartbeats between the servers). */
+  port: z.number().int().min(1).max(65_535).default(8001),
+  /** Milliseconds between heartbeats. */
+  heartbeatDelay: z.number().int().min(100).max(600_000).default(1000),
+  /** Milliseconds without an answer after which a server takes its partner for down. */
+  maxResponseDelay: z.number().int().min(200).max(3_600_000).default(4000),
+  /** 0: take over as soon as the partner stops answering; N: only once N clients went unanswered too (safer when the servers' own link may fail while both run). */
+  maxUnackedClients: z.number().int().min(0).max(1000).default(0),
+}).strict()
+
+/** A duration: seconds, or 90s, 10m, 1h; kept in seconds. */
+const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const seconds = parseDuration(v)
+  if (seconds === undefined || seconds < 1) {
+    ctx.addIssue({code: z.ZodIssueCode.custom, message: 'must be a duration such as 600, 90s, 10m or 1h'})
+    return z.NEVER
+  }
+  return seconds
+})
+
 export const SiteSchema = z.object({
-  server: ipv4.describe('this server\'s address on the boot network'),
+  /** This server's address on the boot network (a site with one boot server). */
+  server: ipv4.describe('this server\'s address on the boot network').optional(),
+  /** The boot servers of a site that has several; each renders its own share (apply --server NAME). */
+  servers: z.array(ServerSchema).min(1, {message: 'must list at least one server, e.g. [{name: boot1, address: 192.168.0.10}]'}).optional(),
   subnet: cidr,
   router: ipv4.optional(),
   dns: z.array(ipv4).default([]),
@@ -141,6 +181,8 @@ export const SiteSchema = z.object({
     mode: z.enum(['full', 'proxy']).default('full'),
     /** The boot network's interface; Kea and dnsmasq listen only there (init fills it in). */
     interface: interfaceName.optional(),
+    /** Kea's HA hook, for a site with several servers (defaults: haSettings). */
+    ha: HaSchema.optional(),
   }).strict().default({}),
   boot: z.object({
     image: imageName.default('debian-bookworm'),
@@ -168,6 +210,17 @@ export const SiteSchema = z.object({
     concurrency: z.number().int().min(1).max(64).default(4),
   }).strict().default({}),
   storage: StorageSchema.default({}),
+  /** How `rollout` moves nodes to a revision when its flags do not say (and what image update --then-rollout uses). */
+  rollout: z.object({
+    /** Nodes moved first, alone: the rollout goes on only when they came up on the new revision. */
+    canary: z.number().int().min(0).max(10_000).default(1),
+    /** Nodes moved at once after the canaries. */
+    wave: z.number().int().min(1).max(10_000).default(5),
+    /** How long a node gets, from its power-on, to come up on the new revision. */
+    timeout: duration.default('10m'),
+    /** How long a node's OS gets to shut down (graceful power-off) before its power is cut. */
+    shutdownTimeout: duration.default('2m'),
+  }).strict().default({}),
   recipes: z.record(imageName, RecipeSchema).default({}),
   images: z.object({
     /** debootstrap --cache-dir: downloaded .debs kept between builds (a host path). */
@@ -186,9 +239,25 @@ export const SiteSchema = z.object({
 
 export type SiteInput = z.input<typeof SiteSchema>
 export type Site = z.output<typeof SiteSchema>
+export type SiteServer = z.output<typeof ServerSchema>
+export type HaSettings = z.output<typeof HaSchema>
+
+/** Kea's HA settings as given, each missing one at its default. */
+export function haSettings(site: Pick<Site, 'dhcp'>): HaSettings {
+  return site.dhcp.ha ?? HaSchema.parse({})
+}
 
 /** The site with its derived network facts, as renderers and validation use it. */
-export interface SiteModel extends Site {
+export interface SiteModel extends Omit<Site, 'server' | 'servers'> {
+  /**
+   * The address of the server this run renders for: `server`, or on a site with several servers
+   * the chosen one's (config/servers.ts: forServer), until one is chosen the first's.
+   */
+  server: string
+  /** The site's boot servers; empty for a site with one (`server`). */
+  servers: readonly SiteServer[]
+  /** The name of the server this run renders for, once chosen (sites with several servers). */
+  self?: string
   net: Subnet
   nodeRange: AddressRange
   poolRange?: AddressRange
@@ -198,18 +267,27 @@ export function deriveSite(site: Site): SiteModel {
   const net = parseSubnet(site.subnet)
   const nodeRange = parseRange(site.nodes.range)
   const poolRange = site.pool ? parseRange(site.pool) : undefined
-  return {...site, net, nodeRange, poolRange}
+  const servers = site.servers ?? []
+  // A site without either is refused by siteProblems; until then it renders for no address.
+  const server = site.server ?? servers[0]?.address ?? '0.0.0.0'
+  return {...site, server, servers, net, nodeRange, poolRange}
+}
+
+/** The fields as the site file has them: what init writes back and what a site file round-trips to. */
+export function siteFields(site: SiteModel): Site {
+  const {net: _net, nodeRange: _range, poolRange: _pool, self: _self, server, servers, ...rest} = site
+  return {...rest, ...(servers.length > 0 ? {servers: [...servers]} : {server})}
 }
 
 /** Cross-field rules zod's per-field schema cannot see; each message names the field and the fix. */
-export function siteProblems(site: SiteModel): string[] {
-  const problems: string[] = []
-  if (!inSubnet(site.server, site.net)) problems.push(`server: ${site.server} is outside subnet ${site.subnet}; use an address of that subnet`)
+export function siteProblems(site: SiteModel, given: Pick<Site, 'server' | 'servers'> = givenServers(site)): string[] {
+  const problems: string[] = [...serverProblems(site, given)]
   if (site.router && !inSubnet(site.router, site.net)) problems.push(`router: ${site.router} is outside subnet ${site.subnet}`)
+  const addresses = site.servers.length > 0 ? site.servers.map((s) => ({field: `server ${s.name}`, address: s.address})) : given.server ? [{field: 'server', address: site.server}] : []
   for (const [field, r] of [['nodes.range', site.nodeRange], ['pool', site.poolRange]] as const) {
     if (!r) continue
     if (!inSubnet(r.start, site.net) || !inSubnet(r.end, site.net)) problems.push(`${field}: ${r.start}-${r.end} is not inside subnet ${site.subnet}`)
-    if (inRange(site.server, r)) problems.push(`${field}: contains the server address ${site.server}; start the range after it`)
+    for (const s of addresses) if (inRange(s.address, r)) problems.push(`${field}: contains the ${s.field === 'server' ? 'server' : s.field} address ${s.address}; start the range after it`)
   }
   if (site.poolRange && rangesOverlap(site.nodeRange, site.poolRange)) {
     problems.push(`pool: ${site.pool} overlaps nodes.range ${site.nodes.range}; give unknown machines addresses apart from the nodes`)
@@ -224,6 +302,39 @@ export function siteProblems(site: SiteModel): string[] {
   return problems
 }
 
+/** What a derived site says of `server` and `servers` (the parsed file's own fields are better: they tell "both" and "neither" apart). */
+function givenServers(site: SiteModel): Pick<Site, 'server' | 'servers'> {
+  return site.servers.length > 0 ? {servers: [...site.servers]} : {server: site.server}
+}
+
+/** `server` or `servers`, each server's name and addresses its own and on the boot network. */
+function serverProblems(site: SiteModel, given: Pick<Site, 'server' | 'servers'>): string[] {
+  if (given.server !== undefined && given.servers !== undefined) {
+    return ['server: remove it: with servers, each server\'s address is its entry in servers (and apply --server NAME says which one renders)']
+  }
+  if (given.server === undefined && given.servers === undefined) {
+    return ['server: is required: this server\'s address on the boot network (or servers: the list of boot servers, each {name, address})']
+  }
+  if (given.server !== undefined) return inSubnet(site.server, site.net) ? [] : [`server: ${site.server} is outside subnet ${site.subnet}; use an address of that subnet`]
+  const problems: string[] = []
+  const seen = new Map<string, string>()
+  const claim = (key: string, who: string, what: string) => {
+    const first = seen.get(key)
+    if (first) problems.push(`servers: ${who} has the ${what} of ${first}; every server needs its own`)
+    else seen.set(key, who)
+  }
+  for (const s of site.servers) {
+    claim(`name ${s.name}`, s.name, 'name')
+    claim(`ip ${s.address}`, s.name, `address ${s.address}`)
+    if (s.haAddress && s.haAddress !== s.address) claim(`ip ${s.haAddress}`, s.name, `address ${s.haAddress}`)
+    if (!inSubnet(s.address, site.net)) problems.push(`servers: ${s.name}'s address ${s.address} is outside subnet ${site.subnet}; use its address on the boot network`)
+  }
+  const ha = haSettings(site)
+  if (ha.maxResponseDelay <= ha.heartbeatDelay) problems.push(`dhcp.ha.maxResponseDelay: ${ha.maxResponseDelay} ms must be longer than heartbeatDelay (${ha.heartbeatDelay} ms), a few heartbeats long`)
+  if (ha.mode === 'load-balancing' && site.backends.dhcp === 'kea' && site.servers.length < 2) problems.push('dhcp.ha.mode: load-balancing needs two servers in servers; list both, or use hot-standby')
+  return problems
+}
+
 /** The DHCP settings that only make sense together. */
 function dhcpProblems(site: SiteModel): string[] {
   const problems: string[] = []
@@ -231,8 +342,12 @@ function dhcpProblems(site: SiteModel): string[] {
   if (dhcp.mode === 'proxy' && backends.dhcp !== 'dnsmasq') {
     problems.push(`dhcp.mode: proxy needs backends.dhcp: dnsmasq (only dnsmasq answers PXE requests beside another DHCP server), not ${backends.dhcp}; set backends.dhcp: dnsmasq, or dhcp.mode: full`)
   }
-  if (backends.dhcp !== 'isc' && !dhcp.interface) {
+  if (backends.dhcp !== 'isc' && !dhcp.interface && site.servers.length === 0) {
     problems.push(`dhcp.interface: is required with backends.dhcp: ${backends.dhcp}; name the interface that holds ${site.server}, e.g. dhcp: {interface: eth0} ("ip -br addr" lists them)`)
+  }
+  const bare = site.servers.filter((s) => !s.interface)
+  if (backends.dhcp !== 'isc' && !dhcp.interface && bare.length > 0) {
+    problems.push(`dhcp.interface: is required with backends.dhcp: ${backends.dhcp} (servers ${bare.map((s) => s.name).join(', ')} name none of their own); name the boot network's interface, e.g. dhcp: {interface: eth0}, or give each server its own (servers: [{name, address, interface}])`)
   }
   if (dhcp.mode === 'proxy' && site.pool) {
     problems.push('pool: in proxy mode the network\'s own DHCP server hands out every address; remove pool, or set dhcp.mode: full')

@@ -6,7 +6,6 @@ import {readExportedRoots, rootIdentities, switchedRoots} from '../apply/exporte
 import {planFiles, readOwned} from '../apply/plan.js'
 import {SHIM} from '../backends/loaders/grub.js'
 import {activeServices, packagesFor} from '../backends/registry.js'
-import {type BootModel} from '../boot/model.js'
 import {nfsNodes} from '../boot/nodes.js'
 import {type SiteModel} from '../config/site.js'
 import {PxerootError, UserError} from '../errors.js'
@@ -14,29 +13,15 @@ import {formatRevisionRef} from '../images/layout.js'
 import {readManifest} from '../images/manifest.js'
 import {revisionSecureBoot} from '../images/secure-boot.js'
 import {inventoryProblems, type Inventory} from '../inventory/inventory.js'
-import {type StorageBackend} from '../storage/backend.js'
-import {type Context} from '../system/context.js'
 import {exists, filesUnder, readIfExists} from '../system/files.js'
 import {STATE} from '../system/paths.js'
 import {dhcpChecks, proxyUefiVerdict} from './dhcp.js'
+import {serverChecks} from './servers.js'
+import {type Check, type Facts} from './check.js'
+import {leaseFiles} from './leases.js'
 import {webServer} from './web.js'
 
-export type Status = 'ok' | 'warn' | 'fail' | 'skip'
-
-export interface Check {
-  check: string
-  status: Status
-  message: string
-  fix?: string
-}
-
-export interface Facts {
-  ctx: Context
-  site: SiteModel
-  storage: StorageBackend
-  inventory: Inventory
-  model: BootModel
-}
+export type {Check, Facts, Status} from './check.js'
 
 const ok = (check: string, message: string): Check => ({check, status: 'ok', message})
 
@@ -146,10 +131,11 @@ async function secureBoot({ctx, site, storage, model}: Facts): Promise<Check[]> 
 }
 
 async function nodeRoots({storage, model}: Facts): Promise<Check[]> {
-  const {nodes} = model
+  // On a site with several servers, an NFS root is on the storage of the server that holds it: this one checks its own.
+  const nodes = model.nodes.filter((n) => n.root.kind !== 'nfs' || n.exportedHere)
   const present = await storage.listRoots()
   const missing = nodes.filter((n) => !present.has(n.name)).map((n) => n.name)
-  if (nodes.length === 0) return [{check: 'node roots', status: 'skip', message: 'no nodes yet'}]
+  if (nodes.length === 0) return [{check: 'node roots', status: 'skip', message: model.nodes.length === 0 ? 'no nodes yet' : 'no node\'s root is on this server'}]
   return [missing.length === 0 ? ok('node roots', `all ${nodes.length} root(s) exist`)
     : {check: 'node roots', status: 'warn', message: `no root yet for ${missing.join(', ')}`, fix: `pxeroot nodes clone ${nodes.length}`}]
 }
@@ -201,6 +187,7 @@ export const CHECKS: readonly DoctorCheck[] = [
   {name: 'packages', needsNodes: false, run: packages},
   {name: 'services', needsNodes: false, run: services},
   {name: 'dhcp server', needsNodes: false, run: dhcpServer},
+  {name: 'leases', needsNodes: false, run: leaseFiles},
   {name: 'boot files', needsNodes: true, run: upToDate},
   {name: 'config', needsNodes: false, run: daemonChecks},
   {name: 'tftp root', needsNodes: false, run: tftpReadable},
@@ -209,4 +196,5 @@ export const CHECKS: readonly DoctorCheck[] = [
   {name: 'node roots', needsNodes: true, run: nodeRoots},
   {name: 'exports', needsNodes: true, run: exportsActive},
   {name: 'web server', needsNodes: true, run: webServer},
+  {name: 'servers', needsNodes: true, run: ({ctx, site, inventory}) => serverChecks(ctx.root.isHost ? ctx.runner : undefined, site, inventory)},
 ]

@@ -1,5 +1,6 @@
 import {DHCP_SERVERS} from '../backends/registry.js'
 import {interfaceHolding} from '../config/interfaces.js'
+import {servesDhcp} from '../config/servers.js'
 import {type SiteModel} from '../config/site.js'
 import {type Context} from '../system/context.js'
 
@@ -21,6 +22,12 @@ export interface DhcpVerdict {
  * every other DHCP server pxeroot knows stopped and disabled. Pure.
  */
 export function dhcpServersVerdict(site: SiteModel, states: readonly UnitState[]): DhcpVerdict {
+  if (!servesDhcp(site)) {
+    // ISC or dnsmasq on a site with several servers: the first one alone answers, and this is another.
+    const on = states.filter((s) => s.enabled || s.running).map((s) => s.unit)
+    return on.length === 0 ? {status: 'ok', message: `no DHCP server runs here: ${site.servers[0].name} alone answers (backends.dhcp: ${site.backends.dhcp} has no failover)`}
+      : {status: 'fail', message: `stop ${on.join(', ')}: ${site.servers[0].name} alone answers DHCP for the site (backends.dhcp: ${site.backends.dhcp} has no failover), and two DHCP servers must never answer on one network`, fix: `systemctl disable --now ${on.join(' ')}`}
+  }
   const wanted = DHCP_SERVERS[site.backends.dhcp].unit
   const mine = states.find((s) => s.unit === wanted) ?? {unit: wanted, enabled: false, running: false}
   const others = states.filter((s) => s.unit !== wanted && (s.enabled || s.running)).map((s) => s.unit)

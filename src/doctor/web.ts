@@ -5,7 +5,7 @@ import {PreconditionError} from '../errors.js'
 import {httpBase, IPXE_BOOT_SCRIPT} from '../render/loaders/ipxe.js'
 import {readIfExists} from '../system/files.js'
 import {type Runner} from '../system/runner.js'
-import type {Check, Facts} from './checks.js'
+import type {Check, Facts} from './check.js'
 
 const CHECK = 'web server'
 

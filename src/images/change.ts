@@ -10,6 +10,7 @@ import {checkSpace} from '../storage/space.js'
 import {acquireLock} from '../system/lock.js'
 import {treeDifferences} from '../system/trees.js'
 import {checkImageName} from './build.js'
+import {installBootReport} from './boot-report.js'
 import {affectsInitrd, buildInitrd, kernelFiles, newestKernel} from './initramfs.js'
 import {formatRevisionRef, type RevisionRef} from './layout.js'
 import {changedPackages, installedPackages, type Manifest, readManifest} from './manifest.js'
@@ -79,6 +80,8 @@ async function changeLocked(ctx: Context, site: SiteModel, storage: StorageBacke
     const s = staging
     await withChrootSession(ctx.runner, s.work, (session) => work(session, s, site))
     await removeIdentity(ctx.files, s.work)
+    // A revision built before the boot report existed gets it with its next change.
+    await installBootReport(ctx.files, s.work)
     const packages = await installedPackages(ctx.runner, s.work)
     const changed = changedPackages(parent.packages, packages)
     const files = changed.length === 0 && options.publishFileChanges ? await filesChanged(ctx, storage, s.work, from) : []

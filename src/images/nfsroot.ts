@@ -2,6 +2,7 @@ import {promises as fs} from 'node:fs'
 import path from 'node:path'
 
 import {type Files} from '../system/files.js'
+import {installBootReport} from './boot-report.js'
 
 /** Files an NFS-root golden image carries; pure renderers, written into the tree by configureNfsRoot. */
 export function renderInitramfsConf(modules?: readonly string[]): string {
@@ -90,6 +91,7 @@ export async function configureNfsRoot(files: Files, rootfs: string, modules?: r
   }
   await write('etc/apt/apt.conf.d/99pxeroot-no-periodic', APT_NO_PERIODIC)
   for (const unit of MASKED_UNITS) await files.symlink('/dev/null', path.join(rootfs, 'etc/systemd/system', unit), {within: rootfs})
+  await installBootReport(files, rootfs)
 }
 
 /**

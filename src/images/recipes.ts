@@ -27,8 +27,13 @@ export interface Recipe {
   initramfsModules?: string[]
 }
 
-/** Packages every image gets on top of the kernel: what an NFS-root node needs to boot and be reached. */
-const COMMON = ['initramfs-tools', 'zstd', 'nfs-common', 'openssh-server', 'iproute2', 'iputils-ping', 'ca-certificates']
+/**
+ * Packages every image gets on top of the kernel: what an NFS-root node needs to boot and be
+ * reached, and dbus: systemd-logind needs it, and logind is what turns the ACPI power button (a
+ * BMC's graceful power-off: IPMI "soft", Redfish GracefulShutdown) into a clean shutdown; a
+ * minbase system without it ignores the button until the power is cut.
+ */
+const COMMON = ['initramfs-tools', 'zstd', 'nfs-common', 'openssh-server', 'iproute2', 'iputils-ping', 'ca-certificates', 'dbus']
 
 const DEBIAN = {
   distro: 'debian' as const,

@@ -2,13 +2,39 @@ import {checkMac, isIPv4} from '../config/address.js'
 import {type SiteModel} from '../config/site.js'
 import {UserError} from '../errors.js'
 import {REVISION_REF} from '../config/names.js'
-import {nextFreeIp, type Inventory, type InventoryNode} from './inventory.js'
+import {BmcSchema, nextFreeIp, type Inventory, type InventoryBmc, type InventoryNode} from './inventory.js'
 
 export interface NodeFields {
   ip?: string
   mac?: string | null
   image?: string
   kernelArgs?: string
+  /** The server that holds the node's root, on a site with several. */
+  server?: string
+  /** BMC fields to set (merged with the node's), or null to drop its BMC. */
+  bmc?: Partial<InventoryBmc> | null
+}
+
+/** The flag of each BMC field, for refusals. */
+const BMC_FLAGS: Record<string, string> = {driver: '--bmc-driver', address: '--bmc', user: '--bmc-user', cipher: '--bmc-cipher', system: '--bmc-system', ca: '--bmc-ca', insecure: '--bmc-insecure'}
+
+/** The node's BMC after a change: the given fields over its own, checked as the inventory checks them. */
+function mergedBmc(name: string, existing: InventoryBmc | undefined, fields: Partial<InventoryBmc>): InventoryBmc {
+  const given = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined))
+  const merged: Record<string, unknown> = {...existing, ...given}
+  if (merged.address === undefined) throw new UserError(`--bmc: ${name} has no BMC yet; give its address too (--bmc ADDR --bmc-user USER)`)
+  if (merged.user === undefined) throw new UserError(`--bmc-user: required with a new BMC (the user pxeroot logs in as)`)
+  // Settings of the other driver would be ignored silently: a changed driver drops them.
+  if (merged.driver === 'ipmi' || merged.driver === undefined) for (const k of ['system', 'ca', 'insecure'] as const) if (fields[k] === undefined) delete merged[k]
+  if (merged.driver === 'redfish' && fields.cipher === undefined) delete merged.cipher
+  const parsed = BmcSchema.safeParse(merged)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    throw new UserError(`${BMC_FLAGS[String(issue.path[0])] ?? '--bmc'}: ${issue.message}`)
+  }
+  const wrong = (Object.keys(fields) as (keyof InventoryBmc)[]).find((k) => fields[k] !== undefined && (parsed.data.driver === 'ipmi' ? ['system', 'ca', 'insecure'] : ['cipher']).includes(k))
+  if (wrong) throw new UserError(`${BMC_FLAGS[wrong]}: only for a ${parsed.data.driver === 'ipmi' ? 'Redfish' : 'IPMI'} BMC (--bmc-driver ${parsed.data.driver === 'ipmi' ? 'redfish' : 'ipmi'})`)
+  return parsed.data
 }
 
 function checkedFields(fields: NodeFields): NodeFields {
@@ -30,7 +56,9 @@ export function addNode(site: SiteModel, inventory: Inventory, name: string, fie
   const f = checkedFields(fields)
   const ip = f.ip ?? nextFreeIp(site, inventory)
   if (!ip) throw new UserError(`nodes.range ${site.nodes.range} has no free address left; widen it in the site file or give --ip`)
-  const node: InventoryNode = {name, ip, ...(f.mac ? {mac: f.mac} : {}), ...(f.image ? {image: f.image} : {}), ...(f.kernelArgs ? {kernelArgs: f.kernelArgs} : {})}
+  // On a site with several servers a new node's root is this server's, unless another is named.
+  const server = f.server ?? site.self
+  const node: InventoryNode = {name, ip, ...(f.mac ? {mac: f.mac} : {}), ...(f.image ? {image: f.image} : {}), ...(f.kernelArgs ? {kernelArgs: f.kernelArgs} : {}), ...(server ? {server} : {})}
   return {nodes: [...inventory.nodes, node]}
 }
 
@@ -43,10 +71,13 @@ export function setNode(inventory: Inventory, name: string, fields: NodeFields):
   if (f.mac === null) delete updated.mac
   else if (f.mac !== undefined) updated.mac = f.mac
   if (f.image !== undefined) updated.image = f.image
+  if (f.server !== undefined) updated.server = f.server
   if (f.kernelArgs !== undefined) {
     if (f.kernelArgs === '') delete updated.kernelArgs
     else updated.kernelArgs = f.kernelArgs
   }
+  if (f.bmc === null) delete updated.bmc
+  else if (f.bmc !== undefined) updated.bmc = mergedBmc(name, existing.bmc, f.bmc)
   return {nodes: inventory.nodes.map((n) => (n.name === name ? updated : n))}
 }
 

@@ -10,25 +10,29 @@ function detail(node: LabNodeResult, id: MilestoneId): string {
   return ''
 }
 
+/** One node's lines of a report: its milestones with their times, then PASS or FAIL and why. */
+export function nodeReport(node: LabNodeResult): string[] {
+  const out: string[] = []
+  const binding = node.boundBy === 'mac' ? `bound by MAC ${node.mac}` : `bound by address (lab MAC ${node.mac})`
+  out.push(`${node.name}  ${node.ip}  ${binding}  ${node.config}`)
+  for (const m of node.milestones) {
+    out.push(`  ${m.seconds === undefined ? '      -' : `${m.seconds.toFixed(1).padStart(5)} s`}  ${m.label}${detail(node, m.id)}`)
+    // The boot's big transfer, from the server side's own records: what TFTP and HTTP are compared on.
+    if (m.id === 'initrd' && node.kernelInitrd) out.push(`           kernel + initrd: ${node.kernelInitrd.seconds.toFixed(1)} s over ${node.kernelInitrd.over.toUpperCase()}`)
+  }
+  if (node.passed) {
+    const dns = node.nameservers.length > 0 ? `, nameservers ${node.nameservers.join(' ')}${node.search.length > 0 ? ` (search ${node.search.join(' ')})` : ''}` : ', no nameservers'
+    out.push(`  PASS  hostname ${node.hostname ?? '?'}, machine-id ${node.machineId ?? '?'}${dns}`)
+  } else {
+    out.push(`  FAIL  missed: ${node.missed ?? '?'}${node.reason ? ` (${node.reason})` : ''}`)
+    if (node.serialLog) out.push(`        serial console: ${node.serialLog}`)
+  }
+  return out
+}
+
 /** The human report: each node's milestones with their times, then PASS or FAIL and why. */
 export function labReport(result: LabBootResult): string {
-  const out: string[] = []
-  for (const node of result.nodes) {
-    const binding = node.boundBy === 'mac' ? `bound by MAC ${node.mac}` : `bound by address (lab MAC ${node.mac})`
-    out.push(`${node.name}  ${node.ip}  ${binding}  ${node.config}`)
-    for (const m of node.milestones) {
-      out.push(`  ${m.seconds === undefined ? '      -' : `${m.seconds.toFixed(1).padStart(5)} s`}  ${m.label}${detail(node, m.id)}`)
-      // The boot's big transfer, from the server side's own records: what TFTP and HTTP are compared on.
-      if (m.id === 'initrd' && node.kernelInitrd) out.push(`           kernel + initrd: ${node.kernelInitrd.seconds.toFixed(1)} s over ${node.kernelInitrd.over.toUpperCase()}`)
-    }
-    if (node.passed) {
-      const dns = node.nameservers.length > 0 ? `, nameservers ${node.nameservers.join(' ')}${node.search.length > 0 ? ` (search ${node.search.join(' ')})` : ''}` : ', no nameservers'
-      out.push(`  PASS  hostname ${node.hostname ?? '?'}, machine-id ${node.machineId ?? '?'}${dns}`)
-    } else {
-      out.push(`  FAIL  missed: ${node.missed ?? '?'}${node.reason ? ` (${node.reason})` : ''}`)
-      if (node.serialLog) out.push(`        serial console: ${node.serialLog}`)
-    }
-  }
+  const out: string[] = result.nodes.flatMap(nodeReport)
   if (result.status) {
     // What `pxeroot status` said of the whole site, read from the lab's servers before teardown.
     out.push(`status: ${result.status.nodes.map((n) => `${n.name} ${n.state.toUpperCase()}`).join(', ')}; ${summaryLine(result.status.summary)}`)

@@ -2,7 +2,7 @@ import {promises as fs} from 'node:fs'
 import path from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 
-import {type LabDaemon, type LabEnv} from '../backends/types.js'
+import {type LabAck, type LabDaemon, type LabEnv} from '../backends/types.js'
 import {type Firmware, type SiteModel} from '../config/site.js'
 import {ExternalCommandError, UserError} from '../errors.js'
 import {type BootNode} from '../boot/model.js'
@@ -89,6 +89,8 @@ export interface LabVm {
   node: BootNode
   boundBy: 'mac' | 'ip'
   target: BootTarget
+  /** The address of the server it must boot from, where the run has several (default: the run's). */
+  server?: string
 }
 
 /** What the lab gives a server's lab hook for one run. */
@@ -139,48 +141,87 @@ export async function runLab(ctx: Context, site: SiteModel, tools: LabTools, acc
   return outcome!
 }
 
-class LabRun {
+/** The servers a run started, as their lab hooks describe them (their logs, lease files...). */
+export interface LabServersUp {
+  nfs: LabDaemon
+  dhcp: LabDaemon
+  router?: LabDaemon
+  web?: LabDaemon
+}
+
+/** One lab run's namespace, servers and VMs (runLab boots VMs in it; a lab session keeps it up for BMCs to power VMs). */
+export class LabRun {
   private ns?: LabNamespace
   private services: Daemon[] = []
   private vmDaemons: Daemon[] = []
+  private up?: LabServersUp
 
   constructor(
     private readonly ctx: Context,
     private readonly site: SiteModel,
-    private readonly tools: LabTools,
-    private readonly dir: TempDir,
+    readonly tools: LabTools,
+    readonly dir: TempDir,
     private readonly accel: 'kvm' | 'tcg',
     private readonly options: LabBootOptions,
+    /** Another run's network to join as one more of its servers (lab/pair.ts), instead of a sealed network of its own. */
+    private readonly join?: (runDir: string) => Promise<LabNamespace>,
   ) {}
 
   /** Every process is bounded by the whole run's worst case, whatever else fails to stop it. */
-  private get boundMs(): number {
+  get boundMs(): number {
     return (this.options.timeout + 300) * 1000
   }
 
-  async run(vms: LabVm[], servers: LabServers): Promise<LabRunOutcome> {
+  /** The lab's network namespace, created once (a lab session also starts its BMCs there). */
+  async open(): Promise<LabNamespace> {
+    if (this.ns) return this.ns
     const {ctx, site} = this
-    const t0 = Date.now()
-    const ns = await createLabNamespace(ctx.runner, {name: labNamespaceName(), serverCidr: `${site.server}/${site.net.prefixLength}`, runDir: this.dir.path})
+    const ns = this.join ? await this.join(this.dir.path) : await createLabNamespace(ctx.runner, {name: labNamespaceName(), serverCidr: `${site.server}/${site.net.prefixLength}`, runDir: this.dir.path})
     this.ns = ns
     ctx.log(`lab: network namespace ${ns.name}, server ${site.server} on ${ns.bridge}`)
-
     // Servers that drop root (dnsmasq, lighttpd) read and write here too.
     await ctx.files.chmod(this.dir.path, 0o755)
+    return ns
+  }
+
+  /** The site's servers in the namespace, each serving before the next starts. */
+  async startServers(vms: LabVm[], servers: LabServers): Promise<LabServersUp> {
+    const {ctx, site} = this
+    const t0 = Date.now()
+    const ns = await this.open()
     const env: LabRunEnv = {runDir: this.dir.path, iface: ns.bridge, root: ctx.root, server: site.server}
     // Roots NFS-Ganesha can only export as mount points (btrfs snapshots) are bound onto themselves
     // in the lab's mount namespace, as apply binds them on a real server.
-    for (const root of await bindRootsInLab(ctx, vms.map((vm) => vm.node), ns.enterMounts)) ctx.log(`lab: ${root} bound onto itself for NFS-Ganesha (a btrfs subvolume)`)
+    for (const root of await bindRootsInLab(ctx, vms.map((vm) => vm.node).filter((n) => n.exportedHere), ns.enterMounts)) ctx.log(`lab: ${root} bound onto itself for NFS-Ganesha (a btrfs subvolume)`)
     const nfs = await this.startNfs(servers.nfs(env))
     const router = servers.router ? await this.startRouter(servers.router, env) : undefined
     const dhcp = await this.startServer(servers.dhcp(env))
     await this.startTftp(vms)
     const web = servers.web ? await this.startServer(servers.web({...env, tftpRoot: this.dir.file('tftp')})) : undefined
-    ctx.log(`lab: ${this.services.map((d) => d.name).join(', ')} up in ${((Date.now() - t0) / 1000).toFixed(1)} s; booting ${vms.map((v) => v.node.name).join(', ')} (${this.accel.toUpperCase()})`)
+    ctx.log(`lab: ${this.services.map((d) => d.name).join(', ')} up in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
+    this.up = {nfs, dhcp, ...(router ? {router} : {}), ...(web ? {web} : {})}
+    return this.up
+  }
 
+  async run(vms: LabVm[], servers: LabServers): Promise<LabRunOutcome> {
+    const t0 = Date.now()
+    await this.startServers(vms, servers)
+    this.ctx.log(`lab: booting ${vms.map((v) => v.node.name).join(', ')} (${this.accel.toUpperCase()})`)
+    return this.boot(vms, servers, [], t0)
+  }
+
+  /**
+   * One VM per node on this run's network, followed until each passed or failed. `peers`: other
+   * servers on the same network (lab/pair.ts), whose records count as this run's own.
+   */
+  async boot(vms: LabVm[], servers: LabServers, peers: readonly LabRun[] = [], t0 = Date.now()): Promise<LabRunOutcome> {
+    const {ctx, site} = this
+    const ns = this.ns!
+    const runs = [this, ...peers]
     const feeds: VmFeed[] = []
-    for (const [i, vm] of vms.entries()) {
-      const tap = `lab${i}`
+    for (const vm of vms) {
+      // A run may boot VMs more than once (lab/pair.ts): each has a tap of its own.
+      const tap = `lab${this.vmDaemons.length}`
       await ns.addTap(tap)
       const serialLog = this.dir.file(`${vm.node.name}.serial.log`)
       const capture = this.dir.file(`${vm.node.name}.pcap`)
@@ -194,22 +235,25 @@ class LabRun {
       this.vmDaemons.push(qemu)
       const serial = new FileTail(serialLog)
       const pcap = new FileTail(capture)
-      feeds.push({progress, console: () => serial.read(), capture: () => pcap.read(), ended: () => qemu.ended, stop: () => qemu.stop()})
+      feeds.push({progress, console: () => serial.read(), capture: () => pcap.read(), ended: () => qemu.ended, stop: () => qemu.stop(), ...(vm.server ? {server: vm.server} : {})})
     }
 
-    const ganesha = new FileTail(nfs.log)
+    const up = runs.map((r) => r.up!)
+    const leases = up.map((u) => logReader(u.router ?? u.dhcp, (spec) => spec.log, (spec, text) => spec.acks?.(text) ?? []))
+    const fetches = up.flatMap((u) => (u.web?.access ? [logReader(u.web, (spec) => spec.access!.log, (spec, text) => spec.access!.fetches(text))] : []))
+    const ganesha = up.map((u) => new FileTail(u.nfs.log))
     const seen = await watchBoots(feeds, {
-      leases: logReader(router ?? dhcp, (spec) => spec.log, (spec, text) => spec.acks?.(text) ?? []),
-      ...(web?.access ? {fetches: logReader(web, (spec) => spec.access!.log, (spec, text) => spec.access!.fetches(text))} : {}),
-      nfsLog: async () => (await ganesha.read()).toString('latin1'),
+      leases: async () => (await Promise.all(leases.map((read) => read()))).flat(),
+      ...(fetches.length > 0 ? {fetches: async () => (await Promise.all(fetches.map((read) => read()))).flat()} : {}),
+      nfsLog: async () => (await Promise.all(ganesha.map((g) => g.read()))).map((b) => b.toString('latin1')).join(''),
       failed: async () => {
-        const s = this.services.find((d) => d.ended)
+        const s = runs.flatMap((r) => r.services).find((d) => d.ended)
         if (!s) return undefined
         return {name: s.name, code: s.ended!.code, why: lastLines((await readIfExists(s.log))?.toString('utf8') ?? '') || s.ended!.error || 'no output'}
       },
     }, {server: site.server, timeoutMs: this.options.timeout * 1000, signal: ctx.signal, log: ctx.log})
     const progress = feeds.map((f) => f.progress)
-    const status = servers.status ? await this.status(servers.status, dhcp) : undefined
+    const status = servers.status ? await this.status(servers.status, this.up!.dhcp) : undefined
     return {
       progress,
       result: {
@@ -222,6 +266,41 @@ class LabRun {
     }
   }
 
+  /** Stops this run's servers by PID (a server lost: lab/pair.ts), leaving its VMs and network up. */
+  async stopServers(): Promise<void> {
+    const stopping = this.services
+    this.services = []
+    await Promise.all(stopping.map((s) => s.stop()))
+  }
+
+  /** Every address its DHCP server (in proxy mode: the network's) acknowledged so far, from its log. */
+  async dhcpAcks(): Promise<LabAck[]> {
+    const spec = this.up?.router ?? this.up?.dhcp
+    const text = spec ? (await readIfExists(spec.log))?.toString('utf8') : undefined
+    return text && spec?.acks ? spec.acks(text) : []
+  }
+
+  /** Its DHCP server's lease database in the run directory (what `pxeroot status` reads). */
+  get dhcpLeaseFile(): string | undefined {
+    return this.up?.dhcp.leaseFile
+  }
+
+  /** Whether the VM of that node still runs. */
+  vmRunning(node: string): boolean {
+    const vm = this.vmDaemons.find((d) => d.name === `qemu ${node}`)
+    return vm !== undefined && !vm.ended
+  }
+
+  /** The network this run made or joined (once open). */
+  get network(): LabNamespace | undefined {
+    return this.ns
+  }
+
+  /** argv that runs a command where this run's servers run. */
+  inServerNet(command: string, args: readonly string[]): [string, string[]] {
+    return this.ns!.inNet(command, args)
+  }
+
   /**
    * What `pxeroot status` says of the lab's cluster, read as on a server: the DHCP server's lease
    * file, the socket table of the namespace NFS-Ganesha serves in. A status that cannot be read is
@@ -231,7 +310,7 @@ class LabRun {
     const sources: LiveSources = {
       leases: async () => {
         const text = dhcp.leaseFile ? await readIfExists(dhcp.leaseFile) : undefined
-        return text ? [text.toString('utf8')] : []
+        return text && dhcp.leaseFile ? [{file: dhcp.leaseFile, text: text.toString('utf8')}] : []
       },
       sockets: () => Promise.all(['/proc/net/tcp', '/proc/net/tcp6'].map(async (table) => {
         const [cmd, args] = this.ns!.inNet('cat', [table])
@@ -249,7 +328,8 @@ class LabRun {
     }
   }
 
-  private daemon(name: string, command: string, args: string[], log: string, options: {env?: Record<string, string>, enter?: LabHost['inHost']} = {}): Daemon {
+  /** Starts a process of the run in the lab (network and mount namespaces), bounded, stopped at teardown. */
+  daemon(name: string, command: string, args: string[], log: string, options: {env?: Record<string, string>, enter?: LabHost['inHost']} = {}): Daemon {
     const [cmd, argv] = (options.enter ?? this.ns!.inLab)(command, args)
     const d = startDaemon(this.ctx.runner, {name, command: cmd, args: argv, log, timeoutMs: this.boundMs, run: this.ns!.name, env: options.env})
     this.services.push(d)
@@ -257,7 +337,7 @@ class LabRun {
   }
 
   /** Waits until test() holds, the service dies (error with its log), or the bound passes. */
-  private async until(d: Daemon, what: string, test: () => Promise<boolean>, logFile = d.log): Promise<void> {
+  async until(d: Daemon, what: string, test: () => Promise<boolean>, logFile = d.log): Promise<void> {
     const deadline = Date.now() + SERVICE_START_MS
     for (;;) {
       this.ctx.signal.throwIfAborted()
@@ -302,6 +382,23 @@ class LabRun {
   }
 
   /**
+   * The lab's copy of a node's loader file, in the overlay's upper layer, from the real file as it
+   * is now (a lab session calls it again before each power-on: apply may have rewritten it). It is
+   * written in place, as tftpd and the web server read it through the mounted overlay.
+   */
+  async writeLoaderCopy(vm: LabVm): Promise<void> {
+    const lower = this.ctx.root.resolve(this.site.paths.tftp)
+    const real = await readIfExists(path.join(lower, vm.target.config))
+    // No file, no copy: the boot must fail where a real node would.
+    if (!real) return
+    const copy = labLoaderCopy(vm.target, real.toString('utf8'))
+    vm.target.kernel = copy.kernel ?? vm.target.kernel
+    vm.target.initrd = copy.initrd ?? vm.target.initrd
+    const written = await this.dir.write(path.join('tftp-upper', vm.target.config), copy.text, 0o644)
+    if (vm.target.transport === 'http') vm.target.sizes = await fileSizes([written, ...[vm.target.loader, vm.target.kernel, vm.target.initrd].map((f) => path.join(lower, f))], [vm.target.config, vm.target.loader, vm.target.kernel, vm.target.initrd])
+  }
+
+  /**
    * tftpd serves an overlay of the real tftp root: the lab's copies of the nodes' pxelinux or
    * GRUB files (with the serial console added) sit in a private upper layer, so the real tree is
    * never written and everything else is served exactly as pxeroot generated it.
@@ -312,23 +409,14 @@ class LabRun {
     const upper = await this.dir.mkdir('tftp-upper')
     const work = await this.dir.mkdir('tftp-work')
     const merged = await this.dir.mkdir('tftp')
-    for (const vm of vms) {
-      const real = await readIfExists(path.join(lower, vm.target.config))
-      // No file, no copy: the boot must fail where a real node would.
-      if (!real) continue
-      const copy = labLoaderCopy(vm.target, real.toString('utf8'))
-      vm.target.kernel = copy.kernel ?? vm.target.kernel
-      vm.target.initrd = copy.initrd ?? vm.target.initrd
-      const written = await this.dir.write(path.join('tftp-upper', vm.target.config), copy.text, 0o644)
-      if (vm.target.transport === 'http') vm.target.sizes = await fileSizes([written, ...[vm.target.loader, vm.target.kernel, vm.target.initrd].map((f) => path.join(lower, f))], [vm.target.config, vm.target.loader, vm.target.kernel, vm.target.initrd])
-    }
+    for (const vm of vms) await this.writeLoaderCopy(vm)
     await mountFs(this.ctx.runner, 'overlay', 'pxeroot-lab-tftp', merged, `lowerdir=${lower},upperdir=${upper},workdir=${work}`, {enter: this.ns!.enterMounts})
     const d = this.daemon('tftpd', this.tools['in.tftpd'], ['-L', '-v', '-v', '--secure', '--address', `${this.site.server}:69`, '--blocksize', '1468', merged], this.dir.file('tftpd.log'))
     await sleep(300)
     await this.until(d, 'serving', async () => true)
   }
 
-  async teardown(vms: LabVm[], result: LabBootResult | undefined): Promise<void> {
+  async teardown(vms: readonly LabVm[], result: LabBootResult | undefined): Promise<void> {
     const problems: string[] = []
     await Promise.all([...this.vmDaemons.map((d) => d.stop()), ...this.services.map((s) => s.stop())])
     if (this.ns) problems.push(...await this.ns.destroy())
@@ -339,7 +427,7 @@ class LabRun {
   }
 
   /** --keep-logs copies everything; otherwise only a failed run keeps its logs (and no captures). */
-  private async keepLogs(vms: LabVm[], result: LabBootResult | undefined): Promise<void> {
+  private async keepLogs(vms: readonly LabVm[], result: LabBootResult | undefined): Promise<void> {
     const {files} = this.ctx
     const logs = (await fs.readdir(this.dir.path).catch(() => [] as string[])).filter((f) => /\.(log|conf|leases|csv|out|pcap)$/.test(f))
     if (this.options.keepLogs) {

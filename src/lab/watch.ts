@@ -18,6 +18,8 @@ export interface VmFeed {
   ended(): {error?: string} | undefined
   /** Stops the VM (it has failed; a passed one runs on until the run's status is read). */
   stop(): Promise<void>
+  /** The address of the TFTP server it boots from, where the run has several servers (default: WatchOptions.server). */
+  server?: string
 }
 
 /** What the lab reads of its servers. */
@@ -64,7 +66,7 @@ export async function watchBoots(vms: readonly VmFeed[], servers: ServerFeed, o:
   const wait = o.wait ?? sleep
   const deadline = now() + o.timeoutMs
   const pcaps = vms.map(() => new PcapReader())
-  const tftp = vms.map(() => new TftpTracker(o.server))
+  const tftp = vms.map((vm) => new TftpTracker(vm.server ?? o.server))
   const consoles = vms.map(() => '')
   let nfsLog = ''
   let leases: Lease[] = []

@@ -1,14 +1,42 @@
-import {type Site} from '../config/site.js'
+import {haSettings, type Site} from '../config/site.js'
 import {header} from './header.js'
 
 const q = (s: string) => JSON.stringify(s)
+
+/** `server`, or the list of boot servers of a site with several. */
+function serverLines(site: Site): string[] {
+  if (!site.servers) {
+    return ['# This server\'s address on the boot network: DHCP next-server, TFTP and NFS server.', `server: ${site.server}`]
+  }
+  return [
+    '# The boot servers. Each renders its own share with "pxeroot apply --server NAME": nodes it answers',
+    '# boot from it (next-server, boot URLs). With Kea the first two are the DHCP failover pair (dhcp.ha).',
+    '# Per server: haAddress (where Kea\'s HA listener listens), interface (its boot network interface).',
+    'servers:',
+    ...site.servers.map((s) => `  - {name: ${s.name}, address: ${s.address}${s.haAddress ? `, haAddress: ${s.haAddress}` : ''}${s.interface ? `, interface: ${s.interface}` : ''}}`),
+  ]
+}
+
+/** Kea's failover settings, for a site with several servers. */
+function haLines(site: Site): string[] {
+  if (!site.servers) return []
+  const ha = haSettings(site)
+  return [
+    '  # Kea\'s HA hook between the first two servers (README "DHCP failover"); ISC and dnsmasq get none.',
+    '  ha:',
+    `    mode: ${ha.mode}   # hot-standby (the first answers, the second takes over) or load-balancing (both answer)`,
+    `    port: ${ha.port}   # each server's HA listener (lease updates, heartbeats)`,
+    `    heartbeatDelay: ${ha.heartbeatDelay}   # ms`,
+    `    maxResponseDelay: ${ha.maxResponseDelay}   # ms without an answer before the partner is taken for down`,
+    `    maxUnackedClients: ${ha.maxUnackedClients}   # 0: take over at once; N: only once N clients went unanswered too`,
+  ]
+}
 
 /** The site file `pxeroot init` writes: every setting with a comment, ready for hand edits. */
 export function renderSiteFile(site: Site): string {
   const lines = [
     header('#', 'pxeroot init', 'Edit freely, then run "pxeroot apply".'),
-    '# This server\'s address on the boot network: DHCP next-server, TFTP and NFS server.',
-    `server: ${site.server}`,
+    ...serverLines(site),
     '# The boot network.',
     `subnet: ${site.subnet}`,
     site.router ? `router: ${site.router}` : '# router: 192.168.0.1',
@@ -39,6 +67,7 @@ export function renderSiteFile(site: Site): string {
     'dhcp:',
     `  mode: ${site.dhcp.mode}`,
     site.dhcp.interface ? `  interface: ${site.dhcp.interface}   # the boot network's interface (Kea and dnsmasq serve only there)` : '  # interface: eth0   # the boot network\'s interface (required for Kea and dnsmasq)',
+    ...haLines(site),
     'boot:',
     `  image: ${site.boot.image}   # image a node boots until it is cloned from a revision`,
     `  kernelArgs: ${q(site.boot.kernelArgs)}   # added to every node's kernel command line`,
@@ -50,7 +79,7 @@ export function renderSiteFile(site: Site): string {
     '#   - {path: /data, clients: 192.168.0.0/24, options: "rw,sync,no_root_squash,no_subtree_check"}',
     '# Optional sections (see README): clone {hostKeyTypes, nodeLocal, concurrency},',
     '# recipes {NAME: {extends, packages, components, mirror, postInstall, initramfsModules}},',
-    '# images {debCache, minFreeMiB, minFreeInodes}.',
+    '# images {debCache, minFreeMiB, minFreeInodes}, rollout {canary, wave, timeout, shutdownTimeout}.',
     site.exports.length === 0 ? 'exports: []' : 'exports:',
     ...site.exports.map((e) => `  - {path: ${e.path}, clients: ${e.clients}, options: ${q(e.options)}}`),
   ]

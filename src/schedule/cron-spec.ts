@@ -85,3 +85,53 @@ export function normalizeSchedule(schedule: string): string {
   const text = schedule.trim()
   return text.startsWith('@') ? text.toLowerCase() : text.split(/\s+/).join(' ')
 }
+
+const SPECIAL_FIELDS: Record<string, string> = {
+  '@yearly': '0 0 1 1 *', '@annually': '0 0 1 1 *', '@monthly': '0 0 1 * *', '@weekly': '0 0 * * 0',
+  '@daily': '0 0 * * *', '@midnight': '0 0 * * *', '@hourly': '0 * * * *',
+}
+
+/** The values a valid field's text stands for (names resolved; day of week 7 is 0). */
+function fieldValues(field: Field, text: string): Set<number> {
+  const out = new Set<number>()
+  for (const item of text.split(',')) {
+    const [base, step] = item.split('/')
+    const bounds = base === '*' ? [field.min, field.max] : base.split('-').map((b) => value(field, b) as number)
+    const [lo, hi] = [bounds[0], bounds.at(-1)!]
+    for (let v = lo; v <= hi; v += Number(step ?? 1)) out.add(field.name === 'day of week' && v === 7 ? 0 : v)
+  }
+  return out
+}
+
+/**
+ * Whether a valid schedule starts a job at a given minute (local time, as cron reads it), or
+ * undefined for @reboot, which has no time. Day of month and day of week follow cron: when both
+ * are restricted (neither starts with "*"), either one matching is enough.
+ */
+export function cronMatcher(schedule: string): ((at: Date) => boolean) | undefined {
+  const text = normalizeSchedule(schedule)
+  if (text === '@reboot') return undefined
+  const parts = (SPECIAL_FIELDS[text] ?? text).split(' ')
+  const [minute, hour, dom, month, dow] = parts.map((p, i) => fieldValues(FIELDS[i], p))
+  const domStar = parts[2].startsWith('*')
+  const dowStar = parts[4].startsWith('*')
+  return (at) => {
+    if (!minute.has(at.getMinutes()) || !hour.has(at.getHours()) || !month.has(at.getMonth() + 1)) return false
+    const d = dom.has(at.getDate())
+    const w = dow.has(at.getDay())
+    return domStar || dowStar ? d && w : d || w
+  }
+}
+
+/** The first minute from `from` on, within `days`, at which both schedules start a job. */
+export function firstCommonMinute(a: string, b: string, from: Date, days = 366): Date | undefined {
+  const [ma, mb] = [cronMatcher(a), cronMatcher(b)]
+  if (!ma || !mb) return undefined
+  const at = new Date(from)
+  at.setSeconds(0, 0)
+  for (let i = 0; i < days * 24 * 60; i++) {
+    if (ma(at) && mb(at)) return new Date(at)
+    at.setMinutes(at.getMinutes() + 1)
+  }
+  return undefined
+}

@@ -1,4 +1,5 @@
 import {bootModel} from '../apply/desired.js'
+import {chooseServer} from '../config/servers.js'
 import {loadSite} from '../config/site-file.js'
 import {CHECKS, inventoryCheck, type Check, type Facts} from '../doctor/checks.js'
 import {PxerootError, UserError} from '../errors.js'
@@ -12,7 +13,8 @@ import {type Context} from '../system/context.js'
  * that look at the nodes are skipped then, and the rest still run.
  */
 export async function runDoctor(ctx: Context): Promise<Check[]> {
-  const site = await loadSite(ctx.root)
+  // On a site with several servers: this server's (its boot files, its roots, its interface).
+  const site = chooseServer(await loadSite(ctx.root), {name: ctx.server, isHost: ctx.root.isHost})
   const loaded = await loadInventory(ctx.root).catch((error: unknown) => {
     if (error instanceof UserError) return error
     throw error

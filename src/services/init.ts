@@ -17,7 +17,7 @@ export interface InitOptions {
 
 /** The flag that sets each site field, so init's errors name what the user typed. */
 const FLAG_OF: Record<string, string> = {
-  server: '--server', subnet: '--subnet', router: '--router', dns: '--dns', domain: '--domain',
+  server: '--server', servers: '--servers', 'dhcp.ha.mode': '--ha-mode', subnet: '--subnet', router: '--router', dns: '--dns', domain: '--domain',
   'nodes.range': '--nodes', pool: '--pool', 'backends.nfs': '--nfs', 'boot.image': '--image', 'boot.transport': '--transport',
   'backends.dhcp': '--dhcp', 'dhcp.interface': '--interface', 'dhcp.mode': '--proxy',
 }
@@ -41,11 +41,22 @@ export interface InitResult {
  */
 async function withInterface(ctx: Context, site: SiteInput): Promise<SiteInput> {
   const backend = site.backends?.dhcp ?? 'isc'
-  if (backend === 'isc' || site.dhcp?.interface || !isIPv4(site.server)) return site
+  // With several servers: the interface of the one this machine is (the others' are checked by doctor there).
+  const addresses = [site.server, ...(site.servers ?? []).map((s) => s.address)].filter((a): a is string => a !== undefined && isIPv4(a))
+  if (backend === 'isc' || site.dhcp?.interface || addresses.length === 0) return site
   const shown = await ctx.runner.run('ip', ['-o', '-4', 'addr', 'show'], {reject: false, timeout: 10_000}).catch(() => ({stdout: ''}))
-  const found = interfaceHolding(shown.stdout, site.server)
-  if (found) ctx.log(`${backend} will serve on ${found}, the interface that holds ${site.server} (--interface to choose another)`)
-  return found ? {...site, dhcp: {...site.dhcp, interface: found}} : site
+  const held = addresses.map((a) => ({address: a, found: interfaceHolding(shown.stdout, a)})).find((h) => h.found)
+  if (held) ctx.log(`${backend} will serve on ${held.found}, the interface that holds ${held.address} (--interface to choose another)`)
+  return held ? {...site, dhcp: {...site.dhcp, interface: held.found}} : site
+}
+
+/** --servers boot1=10.0.0.11,boot2=10.0.0.12: the boot servers, in order (the first is Kea's primary). */
+export function parseServersFlag(text: string): {name: string, address: string}[] {
+  return text.split(',').map((s) => s.trim()).filter(Boolean).map((entry) => {
+    const m = /^([^=\s]+)=(\S+)$/.exec(entry)
+    if (!m) throw new UserError(`--servers: "${entry}" is not NAME=ADDRESS; write the boot servers as boot1=10.0.0.11,boot2=10.0.0.12`)
+    return {name: m[1], address: m[2]}
+  })
 }
 
 /** Writes the site file, with comments, from the init flags; refuses to overwrite one without --force. */
@@ -56,7 +67,7 @@ export async function initSite(ctx: Context, options: InitOptions): Promise<Init
   const parsed = SiteSchema.safeParse(await withInterface(ctx, options.site))
   if (!parsed.success) throw new UserError(flagProblems(zodProblems(parsed.error)))
   const site = deriveSite(parsed.data)
-  const problems = siteProblems(site)
+  const problems = siteProblems(site, parsed.data)
   if (problems.length > 0) throw new UserError(flagProblems(problems))
   if (options.installPackages && !ctx.root.isHost) {
     throw new UserError('--install-packages installs on this machine and cannot be combined with --root; drop one of them')

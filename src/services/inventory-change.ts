@@ -2,6 +2,7 @@ import {applyBootConfig, type ApplyResult} from '../apply/apply.js'
 import {withSiteLock} from '../config/site-lock.js'
 import {unifiedDiff} from '../apply/plan.js'
 import {type Context} from '../system/context.js'
+import {chooseServer} from '../config/servers.js'
 import {loadSite} from '../config/site-file.js'
 import {type SiteModel} from '../config/site.js'
 import {STATE} from '../system/paths.js'
@@ -27,7 +28,8 @@ export interface ChangeResult extends ApplyResult {
  */
 export async function changeInventory(ctx: Context, edit: (site: SiteModel, inventory: Inventory) => Inventory | Promise<Inventory>, options: ChangeOptions = {}): Promise<ChangeResult> {
   const run = async () => {
-    const site = await loadSite(ctx.root)
+    // On a site with several servers: this server's, so new nodes' roots are its own and the boot files its share.
+    const site = chooseServer(await loadSite(ctx.root), {name: ctx.server, isHost: ctx.root.isHost})
     const before = await loadInventory(ctx.root)
     const after = await edit(site, before)
     assertValidInventory(site, after)

@@ -18,6 +18,7 @@ import {labMac, pickAccel} from '../lab/qemu.js'
 import {standInAddress, standInDhcpd} from '../lab/router.js'
 import {runLab, type LabBootOptions, type LabBootResult, type LabServers, type LabVm} from '../lab/run.js'
 import {requireLabTools, requireOvmf} from '../lab/tools.js'
+import {readBootReport} from '../status/booted.js'
 import {liveStatus} from '../status/live.js'
 import {withStorage} from '../storage/registry.js'
 import {type Context} from '../system/context.js'
@@ -27,7 +28,7 @@ import {type Root} from '../system/paths.js'
 import {IPXE_BOOT_SCRIPT} from '../render/loaders/ipxe.js'
 
 /** The files a backend renders, as they are on disk now. */
-async function generatedFiles(root: Root, backend: ServiceBackend): Promise<AdminTexts> {
+export async function generatedFiles(root: Root, backend: ServiceBackend): Promise<AdminTexts> {
   const texts = new Map<string, string | undefined>()
   for (const p of backend.paths) texts.set(p, (await readIfExists(root.resolve(p)))?.toString('utf8'))
   return texts
@@ -39,7 +40,7 @@ async function generatedFiles(root: Root, backend: ServiceBackend): Promise<Admi
  * NFS-Ganesha from the boot model instead, and the log says so. In proxy mode the lab also
  * plays the network's own DHCP server (lab/router.ts); with transport http it runs the web server.
  */
-async function labServers(ctx: Context, site: SiteModel, vms: readonly LabVm[], cluster: {inventory: Inventory, nodes: readonly BootNode[]}, options: Pick<LabBootOptions, 'networkNextServer'>): Promise<LabServers> {
+export async function labServers(ctx: Context, site: SiteModel, vms: readonly LabVm[], cluster: {inventory: Inventory, nodes: readonly BootNode[]}, options: Pick<LabBootOptions, 'networkNextServer'>): Promise<LabServers> {
   const dhcp = DHCP_SERVERS[site.backends.dhcp]
   const nfs = NFS_SERVERS[site.backends.nfs]
   if (!dhcp.lab) throw new PreconditionError(`pxeroot lab cannot run ${dhcp.label} yet`, 'boot the nodes with backends.dhcp: isc')
@@ -49,10 +50,10 @@ async function labServers(ctx: Context, site: SiteModel, vms: readonly LabVm[], 
   const offers = vms.filter((vm) => vm.boundBy === 'ip').map((vm) => ({mac: vm.target.mac, ip: vm.node.ip}))
   const servers: LabServers = {
     dhcp: (env) => dhcp.lab!({...env, generated: dhcpFiles, offers, now: Math.floor(Date.now() / 1000)}),
-    nfs: (env) => modelGaneshaLab(env, vms.map(({node}) => ({exportId: node.exportId, rootPath: node.rootPath, diskPath: env.root.resolve(node.rootPath), client: node.ip}))),
+    nfs: (env) => modelGaneshaLab(env, vms.filter(({node}) => node.exportedHere).map(({node}) => ({exportId: node.exportId, rootPath: node.rootPath, diskPath: env.root.resolve(node.rootPath), client: node.ip}))),
     programs: {},
     // As `pxeroot status` reads a server: in proxy mode the network's own server holds the leases.
-    status: (sources) => liveStatus(ctx.root, site, cluster.inventory, cluster.nodes, site.dhcp.mode === 'proxy' ? undefined : dhcp.leases, sources),
+    status: (sources) => withStorage(ctx, site, (storage) => liveStatus(ctx.root, site, cluster.inventory, cluster.nodes, site.dhcp.mode === 'proxy' ? undefined : dhcp.leases, {...sources, bootReport: (node) => readBootReport(storage, node)})),
   }
   if (site.dhcp.mode === 'proxy') {
     const address = standInAddress(site)
@@ -74,7 +75,7 @@ async function labServers(ctx: Context, site: SiteModel, vms: readonly LabVm[], 
   // and names the programs the run needs.
   const dry = {runDir: '/nonexistent', iface: 'br0', root: ctx.root, server: site.server}
   servers.programs[servers.dhcp(dry).program] = dhcp.packages.join(' ')
-  servers.nfs(dry)
+  servers.nfs?.(dry)
   if (servers.router) servers.programs[servers.router.daemon(dry).program] = 'isc-dhcp-server'
   if (servers.web) servers.programs[servers.web({...dry, tftpRoot: '/nonexistent'}).program] = lighttpd.packages.join(' ')
   return servers
@@ -85,10 +86,37 @@ async function labServers(ctx: Context, site: SiteModel, vms: readonly LabVm[], 
  * file DHCP names), the GRUB beside it, grub.cfg and the node's GRUB file over TFTP; for BIOS
  * pxelinux over TFTP, or with boot.transport http iPXE's scripts over HTTP (qemu's NIC ROM is iPXE).
  */
-function chainOf(firmware: Firmware, site: SiteModel, node: BootNode): Pick<BootTarget, 'loader' | 'uefi' | 'config' | 'transport'> {
+export function chainOf(firmware: Firmware, site: SiteModel, node: BootNode): Pick<BootTarget, 'loader' | 'uefi' | 'config' | 'transport'> {
   if (firmware === 'uefi') return {loader: grub.bootFile, uefi: {secondStage: GRUB_SECOND_STAGE, menu: GRUB_CFG}, config: grub.nodeFile(node), transport: 'tftp'}
   if (site.boot.transport === 'http') return {loader: IPXE_BOOT_SCRIPT, config: ipxe.nodeFile(node), transport: 'http'}
   return {loader: pxelinux.bootFile, config: pxelinux.nodeFile(node), transport: 'tftp'}
+}
+
+/** The named nodes as the lab's VMs (a node bound by address gets a lab MAC), with the inventory and every node's boot model. */
+export async function labVms(ctx: Context, site: SiteModel, names: readonly string[], firmware: Firmware): Promise<{inventory: Inventory, all: BootNode[], vms: LabVm[]}> {
+  const inventory = await loadInventory(ctx.root)
+  assertValidInventory(site, inventory)
+  const all = await bootNodes(ctx, site, inventory)
+  const nodes = [...new Set(names)].map((name) => {
+    const node = all.find((n) => n.name === name)
+    if (!node) throw new UserError(`node "${name}" is not in the inventory; known nodes: ${all.map((n) => n.name).join(', ') || 'none'}`)
+    return node
+  })
+  const roots = await withStorage(ctx, site, (storage) => storage.listRoots())
+  for (const node of nodes) {
+    if (!roots.has(node.name)) throw new PreconditionError(`${node.name} has no root at ${node.rootPath}`, `run "pxeroot nodes clone" first`)
+  }
+  const taken = new Set(all.flatMap((n) => (n.mac ? [n.mac] : [])))
+  const vms: LabVm[] = nodes.map((node) => {
+    const mac = node.mac ?? labMac(node.ip, taken)
+    taken.add(mac)
+    return {
+      node,
+      boundBy: node.mac ? 'mac' : 'ip',
+      target: {name: node.name, ip: node.ip, mac, rootPath: node.rootPath, ...chainOf(firmware, site, node), kernel: node.kernel, initrd: node.initrd},
+    }
+  })
+  return {inventory, all, vms}
 }
 
 /**
@@ -110,28 +138,7 @@ export async function labBoot(ctx: Context, options: LabBootOptions): Promise<La
   if (options.networkNextServer && site.dhcp.mode !== 'proxy') {
     throw new UserError('--network-next-server: only in proxy mode, where the lab plays the network\'s own DHCP server (dhcp.mode is full: pxeroot\'s server sends next-server itself)', 'leave it out, or set dhcp.mode: proxy')
   }
-  const inventory = await loadInventory(ctx.root)
-  assertValidInventory(site, inventory)
-  const all = await bootNodes(ctx, site, inventory)
-  const nodes = [...new Set(options.nodes)].map((name) => {
-    const node = all.find((n) => n.name === name)
-    if (!node) throw new UserError(`node "${name}" is not in the inventory; known nodes: ${all.map((n) => n.name).join(', ') || 'none'}`)
-    return node
-  })
-  const roots = await withStorage(ctx, site, (storage) => storage.listRoots())
-  for (const node of nodes) {
-    if (!roots.has(node.name)) throw new PreconditionError(`${node.name} has no root at ${node.rootPath}`, `run "pxeroot nodes clone" first`)
-  }
-  const taken = new Set(all.flatMap((n) => (n.mac ? [n.mac] : [])))
-  const vms: LabVm[] = nodes.map((node) => {
-    const mac = node.mac ?? labMac(node.ip, taken)
-    taken.add(mac)
-    return {
-      node,
-      boundBy: node.mac ? 'mac' : 'ip',
-      target: {name: node.name, ip: node.ip, mac, rootPath: node.rootPath, ...chainOf(firmware, site, node), kernel: node.kernel, initrd: node.initrd},
-    }
-  })
+  const {inventory, all, vms} = await labVms(ctx, site, options.nodes, firmware)
   const servers = await labServers(ctx, site, vms, {inventory, nodes: all}, options)
   const tools = await requireLabTools(servers.programs)
   if (firmware === 'uefi') await requireOvmf()

@@ -1,11 +1,12 @@
 import {applyBootConfig, type ApplyResult} from '../apply/apply.js'
 import {cloneToTemp, describeFailures, forEachNode, InventoryWriter, nodesDirOf, recover, resolveSource} from '../clone/engine.js'
 import {identityOf, newMachineId, writeIdentity} from '../clone/identity.js'
-import {switchRoots, upsertNode} from '../clone/journal.js'
+import {switchInBatches, upsertNode} from '../clone/journal.js'
 import {publishKnownHosts, recordHostKeys} from '../clone/known-hosts.js'
 import {planClones, type PlannedClone} from '../clone/plan.js'
 import {cloneRecordOf, withCloneRecord} from '../clone/record.js'
 import {withSiteLock} from '../config/site-lock.js'
+import {chooseServer} from '../config/servers.js'
 import {loadSite} from '../config/site-file.js'
 import {type SiteModel} from '../config/site.js'
 import {PartialFailureError, UserError} from '../errors.js'
@@ -14,6 +15,7 @@ import {type CloneMethod, type MethodChoice, type StorageBackend} from '../stora
 import {withStorage} from '../storage/registry.js'
 import {freeSpace} from '../storage/space.js'
 import {type Context} from '../system/context.js'
+import {bounded} from '../system/pool.js'
 
 export interface CloneNodesOptions {
   count: number
@@ -54,7 +56,8 @@ export async function cloneNodes(ctx: Context, options: CloneNodesOptions): Prom
   if (!Number.isInteger(options.count) || options.count < 1) throw new UserError(`COUNT: "${options.count}" must be a whole number of nodes, 1 or more`)
   const started = performance.now()
   const run = async (): Promise<CloneNodesResult> => {
-    const site = await loadSite(ctx.root)
+    // On a site with several servers the roots are cloned on this server's storage: they are its own.
+    const site = chooseServer(await loadSite(ctx.root), {name: ctx.server, isHost: ctx.root.isHost})
     return withStorage(ctx, site, (storage) => cloneWith(ctx, site, storage, options, started))
   }
   return options.dryRun ? run() : withSiteLock(ctx, run)
@@ -71,7 +74,7 @@ async function cloneWith(ctx: Context, site: SiteModel, storage: StorageBackend,
   const present = await storage.listRoots()
   const plan = planClones(site, inventory, options.count, (name) => present.has(name))
   const machineIds = new Map(plan.create.map((p) => [p.name, (p.entry && cloneRecordOf(p.entry)?.machineId) ?? newMachineId()]))
-  const entryOf = (p: PlannedClone, method: CloneMethod) => withCloneRecord({...(p.entry ?? {name: p.name, ip: p.ip}), image: source.refText}, {method, machineId: machineIds.get(p.name)})
+  const entryOf = (p: PlannedClone, method: CloneMethod) => withCloneRecord({...(p.entry ?? {name: p.name, ip: p.ip}), image: source.refText, ...(site.self ? {server: site.self} : {})}, {method, machineId: machineIds.get(p.name)})
   const withPlanned = (inv: Inventory, method: CloneMethod) => plan.create.reduce((i, p) => upsertNode(i, entryOf(p, method)), inv)
   let choice: MethodChoice = {method: options.method ?? 'copy', reason: 'nothing to clone'}
   let space = {needed: 0, free: 0}
@@ -90,14 +93,22 @@ async function cloneWith(ctx: Context, site: SiteModel, storage: StorageBackend,
   if (plan.create.length > 0) await nodesDirOf(ctx, site, true)
 
   const writer = new InventoryWriter(ctx, inventory)
-  const {done: created, failed} = await forEachNode(ctx, plan.create, storage.cloneConcurrency(choice.method, site.clone.concurrency), async (p) => {
-    const t0 = performance.now()
-    const temp = await cloneToTemp(storage, {source: source.ref, method: choice.method, name: p.name, sparse}, async (dir) => {
-      await writeIdentity(ctx, dir, identityOf(site, p.name, machineIds.get(p.name)!, 'fresh'), ctx.signal)
-      if (!storage.rootsShared) await recordHostKeys(ctx, p.name, dir)
+  const switchRoot = switchInBatches(ctx.files, nodesDir, writer.commitAll, storage)
+  // The clones take the slots; a clone waiting for its switch to be committed (in a group with
+  // the others that are ready, see switchInBatches) lets the next one start.
+  const cloning = bounded(storage.cloneConcurrency(choice.method, site.clone.concurrency))
+  const {done: created, failed} = await forEachNode(ctx, plan.create, plan.create.length, async (p) => {
+    let t0 = 0
+    const temp = await cloning(async () => {
+      ctx.signal.throwIfAborted()
+      t0 = performance.now()
+      return cloneToTemp(storage, {source: source.ref, method: choice.method, name: p.name, sparse}, async (dir) => {
+        await writeIdentity(ctx, dir, identityOf(site, p.name, machineIds.get(p.name)!, 'fresh'), ctx.signal)
+        if (!storage.rootsShared) await recordHostKeys(ctx, p.name, dir)
+      })
     })
     try {
-      await switchRoots(ctx.files, nodesDir, {node: p.name, renames: [{from: temp, to: p.name}], entry: entryOf(p, choice.method)}, writer.commit, storage)
+      await switchRoot({node: p.name, renames: [{from: temp, to: p.name}], entry: entryOf(p, choice.method)})
     } catch (error) {
       await storage.removeRoot(temp).catch(() => undefined)
       throw error

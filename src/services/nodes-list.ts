@@ -28,6 +28,8 @@ export interface NodeRow {
   pxelinux: string
   kernel: string
   initrd: string
+  /** On a site with several servers: the one that holds the root (only there does rootExists say anything). */
+  server?: string
 }
 
 export interface ListOptions {
@@ -78,6 +80,7 @@ export async function listNodes(ctx: Context, options: ListOptions = {}): Promis
       pxelinux: pxelinux.nodeFile(node),
       kernel: node.kernel,
       initrd: node.initrd,
+      ...(node.server ? {server: node.server} : {}),
     }
   }))
 }

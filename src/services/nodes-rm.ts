@@ -3,6 +3,7 @@ import {publishKnownHosts} from '../clone/known-hosts.js'
 import {removeNodeRoots} from '../clone/node-info.js'
 import {changeInventory, type ChangeOptions, type ChangeResult} from './inventory-change.js'
 import {removeNode} from '../inventory/edit.js'
+import {loadBmcSecrets, saveBmcSecrets} from '../backends/power/secrets.js'
 import {withStorage} from '../storage/registry.js'
 import {UserError} from '../errors.js'
 
@@ -27,6 +28,9 @@ export async function removeNodeAndRoot(ctx: Context, name: string, options: Cha
     afterSave: async (site, before, after) => {
       if (!options.keepRoot) removedRoots.push(...await removeNodeRoots(ctx, site, before, name))
       await withStorage(ctx, site, (storage) => publishKnownHosts(ctx, site, storage, after))
+      // A removed node's BMC password goes with it.
+      const secrets = await loadBmcSecrets(ctx.root).catch(() => undefined)
+      if (secrets?.delete(name)) await saveBmcSecrets(ctx, secrets)
     },
   })
   return {...result, removedRoots}

@@ -4,7 +4,8 @@
  */
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
 
-function syslogTime(line: string, now: Date): Date | undefined {
+/** A syslog line's time: RFC 3339 (rsyslog's default on Debian 12) or the classic "Nov 27 15:17:07". */
+export function syslogTime(line: string, now: Date): Date | undefined {
   const iso = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d))\s/.exec(line)
   if (iso) return new Date(iso[1])
   // Classic syslog has no year: the most recent such moment not in the future.

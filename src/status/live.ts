@@ -1,26 +1,43 @@
-import {leasesOf, type LeaseDatabase} from '../backends/dhcp/leases.js'
+import {leasesOf, type LeaseDatabase, type LeaseFile, type LeaseRead} from '../backends/dhcp/leases.js'
 import {type BootNode} from '../boot/model.js'
 import {type SiteModel} from '../config/site.js'
 import {currentRevision, parseRevisionRef, type RevisionRef} from '../images/layout.js'
 import {type Inventory} from '../inventory/inventory.js'
 import {type Root} from '../system/paths.js'
+import {mapBounded, settled} from '../system/pool.js'
+import {type BootReport} from '../images/boot-report.js'
 import {lastFetches} from './fetches.js'
 import {nfsClientsIn} from './nfs-clients.js'
 import {nodeStatuses, summarize, type NodeStatus, type StatusSummary} from './node-status.js'
+import {unknownMachines, type UnknownMachine} from './unknown.js'
 
 /** Where the live state comes from: the host's files, or a lab run's private servers. */
 export interface LiveSources {
-  /** The texts of the DHCP server's lease files, oldest first; files not written yet are left out. */
-  leases(): Promise<string[]>
+  /** The DHCP server's lease files, oldest first; files not written yet are left out. */
+  leases(): Promise<LeaseFile[]>
   /** Socket tables (/proc/net/tcp, tcp6) of the network namespace the NFS server runs in. */
   sockets(): Promise<string[]>
-  /** Logs that record boot-file fetches (syslog for tftpd, the web server's access log). */
+  /** Logs that record boot-file fetches and DHCP requests (syslog for tftpd and the DHCP servers, the web server's access log). */
   fetchLogs(): Promise<string[]>
+  /** What a node last reported of its boot from its root (status/booted.ts); none when absent. */
+  bootReport?(node: string): Promise<BootReport | undefined>
 }
 
 export interface LiveStatus {
   nodes: NodeStatus[]
   summary: StatusSummary
+  /** Lease entries that could not be read (their machines may show without a lease), by file and line. */
+  unreadableLeases: LeaseRead['unreadable']
+  /** Machines that asked for a lease or a boot file but are in no node, newest first. */
+  unknown: UnknownMachine[]
+}
+
+/** The boot report in each node's root, by name; a few hundred bytes each, read a few at a time. */
+async function bootReports(sources: LiveSources, nodes: readonly BootNode[]): Promise<Map<string, BootReport>> {
+  if (!sources.bootReport) return new Map()
+  const read = sources.bootReport
+  const reports = settled(await mapBounded(nodes, 16, async (node) => [node.name, await read(node.name)] as const))
+  return new Map(reports.filter((r): r is readonly [string, BootReport] => r?.[1] !== undefined))
 }
 
 /**
@@ -36,12 +53,18 @@ export async function liveStatus(root: Root, site: SiteModel, inventory: Invento
     const current = ref ? await currents.get(ref.image) : undefined
     revisions.set(entry.name, {image: entry.image ?? null, behind: ref && current ? Math.max(0, current.revision - ref.revision) : null})
   }
+  const read = db ? leasesOf(db, await sources.leases(), now) : undefined
+  const logs = await sources.fetchLogs()
+  const fetches = lastFetches(logs, now)
   const statuses = nodeStatuses(nodes, {
-    leases: db ? leasesOf(db, await sources.leases(), now) : null,
+    leases: read?.leases ?? null,
     reservationsRecorded: db?.reservations ?? false,
     nfsClients: nfsClientsIn(await sources.sockets()),
     revisions,
-    fetches: lastFetches(await sources.fetchLogs(), now),
+    fetches,
+    booted: await bootReports(sources, nodes),
   })
-  return {nodes: statuses, summary: summarize(statuses)}
+  // Against every node of the inventory, not only those asked about.
+  const unknown = unknownMachines(inventory.nodes, {leases: read?.leases ?? null, logs, fetches, leaseSeconds: site.lease.default, now})
+  return {nodes: statuses, summary: summarize(statuses), unreadableLeases: read?.unreadable ?? [], unknown}
 }

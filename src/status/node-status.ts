@@ -1,5 +1,6 @@
 import {type Lease} from '../backends/dhcp/leases.js'
 import {type BootNode} from '../boot/model.js'
+import {type BootReport} from '../images/boot-report.js'
 
 /**
  * Up: the node holds its lease and its root is mounted (where the server records no lease for it,
@@ -25,8 +26,13 @@ export interface NodeStatus {
   behind: number | null
   /** The last boot file this address fetched, where the server logs it. */
   lastFetch: {file: string, at: string} | null
+  /** What the node itself last reported from its current root (images/boot-report.ts): the revision it booted, its boot id and when; null when that root holds no report. */
+  booted: {revision: string | null, bootId: string, at: string | null} | null
   /** What an operator should look at, in words. */
   problems: string[]
+  /** On a site with several servers: the one that holds its root; `rootElsewhere` when that is another than this one (whose NFS connections this status cannot see). */
+  server?: string
+  rootElsewhere?: true
 }
 
 export interface LiveState {
@@ -38,6 +44,8 @@ export interface LiveState {
   nfsClients: ReadonlySet<string>
   revisions: ReadonlyMap<string, {image: string | null, behind: number | null}>
   fetches?: ReadonlyMap<string, {file: string, at: Date}>
+  /** Each node's boot report, by name (absent: none in its root). */
+  booted?: ReadonlyMap<string, BootReport>
 }
 
 /** Each node's live state and its problems, from what the servers report; pure. */
@@ -50,6 +58,8 @@ export function nodeStatuses(nodes: readonly BootNode[], live: LiveState): NodeS
   return nodes.map((node) => {
     const lease = byIp.get(node.ip)
     const mounted = live.nfsClients.has(node.ip)
+    // A root another server holds is mounted from there: this server judges the node by its lease alone.
+    const elsewhere = node.server !== undefined && node.root.kind === 'nfs' && !node.exportedHere
     const recorded = known && (!node.mac || live.reservationsRecorded !== false)
     const problems: string[] = []
     const leasedByNode = lease !== undefined && (!node.mac || lease.mac === node.mac)
@@ -64,9 +74,10 @@ export function nodeStatuses(nodes: readonly BootNode[], live: LiveState): NodeS
     }
     if (recorded && node.mac && !lease && !mounted) problems.push(`no lease for ${node.mac}: powered off, or its DHCP requests do not reach this server`)
     if (recorded && mounted && !lease) problems.push(`root mounted by ${node.ip} but no active lease: the lease expired, or another DHCP server answered`)
-    const state: NodeState = (leasedByNode || !recorded) && mounted ? 'up' : leasedByNode ? 'leased' : mounted ? 'mounted' : 'down'
+    const state: NodeState = elsewhere ? (leasedByNode ? 'up' : 'down') : (leasedByNode || !recorded) && mounted ? 'up' : leasedByNode ? 'leased' : mounted ? 'mounted' : 'down'
     const revision = live.revisions.get(node.name)
     const fetch = live.fetches?.get(node.ip)
+    const booted = live.booted?.get(node.name)
     return {
       name: node.name,
       ip: node.ip,
@@ -79,7 +90,10 @@ export function nodeStatuses(nodes: readonly BootNode[], live: LiveState): NodeS
       image: revision?.image ?? null,
       behind: revision?.behind ?? null,
       lastFetch: fetch ? {file: fetch.file, at: fetch.at.toISOString()} : null,
+      booted: booted ? {revision: booted.revision ?? null, bootId: booted.bootId, at: booted.at ?? null} : null,
       problems,
+      ...(node.server ? {server: node.server} : {}),
+      ...(elsewhere ? {rootElsewhere: true as const} : {}),
     }
   })
 }

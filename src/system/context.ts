@@ -15,6 +15,8 @@ export interface Context {
   log: (line: string) => void
   signal: AbortSignal
   json: boolean
+  /** On a site with several boot servers: the one this run acts as (--server, PXEROOT_SERVER); else found by its address. */
+  server?: string
 }
 
 export function makeContext(options: Partial<Omit<Context, 'root'>> & {root?: Root | string} = {}): Context {
@@ -28,5 +30,6 @@ export function makeContext(options: Partial<Omit<Context, 'root'>> & {root?: Ro
     }),
     signal: options.signal ?? new AbortController().signal,
     json: options.json ?? false,
+    ...(options.server === undefined ? {} : {server: options.server}),
   }
 }

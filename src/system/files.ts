@@ -95,11 +95,16 @@ export async function checkParents(root: string, target: string, create: boolean
   let dir = root
   for (const part of rel.split(path.sep).filter(Boolean)) {
     dir = path.join(dir, part)
-    const st = await fs.lstat(dir).catch(() => undefined)
+    let st = await fs.lstat(dir).catch(() => undefined)
     if (!st) {
       if (!create) return
-      await fs.mkdir(dir, {mode: 0o755})
-      continue
+      const made = await fs.mkdir(dir, {mode: 0o755}).then(() => true, (error: NodeJS.ErrnoException) => {
+        // Another write of the same step made it meanwhile: checked below like any other.
+        if (error.code === 'EEXIST') return false
+        throw error
+      })
+      if (made) continue
+      st = await fs.lstat(dir)
     }
     if (st.isSymbolicLink() || !st.isDirectory()) {
       throw new UserError(`${dir} is ${st.isSymbolicLink() ? 'a symlink' : 'not a directory'}; pxeroot does not follow links inside a node root`, 'restore it as a directory in the node root')

@@ -24,6 +24,8 @@ export interface LabNamespace {
   /** argv that runs a command inside the network and the private mount namespace. */
   inLab(command: string, args: readonly string[]): [string, string[]]
   addTap(name: string): Promise<void>
+  /** Another address of the lab network's side that this namespace answers on (a lab BMC's). */
+  addAddress(cidr: string): Promise<void>
   /** Another machine on the lab network: a namespace of its own joined to the bridge (the
    * network's own DHCP server in proxy mode), holding `cidr` on its interface. */
   addHost(role: string, cidr: string): Promise<LabHost>
@@ -53,10 +55,51 @@ async function netnsPids(runner: Runner, name: string): Promise<number[]> {
   return r.exitCode === 0 ? r.stdout.split(/\s+/).filter(Boolean).map(Number).filter((n) => n > 0 && n !== process.pid) : []
 }
 
+/** Cleanup steps that each run whatever failed before them, collecting what went wrong. */
+function cleanupSteps(): {problems: string[], step: (what: string, fn: () => Promise<unknown>) => Promise<void>} {
+  const problems: string[] = []
+  return {
+    problems,
+    async step(what, fn) {
+      try {
+        await fn()
+      } catch (error) {
+        problems.push(`${what}: ${(error as Error).message}`)
+      }
+    },
+  }
+}
+
+/**
+ * A private mount namespace kept alive by a bind mount of its nsfs file under `runDir` (which
+ * needs a private mount of its own), with its own tmpfs /run: where a lab server's daemons get
+ * their own rpcbind socket and whatever the lab mounts for them. `state` records each step done,
+ * for releaseMounts.
+ */
+async function privateMounts(runner: Runner, runDir: string, state: {nsDirBound: boolean, mntNs: boolean}): Promise<{mntNs: string, enterMounts: string[]}> {
+  const nsDir = path.join(runDir, 'ns')
+  const mntNs = path.join(nsDir, 'mnt')
+  await fs.mkdir(nsDir, {recursive: true})
+  await bindMount(runner, nsDir, nsDir)
+  state.nsDirBound = true
+  await makePrivate(runner, nsDir)
+  await fs.writeFile(mntNs, '')
+  await runner.run('unshare', [`--mount=${mntNs}`, '--propagation', 'private', 'true'], {timeout: STEP_MS})
+  state.mntNs = true
+  const enterMounts = ['nsenter', `--mount=${mntNs}`, '--']
+  await mountFs(runner, 'tmpfs', 'pxeroot-lab-run', '/run', 'mode=0755,size=16m', {enter: enterMounts})
+  return {mntNs, enterMounts}
+}
+
+/** Undoes what privateMounts did, as far as it got. */
+async function releaseMounts(runner: Runner, runDir: string, state: {nsDirBound: boolean, mntNs: boolean}, step: (what: string, fn: () => Promise<unknown>) => Promise<void>): Promise<void> {
+  if (state.mntNs) await step('release the mount namespace', () => unmount(runner, path.join(runDir, 'ns', 'mnt')))
+  if (state.nsDirBound) await step('unmount the namespace directory', () => unmount(runner, path.join(runDir, 'ns')))
+}
+
 export async function createLabNamespace(runner: Runner, opts: {name: string, serverCidr: string, runDir: string}): Promise<LabNamespace> {
   const {name} = opts
-  const nsDir = path.join(opts.runDir, 'ns')
-  const mntNs = path.join(nsDir, 'mnt')
+  const mntNs = path.join(opts.runDir, 'ns', 'mnt')
   const netNs = `/run/netns/${name}`
   const ip = (...args: string[]) => runner.run('ip', args, {timeout: STEP_MS})
   const state = {netns: false, nsDirBound: false, mntNs: false, destroyed: false, hosts: [] as string[]}
@@ -70,6 +113,9 @@ export async function createLabNamespace(runner: Runner, opts: {name: string, se
     async addTap(tap) {
       await ip('-n', name, 'tuntap', 'add', 'dev', tap, 'mode', 'tap')
       await ip('-n', name, 'link', 'set', tap, 'master', BRIDGE, 'up')
+    },
+    async addAddress(cidr) {
+      await ip('-n', name, 'addr', 'add', cidr, 'dev', BRIDGE)
     },
     async addHost(role, cidr) {
       const host = `${name}-${role}`
@@ -86,14 +132,7 @@ export async function createLabNamespace(runner: Runner, opts: {name: string, se
     async destroy() {
       if (state.destroyed) return []
       state.destroyed = true
-      const problems: string[] = []
-      const step = async (what: string, fn: () => Promise<unknown>) => {
-        try {
-          await fn()
-        } catch (error) {
-          problems.push(`${what}: ${(error as Error).message}`)
-        }
-      }
+      const {problems, step} = cleanupSteps()
       if (state.netns) {
         // tftpd's transfer children ignore SIGTERM and outlive their parent: end every PID left.
         await step('kill leftover processes', async () => killAll(await netnsPids(runner, name)))
@@ -102,8 +141,7 @@ export async function createLabNamespace(runner: Runner, opts: {name: string, se
         await step(`kill leftover processes of ${host}`, async () => killAll(await netnsPids(runner, host)))
         await step(`delete the network namespace ${host}`, () => ip('netns', 'delete', host))
       }
-      if (state.mntNs) await step('release the mount namespace', () => unmount(runner, mntNs))
-      if (state.nsDirBound) await step('unmount the namespace directory', () => unmount(runner, nsDir))
+      await releaseMounts(runner, opts.runDir, state, step)
       if (state.netns) {
         await step('delete the network namespace', () => ip('netns', 'delete', name))
       }
@@ -118,20 +156,58 @@ export async function createLabNamespace(runner: Runner, opts: {name: string, se
     await ip('-n', name, 'link', 'add', BRIDGE, 'type', 'bridge')
     await ip('-n', name, 'addr', 'add', opts.serverCidr, 'dev', BRIDGE)
     await ip('-n', name, 'link', 'set', BRIDGE, 'up')
-    // A persistent mount namespace needs its nsfs file on a private mount.
-    await fs.mkdir(nsDir, {recursive: true})
-    await bindMount(runner, nsDir, nsDir)
-    state.nsDirBound = true
-    await makePrivate(runner, nsDir)
-    await fs.writeFile(mntNs, '')
-    await runner.run('unshare', [`--mount=${mntNs}`, '--propagation', 'private', 'true'], {timeout: STEP_MS})
-    state.mntNs = true
-    await mountFs(runner, 'tmpfs', 'pxeroot-lab-run', '/run', 'mode=0755,size=16m', {enter: ns.enterMounts})
+    await privateMounts(runner, opts.runDir, state)
   } catch (error) {
     await ns.destroy()
     throw error
   }
   return ns
+}
+
+/**
+ * One more server on a lab network (lab/pair.ts: a site's second boot server): a network namespace
+ * of its own joined to the lab's bridge, holding `cidr` on its eth0, with a private mount
+ * namespace and /run of its own (its rpcbind and mounts are its own), its state under `runDir`.
+ * VMs stay on the lab's own network: this view adds no taps. destroy() ends what runs in it by
+ * PID and deletes it (the lab's destroy deletes it too, as one of its hosts).
+ */
+export async function joinLabAsServer(runner: Runner, lab: LabNamespace, opts: {role: string, cidr: string, runDir: string}): Promise<LabNamespace> {
+  const host = await lab.addHost(opts.role, opts.cidr)
+  const name = `${lab.name}-${opts.role}`
+  const netNs = `/run/netns/${name}`
+  const state = {nsDirBound: false, mntNs: false, destroyed: false}
+  const view: LabNamespace = {
+    name,
+    bridge: host.iface,
+    inNet: host.inHost,
+    inLab: (command, args) => ['nsenter', [`--net=${netNs}`, `--mount=${path.join(opts.runDir, 'ns', 'mnt')}`, '--', command, ...args]],
+    enterMounts: ['nsenter', `--mount=${path.join(opts.runDir, 'ns', 'mnt')}`, '--'],
+    addTap: async () => {
+      throw new Error('internal: VMs join the lab\'s own network, not a server\'s')
+    },
+    async addAddress(cidr) {
+      await runner.run('ip', ['-n', name, 'addr', 'add', cidr, 'dev', host.iface], {timeout: STEP_MS})
+    },
+    addHost: async () => {
+      throw new Error('internal: hosts join the lab\'s own network, not a server\'s')
+    },
+    pids: () => netnsPids(runner, name),
+    async destroy() {
+      if (state.destroyed) return []
+      state.destroyed = true
+      const {problems, step} = cleanupSteps()
+      await step(`kill leftover processes of ${name}`, async () => killAll(await netnsPids(runner, name)))
+      await releaseMounts(runner, opts.runDir, state, step)
+      return problems
+    },
+  }
+  try {
+    await privateMounts(runner, opts.runDir, state)
+  } catch (error) {
+    await view.destroy()
+    throw error
+  }
+  return view
 }
 
 /**

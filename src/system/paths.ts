@@ -36,6 +36,8 @@ export function makeRoot(prefix = '/'): Root {
 export const STATE = {
   siteFile: '/etc/pxeroot/pxeroot.yaml',
   inventoryFile: '/etc/pxeroot/nodes.yaml',
+  /** The inventory's data as JSON, tagged with the hash of nodes.yaml's text (inventory.ts). */
+  inventoryCopy: '/var/lib/pxeroot/nodes.json',
   stateDir: '/var/lib/pxeroot',
   ownedManifest: '/var/lib/pxeroot/owned.json',
   exportedRoots: '/var/lib/pxeroot/exported-roots.json',

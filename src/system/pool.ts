@@ -33,3 +33,21 @@ export function serial(): <T>(fn: () => Promise<T>) => Promise<T> {
     return run
   }
 }
+
+/** Runs the steps given with at most `limit` in flight; the rest wait their turn, in order. */
+export function bounded(limit: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  let running = 0
+  const waiting: (() => void)[] = []
+  return async <T>(fn: () => Promise<T>) => {
+    if (running >= limit) await new Promise<void>((resolve) => waiting.push(resolve))
+    else running++
+    try {
+      return await fn()
+    } finally {
+      // The slot passes straight to the next in line (running stays counted), or is freed.
+      const next = waiting.shift()
+      if (next) next()
+      else running--
+    }
+  }
+}

@@ -10,7 +10,8 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-function signal(pid: number, sig: NodeJS.Signals): void {
+/** Sends a signal to a process pxeroot started (a lab server's SIGHUP); gone already is fine. */
+export function signalProcess(pid: number, sig: NodeJS.Signals): void {
   try {
     process.kill(pid, sig)
   } catch {
@@ -20,8 +21,8 @@ function signal(pid: number, sig: NodeJS.Signals): void {
 
 /** SIGTERM, a grace period, then SIGKILL for whatever is still there. */
 export async function killAll(pids: readonly number[], graceMs = 2000): Promise<void> {
-  for (const pid of pids) signal(pid, 'SIGTERM')
+  for (const pid of pids) signalProcess(pid, 'SIGTERM')
   const deadline = Date.now() + graceMs
   while (pids.some(isAlive) && Date.now() < deadline) await sleep(100)
-  for (const pid of pids.filter(isAlive)) signal(pid, 'SIGKILL')
+  for (const pid of pids.filter(isAlive)) signalProcess(pid, 'SIGKILL')
 }

@@ -1,4 +1,4 @@
-import {execa, ExecaError} from 'execa'
+import type {ExecaError} from 'execa'
 
 import {ExternalCommandError, PreconditionError} from '../errors.js'
 
@@ -13,6 +13,9 @@ export interface RunOptions {
   reject?: boolean
   /** Called with each line of stdout/stderr as it arrives (progress of long steps). */
   onLine?: (line: string) => void
+  /** Give the process this terminal (stdin, stdout, stderr) instead of capturing its output: a
+   * command the user runs inside pxeroot's environment (lab session -- COMMAND). */
+  inherit?: boolean
 }
 
 export interface RunResult {
@@ -41,7 +44,6 @@ export const PACKAGE_OF: Record<string, string> = {
   wipefs: 'util-linux',
   blkid: 'util-linux',
   'qemu-system-x86_64': 'qemu-system-x86',
-  'ssh-keygen': 'openssh-client',
   zstd: 'zstd',
   unshare: 'util-linux',
   'dbus-send': 'dbus',
@@ -60,6 +62,9 @@ export function execaRunner(baseEnv: Record<string, string | undefined> = {}): R
   return {
     async run(command, args, options = {}) {
       try {
+        // Loaded on the first process, not at start-up: execa is ~140 modules, and most runs of
+        // nodes list, status or version start none.
+        const {execa} = await import('execa')
         const child = execa(command, [...args], {
           cwd: options.cwd,
           env: {...baseEnv, ...options.env},
@@ -67,7 +72,7 @@ export function execaRunner(baseEnv: Record<string, string | undefined> = {}): R
           timeout: options.timeout ?? DEFAULT_TIMEOUT_MS,
           cancelSignal: options.cancelSignal,
           reject: false,
-          stdin: options.input === undefined ? 'ignore' : 'pipe',
+          ...(options.inherit ? {stdio: 'inherit' as const} : {stdin: options.input === undefined ? 'ignore' as const : 'pipe' as const}),
           all: false,
           lines: false,
           stripFinalNewline: true,

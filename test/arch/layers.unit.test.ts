@@ -20,11 +20,13 @@ export const LAYERS = [
   'boot', // the boot model: what each node boots, the same for every loader
   'render', // pure renderers, one per file format
   'backends', // the seams: DHCP servers, boot loaders, NFS servers, web server
+  'servers', // several boot servers: what each publishes of itself, how the others are reached
   'apply', // desired state → plan → validate → write → reload
   'doctor',
   'status',
   'lab',
   'schedule',
+  'rollout', // a rollout's plan, record and report: which nodes, in which waves, how each ended
   'services', // one workflow per user action
   'cli', // the oclif base command, shared flags, output formatting
   'commands', // parse argv, call one service, print

@@ -5,7 +5,6 @@ import {execa} from 'execa'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import ImageImport from '../../src/commands/image/import.js'
-import {memberProblems} from '../../src/images/archive-members.js'
 import {seedSite, tmpRoot} from '../support/tmp-root.js'
 import {runCommand} from '../support/run-command.js'
 import {KERNEL, makeSyntheticRevision, manifestFor} from './synthetic.js'
@@ -104,27 +103,5 @@ describe('image import refuses what is not a pxeroot export and leaves nothing b
   it('after all the refusals, a good archive still imports as the next revision', async () => {
     const out = await runCommand(ImageImport, [await archiveOf('good.tar.zst', ['manifest.json', 'rootfs'], ['--acls', '--xattrs-include=*']), '--root', dir])
     expect(out.result).toMatchObject({revision: 'lab@2', kernel: KERNEL})
-  })
-})
-
-describe('memberProblems', () => {
-  it('accepts manifest.json followed by rootfs/', () => {
-    expect(memberProblems(['manifest.json', 'rootfs/', 'rootfs/etc/', 'rootfs/etc/passwd'])).toEqual([])
-  })
-
-  it('names each kind of problem', () => {
-    expect(memberProblems([])).toEqual(['the archive is empty'])
-    expect(memberProblems(['rootfs/', 'manifest.json']).join()).toMatch(/first member is "rootfs\/"/)
-    expect(memberProblems(['manifest.json', 'rootfs/', '/etc/passwd']).join()).toMatch(/"\/etc\/passwd" points outside/)
-    expect(memberProblems(['manifest.json', 'rootfs/a/../../../x']).join()).toMatch(/points outside/)
-    expect(memberProblems(['manifest.json']).join()).toMatch(/no rootfs\/ tree/)
-    expect(memberProblems(['manifest.json', 'rootfs/', 'manifest.json']).join()).toMatch(/"manifest.json" is neither/)
-  })
-
-  it('reports a flood of bad members briefly', () => {
-    const names = ['manifest.json', 'rootfs/', ...Array.from({length: 50}, (_, i) => `../x${i}`)]
-    const problems = memberProblems(names)
-    expect(problems).toHaveLength(4)
-    expect(problems[3]).toBe('and 47 more members outside it')
   })
 })

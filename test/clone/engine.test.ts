@@ -1,6 +1,6 @@
 import {promises as fs} from 'node:fs'
 import path from 'node:path'
-import jsYaml from 'js-yaml'
+import YAML from 'yaml'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {cloneNodes} from '../../src/services/nodes-clone.js'
@@ -16,7 +16,7 @@ const CASES: {fs: FsType, auto: string, forced: ('btrfs' | 'reflink' | 'copy' | 
 ]
 
 async function inventory(rootDir: string): Promise<{name: string, ip: string, image?: string, clone?: {method: string, machineId: string}}[]> {
-  return (jsYaml.load(await fs.readFile(path.join(rootDir, 'etc/pxeroot/nodes.yaml'), 'utf8')) as {nodes: []}).nodes
+  return (YAML.parse(await fs.readFile(path.join(rootDir, 'etc/pxeroot/nodes.yaml'), 'utf8')) as {nodes: []}).nodes
 }
 
 describe.each(CASES)('nodes clone on a loop-mounted $fs', ({fs: fsType, auto, forced, refused}) => {

@@ -1,6 +1,6 @@
 import {promises as fs} from 'node:fs'
 import path from 'node:path'
-import jsYaml from 'js-yaml'
+import YAML from 'yaml'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {cloneNodes} from '../../src/services/nodes-clone.js'
@@ -94,9 +94,9 @@ describe.each(['btrfs', 'xfs', 'ext4'] as FsType[])('rebase and rollback on a lo
     const ctx = context(rootDir)
     await fs.mkdir(path.join(rootDir, 'var/lib/nfs'), {recursive: true})
     await fs.writeFile(path.join(rootDir, 'var/lib/nfs/rmtab'), '192.168.0.201:/srv/nodes/node02:0x00000001\n')
-    const before = jsYaml.dump((await loadInventory(ctx.root)).nodes)
+    const before = YAML.stringify((await loadInventory(ctx.root)).nodes)
     await expect(rebaseNodes(ctx, {nodes: 'all', image: 'lab'})).rejects.toThrow(/in use: node02 .*rmtab/)
-    expect(jsYaml.dump((await loadInventory(ctx.root)).nodes)).toBe(before)
+    expect(YAML.stringify((await loadInventory(ctx.root)).nodes)).toBe(before)
     await expect(fs.stat(path.join(rootDir, 'srv/nodes/node02.previous'))).rejects.toThrow()
 
     const forced = await rebaseNodes(ctx, {nodes: 'all', image: 'lab', force: true})

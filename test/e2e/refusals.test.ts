@@ -20,18 +20,21 @@ describe('a hand-edited inventory', () => {
     expect(pxeroot(tmp.dir, 'nodes', 'add', 'node01').code).toBe(0)
     await fs.appendFile(path.join(tmp.dir, 'etc/pxeroot/nodes.yaml'), '  - name: node01\n    ip: 192.168.0.205\n')
     const before = await snapshotTree(tmp.dir)
+    // The lines of the two entries, as an editor shows them (1-based).
+    const lines = (await fs.readFile(path.join(tmp.dir, 'etc/pxeroot/nodes.yaml'), 'utf8')).split('\n')
+    const [first, second] = lines.flatMap((l, i) => (l === '  - name: node01' ? [i + 1] : []))
     for (const argv of [['nodes', 'list'], ['apply', '--dry-run'], ['nodes', 'add', 'node02'], ['nodes', 'rm', 'node01']]) {
       const r = pxeroot(tmp.dir, ...argv)
       expect(r.code, argv.join(' ')).toBe(2)
       oneLine(r.stderr)
-      expect(r.stderr).toMatch(/^pxeroot: \/etc\/pxeroot\/nodes\.yaml: node "node01" \(line 7\): name node01 is already used by node "node01" \(line 5\); .*rename or remove one of them/)
+      expect(r.stderr).toMatch(new RegExp(`^pxeroot: /etc/pxeroot/nodes\\.yaml: node "node01" \\(line ${second}\\): name node01 is already used by node "node01" \\(line ${first}\\); .*rename or remove one of them`))
     }
     expect(await snapshotTree(tmp.dir)).toEqual(before)
 
     const doctor = pxeroot(tmp.dir, 'doctor', '--json')
     expect(doctor.code).toBe(1)
     const checks = JSON.parse(doctor.stdout).checks as DoctorCheck[]
-    expect(checks.find((c) => c.check === 'inventory')).toMatchObject({status: 'fail', message: expect.stringMatching(/nodes\.yaml: node "node01" \(line 7\)/)})
+    expect(checks.find((c) => c.check === 'inventory')).toMatchObject({status: 'fail', message: expect.stringMatching(new RegExp(`nodes\\.yaml: node "node01" \\(line ${second}\\)`))})
     expect(checks.find((c) => c.check === 'node roots')).toMatchObject({status: 'skip'})
     expect(checks.find((c) => c.check === 'dhcpd config')).toMatchObject({status: 'ok'})
   })

@@ -73,9 +73,9 @@ describe('renderers on the seed network (192.168.0.0/24, server 192.168.0.10)', 
     const [node01, node02, node03] = nodes
     const text = renderPxelinuxNode(node01)
     expect(text).toContain('KERNEL pxeroot/debian-bookworm/2/vmlinuz')
-    expect(text).toContain('APPEND initrd=pxeroot/debian-bookworm/2/initrd.img root=/dev/nfs nfsroot=192.168.0.10:/srv/nodes/node01,vers=3,tcp ip=dhcp rw\n')
+    expect(text).toContain('APPEND initrd=pxeroot/debian-bookworm/2/initrd.img root=/dev/nfs nfsroot=192.168.0.10:/srv/nodes/node01,vers=3,tcp ip=dhcp rw pxeroot.revision=debian-bookworm@2\n')
     expect(renderPxelinuxNode(node02)).toContain('KERNEL pxeroot/debian-bookworm/3/vmlinuz')
-    expect(renderPxelinuxNode(node02)).toMatch(/ip=dhcp rw quiet\n/)
+    expect(renderPxelinuxNode(node02)).toMatch(/ip=dhcp rw pxeroot.revision=debian-bookworm@3 quiet\n/)
     await expectGolden('pxelinux.cfg/C0A800C9', text)
     await expectGolden('pxelinux.cfg/01-52-54-00-ab-cd-ef', renderPxelinuxNode(node03))
     await expectGolden('pxelinux.cfg/default', renderPxelinuxDefault())
@@ -219,7 +219,7 @@ describe('boot over HTTP on the seed network (boot.transport: http)', () => {
     expect(boot.split('\n')[0]).toBe('#!ipxe')
     expect(boot).toContain('imgfetch --name node http://192.168.0.10/ipxe/nodes/01-${mac:hexhyp}.ipxe || imgfetch --name node http://192.168.0.10/ipxe/nodes/${ip}.ipxe || imgfetch --name node http://192.168.0.10/ipxe/default.ipxe || goto unknown\nimgexec node\n')
     const text = renderIpxeNode(site, node01)
-    expect(text).toContain('kernel http://192.168.0.10/pxeroot/debian-bookworm/2/vmlinuz initrd=initrd.img root=/dev/nfs nfsroot=192.168.0.10:/srv/nodes/node01,vers=3,tcp ip=dhcp rw BOOTIF=01-${mac:hexhyp}\n')
+    expect(text).toContain('kernel http://192.168.0.10/pxeroot/debian-bookworm/2/vmlinuz initrd=initrd.img root=/dev/nfs nfsroot=192.168.0.10:/srv/nodes/node01,vers=3,tcp ip=dhcp rw pxeroot.revision=debian-bookworm@2 BOOTIF=01-${mac:hexhyp}\n')
     expect(text).toContain('initrd http://192.168.0.10/pxeroot/debian-bookworm/2/initrd.img\nboot\n')
     // The same command line as the node's pxelinux entry, from the same boot model.
     expect(renderPxelinuxNode(node02)).toContain(`APPEND initrd=${node02.initrd} ${node02.cmdline}\n`)

@@ -10,7 +10,7 @@ import {removeSchedule} from '../../src/services/schedule-rm.js'
 import {setSchedule} from '../../src/services/schedule-set.js'
 import {showSchedule} from '../../src/services/schedule-show.js'
 import {runCommand} from '../support/run-command.js'
-import {testContext, tmpRoot} from '../support/tmp-root.js'
+import {seedSite, snapshotTree, testContext, tmpRoot} from '../support/tmp-root.js'
 
 const PROGRAM: PxerootProgram = {
   argv: ['/usr/bin/node', '/opt/pxeroot/bin/run.js'],
@@ -24,6 +24,10 @@ describe('pxeroot schedule', () => {
 
   beforeEach(async () => {
     ;({dir, cleanup} = await tmpRoot('pxeroot-schedule-'))
+    // The scheduled commands need a site (schedule set checks it); image exec names image lab.
+    await seedSite(dir)
+    await fs.mkdir(path.join(dir, 'srv/pxeroot/images/lab/1/rootfs'), {recursive: true})
+    await fs.symlink('1', path.join(dir, 'srv/pxeroot/images/lab/current'))
   })
   afterEach(async () => cleanup?.())
 
@@ -70,13 +74,14 @@ describe('pxeroot schedule', () => {
 
   it('refuses bad schedules and non-pxeroot commands, writing nothing', async () => {
     const ctx = testContext(dir)
+    const before = await snapshotTree(dir)
     await expect(setSchedule(ctx, '0 3 * * 8', ['apply'], PROGRAM)).rejects.toThrow(/schedule: day of week "8" is out of range 0-7/)
     await expect(setSchedule(ctx, '0 3 * * 0', ['rm', '-rf', '/'], PROGRAM)).rejects.toThrow(/command: "rm -rf \/" is not a pxeroot command/)
     await expect(setSchedule(ctx, '0 3 * * 0', [], PROGRAM)).rejects.toThrow(/command: missing/)
     await expect(setSchedule(ctx, '0 3 * * 0', ['schedule', 'set', 'x'], PROGRAM)).rejects.toThrow(/cannot be scheduled/)
     await expect(setSchedule(ctx, '0 3 * * 0', ['apply', '--root', '/x'], PROGRAM)).rejects.toThrow(/do not pass --root/)
     await expect(setSchedule(ctx, '0 3 * * 0', ['apply', 'a\nb'], PROGRAM)).rejects.toThrow(/line breaks/)
-    expect(await fs.readdir(dir)).toEqual([])
+    expect(await snapshotTree(dir)).toEqual(before)
   })
 
   it('never replaces a cron file someone else wrote', async () => {
@@ -105,12 +110,13 @@ describe('pxeroot schedule', () => {
       [['apply', 'now'], /^command: apply: unexpected argument now/],
       [['nodes', 'add'], /^command: nodes add: missing argument NAME/],
     ]
+    const before = await snapshotTree(dir)
     for (const [command, message] of refused) {
       const r = await runCommand(ScheduleSet, ['0 3 * * 0', '--root', dir, '--', ...command])
       expect([r.code, r.stderr.trim().split('\n')], command.join(' ')).toEqual([2, [expect.stringMatching(/^pxeroot: /)]])
       expect(r.error?.message, command.join(' ')).toMatch(message)
     }
-    expect(await fs.readdir(dir)).toEqual([])
+    expect(await snapshotTree(dir)).toEqual(before)
     // A command with its own "--" keeps its words in order.
     const ok = await runCommand(ScheduleSet, ['0 3 * * 0', '--root', dir, '--', 'image', 'exec', 'lab', '--', 'apt-get', '-y', 'autoremove'])
     expect(ok.error?.message).toBeUndefined()
@@ -127,5 +133,16 @@ describe('pxeroot schedule', () => {
     const bad = await runCommand(ScheduleSet, ['0 3 * *', '--root', dir, '--', 'version'])
     expect(bad.code).toBe(2)
     expect(bad.error?.message).toMatch(/schedule: "0 3 \* \*" has 4 fields, cron needs 5/)
+  })
+
+  it('set, with the commands\' own parsers, refuses what each run would meet and says what it checked', async () => {
+    const missing = await runCommand(ScheduleSet, ['0 4 * * 0', '--root', dir, '--', 'nodes', 'rebase', '--all', '--image', 'lab@7'])
+    expect([missing.code, missing.error?.message]).toEqual([2, 'command: image: there is no revision lab@7 (see "pxeroot image list")'])
+    const unknownNode = await runCommand(ScheduleSet, ['0 4 * * 0', '--root', dir, '--', 'lab', 'boot', 'node42'])
+    expect([unknownNode.code, unknownNode.error?.message]).toEqual([2, 'command: node42 is not in the inventory (see "pxeroot nodes list"; schedule nodes that exist)'])
+    await expect(fs.stat(cronFile())).rejects.toThrow()
+    const ok = await runCommand(ScheduleSet, ['0 4 * * 0', '--root', dir, '--json', '--', 'nodes', 'rebase', '--all', '--image', 'lab'])
+    expect(ok.error?.message).toBeUndefined()
+    expect((ok.result as {checked: {now: string[]}}).checked.now).toContain('image lab (now lab@1) exists')
   })
 })

@@ -25,29 +25,29 @@ const AFTER = new Date('2026-11-27T16:00:00Z')
 describe('lease databases', () => {
   it('reads ISC dhcpd.leases: address, MAC, end, and whether it is still active', async () => {
     const text = await fs.readFile(path.join(FIXTURES, 'leases/dhcpd.leases'), 'utf8')
-    expect(parseIscLeases(text, DURING)).toEqual([
-      {ip: '192.168.0.201', mac: '52:54:00:00:00:a1', ends: new Date('2026-11-27T15:27:07Z'), active: true},
-      {ip: '192.168.0.202', mac: '52:54:00:00:00:b2', ends: new Date('2026-11-27T15:27:57Z'), active: true},
-    ])
-    expect(parseIscLeases(text, AFTER).map((l) => l.active)).toEqual([false, false])
+    expect(parseIscLeases(text, DURING)).toEqual({leases: [
+      {ip: '192.168.0.201', mac: '52:54:00:00:00:a1', starts: new Date('2026-11-27T15:17:07Z'), ends: new Date('2026-11-27T15:27:07Z'), active: true},
+      {ip: '192.168.0.202', mac: '52:54:00:00:00:b2', starts: new Date('2026-11-27T15:17:57Z'), ends: new Date('2026-11-27T15:27:57Z'), active: true},
+    ], unreadable: []})
+    expect(parseIscLeases(text, AFTER).leases.map((l) => l.active)).toEqual([false, false])
     // The file is a log: a later entry for the same address wins (here: the lease released).
     const released = `${text}\nlease 192.168.0.201 {\n  starts 5 2026/11/27 15:18:00;\n  ends 5 2026/11/27 15:18:00;\n  binding state free;\n  hardware ethernet 52:54:00:00:00:a1;\n}\n`
-    expect(parseIscLeases(released, DURING).find((l) => l.ip === '192.168.0.201')?.active).toBe(false)
+    expect(parseIscLeases(released, DURING).leases.find((l) => l.ip === '192.168.0.201')?.active).toBe(false)
   })
 
   it('reads dnsmasq\'s lease file and Kea\'s memfile CSV', async () => {
     const dnsmasq = await fs.readFile(path.join(FIXTURES, 'leases/dnsmasq.leases'), 'utf8')
-    expect(parseDnsmasqLeases(dnsmasq, new Date(1_795_793_000_000))).toEqual([
+    expect(parseDnsmasqLeases(dnsmasq, new Date(1_795_793_000_000))).toEqual({leases: [
       {ip: '192.168.0.201', mac: '52:54:00:00:00:b2', ends: new Date(1_795_793_751_000), active: true},
       {ip: '192.168.0.202', mac: '52:54:00:00:00:a1', ends: new Date(1_795_793_814_000), active: true},
-    ])
+    ], unreadable: []})
     const kea = 'address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname,state,user_context\n'
       + '192.168.0.201,52:54:00:00:00:a1,,3600,1795797351,1,0,0,node01,0,\n'
       + '192.168.0.202,52:54:00:00:00:b2,,3600,1795797351,1,0,0,,2,\n'
-    expect(parseKeaLeases(kea, new Date(1_795_793_000_000))).toEqual([
-      {ip: '192.168.0.201', mac: '52:54:00:00:00:a1', ends: new Date(1_795_797_351_000), active: true},
-      {ip: '192.168.0.202', mac: '52:54:00:00:00:b2', ends: new Date(1_795_797_351_000), active: false},
-    ])
+    expect(parseKeaLeases(kea, new Date(1_795_793_000_000))).toEqual({leases: [
+      {ip: '192.168.0.201', mac: '52:54:00:00:00:a1', starts: new Date(1_795_793_751_000), ends: new Date(1_795_797_351_000), active: true},
+      {ip: '192.168.0.202', mac: '52:54:00:00:00:b2', starts: new Date(1_795_793_751_000), ends: new Date(1_795_797_351_000), active: false},
+    ], unreadable: []})
   })
 })
 
@@ -143,7 +143,11 @@ describe('pxeroot status on a server', () => {
     await fs.writeFile(path.join(tmp.dir, 'var/lib/dhcp/dhcpd.leases'), `lease 192.168.0.201 {\n  ends 5 ${stamp};\n  binding state active;\n  hardware ethernet 52:54:00:00:00:01;\n}\n`)
     const leased = await readStatus(ctx, ['node01'])
     expect(leased.nodes).toHaveLength(1)
-    expect(leased.nodes[0]).toMatchObject({name: 'node01', state: 'leased', lease: {mac: '52:54:00:00:00:01'}})
+    expect(leased.nodes[0]).toMatchObject({name: 'node01', state: 'leased', lease: {mac: '52:54:00:00:00:01'}, booted: null})
+    // What the node wrote into its own root once up (the image's boot report).
+    await fs.mkdir(path.join(tmp.dir, 'srv/nodes/node01/var/lib/pxeroot'), {recursive: true})
+    await fs.writeFile(path.join(tmp.dir, 'srv/nodes/node01/var/lib/pxeroot/booted'), 'revision=debian-bookworm@2\nboot_id=0f5c7a3e-6d0b-4a9e-9d1c-4c2f3b1a0e9d\nbooted_at=2026-11-27T15:18:00Z\n')
+    expect((await readStatus(ctx, ['node01'])).nodes[0].booted).toEqual({revision: 'debian-bookworm@2', bootId: '0f5c7a3e-6d0b-4a9e-9d1c-4c2f3b1a0e9d', at: '2026-11-27T15:18:00Z'})
     await expect(readStatus(ctx, ['node99'])).rejects.toThrow(/node99 is not in the inventory/)
   })
 

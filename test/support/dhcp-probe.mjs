@@ -1,5 +1,7 @@
 // A DHCP client for tests, run with node inside a test's client network namespace:
 //   node dhcp-probe.mjs --mac 52:54:00:00:00:01 [--arch 0] [--client-id [HEX]] [--user-class iPXE] [--ipconfig] [--request]
+//   node dhcp-probe.mjs --mac ... --every 100 --timeout 60000   (bench/failover.ts: a DISCOVER every 100 ms,
+//                                                               one line {at, server, yiaddr} per OFFER)
 // It broadcasts a DISCOVER as PXE firmware does (vendor class PXEClient, option 93) or, with
 // --ipconfig, as the initramfs's klibc ipconfig does (no option 93, no client identifier), and
 // with --request completes the exchange (REQUEST to the offering server, then its ACK).
@@ -9,10 +11,10 @@ import {parseArgs} from 'node:util'
 
 const {values: o} = parseArgs({options: {
   mac: {type: 'string'}, arch: {type: 'string', default: '0'}, 'client-id': {type: 'string'}, 'user-class': {type: 'string'},
-  ipconfig: {type: 'boolean'}, request: {type: 'boolean'}, timeout: {type: 'string', default: '8000'},
+  ipconfig: {type: 'boolean'}, request: {type: 'boolean'}, timeout: {type: 'string', default: '8000'}, every: {type: 'string'},
 }})
 const hw = Buffer.from(o.mac.split(':').map((x) => Number.parseInt(x, 16)))
-const xid = Math.floor(Math.random() * 2 ** 32)
+let xid = Math.floor(Math.random() * 2 ** 32)
 const opt = (code, data) => Buffer.concat([Buffer.from([code, data.length]), data])
 
 function packet(type, extra = []) {
@@ -57,7 +59,14 @@ const done = () => {
   process.exit(0)
 }
 setTimeout(done, Number(o.timeout))
+const ip4 = (hex) => (hex ? Buffer.from(hex, 'hex').join('.') : null)
 socket.on('message', (data) => {
+  if (o.every && data[0] === 2) {
+    // Repeating: every OFFER to any of our DISCOVERs, with who sent it and when it arrived.
+    const reply = parse(data)
+    if (reply.type === 2) process.stdout.write(JSON.stringify({at: Date.now(), server: ip4(reply.options[54]), yiaddr: reply.yiaddr}) + '\n')
+    return
+  }
   if (data.readUInt32BE(4) !== xid || data[0] !== 2) return
   const reply = parse(data)
   if (reply.type === 2 && !result.offer) {
@@ -74,4 +83,10 @@ socket.on('message', (data) => {
 socket.bind(68, () => {
   socket.setBroadcast(true)
   socket.send(packet(1), 67, '255.255.255.255')
+  if (o.every) {
+    setInterval(() => {
+      xid = (xid + 1) >>> 0
+      socket.send(packet(1), 67, '255.255.255.255')
+    }, Number(o.every))
+  }
 })

@@ -28,3 +28,8 @@ export async function seedModel(extra = '', nodesText?: string, dhcpBoot: DhcpBo
 export const KEA_SITE = 'backends: {dhcp: kea}\ndhcp: {interface: eth0}\n'
 export const DNSMASQ_SITE = 'backends: {dhcp: dnsmasq}\ndhcp: {interface: eth0}\n'
 export const PROXY_SITE = 'backends: {dhcp: dnsmasq}\ndhcp: {mode: proxy, interface: eth0}\n'
+
+/** The seed site with two boot servers instead of one: boot1 at the seed's server address, boot2 beside it. */
+export async function seedServersSiteText(extra = '', servers = '  - {name: boot1, address: 192.168.0.10}\n  - {name: boot2, address: 192.168.0.11}\n'): Promise<string> {
+  return (await seedSiteText(extra)).replace('server: 192.168.0.10\n', `servers:\n${servers}`)
+}

@@ -36,6 +36,7 @@ const SETTINGS: readonly SettingRule[] = [
   [/"domain-name-servers"/, 'dns'],
   [/"domain-name"/, 'domain'],
   [/"next-server"/, 'server'],
+  [/"(high-availability|this-server-name|peers|url|role|heartbeat-delay|max-response-delay|max-unacked-clients)"/, 'servers and dhcp.ha'],
   [/"subnet"/, 'subnet'],
   [/"hw-address": "([^"]+)".*"hostname": "([^"]+)"/, 'node $2 with mac $1'],
 ]

@@ -18,10 +18,20 @@ export default class NodesList extends BaseCommand {
     const nodes = await listNodes(this.makeContext(flags.root), {size: flags.sizes})
     if (!this.jsonEnabled()) {
       if (nodes.length === 0) this.log('No nodes yet: add one with "pxeroot nodes add NAME" or "pxeroot nodes clone N".')
-      else process.stdout.write(table(['NAME', 'IP', 'MAC', 'IMAGE', 'METHOD', 'SIZE', 'BEHIND', 'ROOT', 'PXELINUX'],
-        nodes.map((n) => [n.name, n.ip, n.mac ?? '-', n.image ?? '-', n.method ?? '-', n.size === null ? '-' : `${mib(n.size)}${n.sizeKind === 'allocated' ? '*' : ''}`,
-          n.behind === null ? '-' : String(n.behind), n.rootExists ? n.root : `${n.root} (missing)`, n.pxelinux])))
+      else if (nodes.some((n) => n.server)) {
+        // Several servers: each root is on its server's storage; this one sees only its own.
+        process.stdout.write(table(['NAME', 'IP', 'MAC', 'IMAGE', 'METHOD', 'SIZE', 'BEHIND', 'SERVER', 'ROOT', 'PXELINUX'],
+          nodes.map((n) => [...rowStart(n), n.server ?? '-', n.rootExists ? n.root : `${n.root} (not here)`, n.pxelinux])))
+      } else {
+        process.stdout.write(table(['NAME', 'IP', 'MAC', 'IMAGE', 'METHOD', 'SIZE', 'BEHIND', 'ROOT', 'PXELINUX'],
+          nodes.map((n) => [...rowStart(n), n.rootExists ? n.root : `${n.root} (missing)`, n.pxelinux])))
+      }
     }
     return {nodes}
   }
+}
+
+/** The columns every listing starts with. */
+function rowStart(n: NodeRow): string[] {
+  return [n.name, n.ip, n.mac ?? '-', n.image ?? '-', n.method ?? '-', n.size === null ? '-' : `${mib(n.size)}${n.sizeKind === 'allocated' ? '*' : ''}`, n.behind === null ? '-' : String(n.behind)]
 }

@@ -1,6 +1,7 @@
 import {type BootModel} from '../../boot/model.js'
 import {header} from '../header.js'
 import {dhcpInterface, dynamicRanges, IPXE_USER_CLASS, macBoundNodes, UEFI_ARCHES} from './common.js'
+import {keaHaHooks, keaPools} from './kea-ha.js'
 
 /**
  * Where Kea keeps its state. Debian's AppArmor profile for kea-dhcp4 lets it write exactly these
@@ -52,7 +53,8 @@ export function renderKeaConfig(model: BootModel): string {
     {name: 'broadcast-address', data: site.net.broadcast},
   ]
   const reservations = macBoundNodes(nodes).map((n) => ({'hw-address': n.mac, 'ip-address': n.ip, hostname: n.name}))
-  const pools = dynamicRanges(site, nodes).map((r) => ({pool: `${r.start} - ${r.end}`}))
+  const pools = keaPools(site, dynamicRanges(site, nodes))
+  const hooks = keaHaHooks(site)
   return [
     header('//'),
     '{"Dhcp4": {',
@@ -64,6 +66,11 @@ export function renderKeaConfig(model: BootModel): string {
     '  // initramfs does not, and both must get the same address.',
     '  "match-client-id": false,',
     '  "authoritative": true,',
+    ...(hooks.length === 0 ? [] : [
+      '  // DHCP failover with the other servers (Kea\'s HA hook; its listener needs multi-threading).',
+      `  "multi-threading": ${inline({'enable-multi-threading': true})},`,
+      `  "hooks-libraries": ${JSON.stringify(hooks, null, 2).replaceAll('\n', '\n  ')},`,
+    ]),
     `  "valid-lifetime": ${site.lease.default},`,
     `  "max-valid-lifetime": ${site.lease.max},`,
     '  // The boot file by client: iPXE by its user class, UEFI x64 by option 93 (7 or 9), else BIOS.',

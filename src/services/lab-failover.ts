@@ -1,0 +1,99 @@
+import {DHCP_SERVERS} from '../backends/registry.js'
+import {KEA_PATHS} from '../backends/dhcp/kea.js'
+import {bootNodes} from '../boot/nodes.js'
+import {forServer, noFailoverNotice} from '../config/servers.js'
+import {loadSite} from '../config/site-file.js'
+import {PreconditionError, PxerootError, UserError} from '../errors.js'
+import {assertValidInventory, loadInventory} from '../inventory/inventory.js'
+import {runFailover, type FailoverResult, type PairServer} from '../lab/pair.js'
+import {labMac, pickAccel} from '../lab/qemu.js'
+import {type LabBootOptions, type LabVm} from '../lab/run.js'
+import {requireLabTools} from '../lab/tools.js'
+import {parseKeaConfig} from '../render/dhcp/kea.js'
+import {peerUrl} from '../render/dhcp/kea-ha.js'
+import {probeServers} from '../servers/probe.js'
+import {siteVersion} from '../servers/record.js'
+import {rootsByServer} from '../servers/roots.js'
+import {type Context} from '../system/context.js'
+import {isDirectory, readIfExists} from '../system/files.js'
+import {reapStaleNamespaces} from '../system/netns.js'
+import {makeRoot, type Root} from '../system/paths.js'
+import {chainOf, labServers} from './lab-boot.js'
+
+export interface LabFailoverOptions extends Pick<LabBootOptions, 'timeout' | 'keepLogs' | 'accel' | 'memoryMiB'> {
+  /** The node booted while both servers serve, then the one booted from the standby alone. */
+  first: string
+  second: string
+  /** Where `apply --server NAME` wrote each server's files (their machines' roots); default --root. */
+  serverRoots?: Readonly<Record<string, string>>
+}
+
+/** The Kea HA name a root's generated configuration answers to, or why there is none. */
+async function keaServerName(root: Root): Promise<string | undefined> {
+  const text = await readIfExists(root.resolve(KEA_PATHS.config))
+  if (!text) return undefined
+  const hooks = parseKeaConfig(text.toString('utf8')).Dhcp4['hooks-libraries'] as {parameters?: {'high-availability'?: {'this-server-name'?: string}[]}}[] | undefined
+  return hooks?.flatMap((h) => h.parameters?.['high-availability'] ?? [])[0]?.['this-server-name']
+}
+
+/**
+ * `lab failover FIRST SECOND`: the site's first two servers in one lab, each on the files its own
+ * `apply --server` wrote; FIRST boots from the pair, the primary's daemons are killed, SECOND
+ * boots from the standby (lab/pair.ts). Exit 0 only when both booted, the standby took over and
+ * FIRST ran on.
+ */
+export async function labFailover(ctx: Context, options: LabFailoverOptions): Promise<FailoverResult> {
+  if (process.getuid?.() !== 0) throw new PreconditionError('pxeroot lab failover needs root (network namespaces, tap devices, mounts)', 'run it with sudo')
+  if (options.first === options.second) throw new UserError('name two different nodes: FIRST boots from the pair, SECOND from the standby alone')
+  const site = await loadSite(ctx.root)
+  if (site.servers.length < 2) throw new UserError(`lab failover needs a site with two servers (servers: in ${'/etc/pxeroot/pxeroot.yaml'}); this one has ${site.servers.length === 0 ? 'one (server:)' : 'one'}`)
+  if (site.backends.dhcp !== 'kea') throw new UserError(`lab failover needs backends.dhcp: kea: ${noFailoverNotice(site) ?? ''}`.trim(), 'set backends.dhcp: kea and run pxeroot apply --server NAME on each server')
+  for (const name of Object.keys(options.serverRoots ?? {})) if (!site.servers.some((s) => s.name === name)) throw new UserError(`--server-root ${name}: no such server; the site's servers are ${site.servers.map((s) => s.name).join(', ')}`)
+  const inventory = await loadInventory(ctx.root)
+  assertValidInventory(site, inventory)
+  const pair = site.servers.slice(0, 2)
+  const roots = pair.map((s) => makeRoot(options.serverRoots?.[s.name] ?? ctx.root.prefix))
+  const views = pair.map((s) => forServer(site, s.name))
+  for (const [i, s] of pair.entries()) {
+    const found = await keaServerName(roots[i])
+    if (found !== s.name) {
+      throw new PreconditionError(`${roots[i].resolve(KEA_PATHS.config)} is ${found ? `${found}'s Kea configuration` : 'no Kea configuration with the HA hook'}, not ${s.name}'s`,
+        `run "pxeroot apply --server ${s.name} --root DIR" and give --server-root ${s.name}=DIR`)
+    }
+  }
+  const nodes = await Promise.all(views.map((view, i) => bootNodes({...ctx, root: roots[i]}, view, inventory)))
+  const taken = new Set(nodes[0].flatMap((n) => (n.mac ? [n.mac] : [])))
+  const vms = [options.first, options.second].map((name, which): LabVm => {
+    const node = nodes[0].find((n) => n.name === name)
+    if (!node) throw new UserError(`node "${name}" is not in the inventory; known nodes: ${nodes[0].map((n) => n.name).join(', ') || 'none'}`)
+    const mac = node.mac ?? labMac(node.ip, taken)
+    taken.add(mac)
+    return {node, boundBy: node.mac ? 'mac' : 'ip', target: {name, ip: node.ip, mac, rootPath: node.rootPath, ...chainOf('bios', site, node), kernel: node.kernel, initrd: node.initrd}, server: pair[which].address}
+  }) as [LabVm, LabVm]
+  // Each root where its server keeps it.
+  for (const vm of vms) {
+    const i = pair.findIndex((s) => s.name === vm.node.server)
+    if (!await isDirectory(roots[i].resolve(vm.node.rootPath))) throw new PreconditionError(`${vm.node.name} has no root at ${vm.node.rootPath} on ${vm.node.server}`, `run "pxeroot nodes clone" on ${vm.node.server}`)
+  }
+  const servers = await Promise.all(pair.map(async (s, i): Promise<PairServer> => {
+    // The VMs as this server sees them: whose roots it exports.
+    const own = vms.map((vm) => ({...vm, node: nodes[i].find((n) => n.name === vm.node.name)!}))
+    const lab = await labServers({...ctx, root: roots[i]}, views[i], own, {inventory, nodes: nodes[i]}, {})
+    delete lab.status
+    return {name: s.name, site: views[i], root: roots[i], vms: [own[0], own[1]], servers: lab, haUrl: peerUrl(site, s)}
+  }))
+  const tools = await requireLabTools({...servers[0].servers.programs, ...servers[1].servers.programs, curl: 'curl', [DHCP_SERVERS.kea.daemon]: DHCP_SERVERS.kea.packages.join(' ')})
+  const accel = await pickAccel(options.accel ?? 'auto')
+  await reapStaleNamespaces(ctx.runner)
+  const version = siteVersion(site, inventory)
+  const run = (with_: 'kvm' | 'tcg') => runFailover(ctx, tools, with_, {nodes: [options.first, options.second], timeout: options.timeout, keepLogs: options.keepLogs, memoryMiB: options.memoryMiB}, [servers[0], servers[1]], vms,
+    (runner) => probeServers(runner, site, version, rootsByServer(site, inventory)))
+  let result = await run(accel)
+  // As lab boot: a /dev/kvm whose guests reset in the firmware says nothing about the servers; TCG does.
+  if (accel === 'kvm' && (options.accel ?? 'auto') === 'auto' && !result.first.passed && result.first.milestones.every((m) => m.seconds === undefined) && /the VM stopped/.test(result.first.reason ?? '')) {
+    ctx.log('lab: the VM reset under KVM before its first DHCP request; running again under TCG')
+    result = await run('tcg')
+  }
+  if (!result.passed) throw new PxerootError(`the failover from ${result.primary} to ${result.standby} did not hold: see the report`, undefined, result)
+  return result
+}
