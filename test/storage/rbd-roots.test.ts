@@ -17,6 +17,7 @@ import NodesPrune from '../../src/commands/nodes/prune.js'
 import NodesRebase from '../../src/commands/nodes/rebase.js'
 import NodesRm from '../../src/commands/nodes/rm.js'
 import NodesRollback from '../../src/commands/nodes/rollback.js'
+import Status from '../../src/commands/status.js'
 import {loadInventory} from '../../src/inventory/inventory.js'
 import {withStorage} from '../../src/storage/registry.js'
 import {cephSkipReason, type TestCluster} from '../support/ceph.js'
@@ -99,7 +100,7 @@ describe.skipIf(skip)(`node roots on rbd${skip ? ` (skipped: ${skip})` : ''}`, (
     expect((await runCommand(Apply, [...s.root])).error?.message).toBeUndefined()
     const entry = await fs.readFile(path.join(s.dir, 'var/lib/tftpboot/pxelinux.cfg/0A4D0064'), 'utf8')
     const secret = (await fs.readFile(path.join(s.dir, 'var/lib/pxeroot/rbd-keys/node01'), 'utf8')).trim()
-    expect(entry).toContain(`APPEND initrd=pxeroot/debian-bookworm/1/initrd.img boot=rbd pxeroot.rbd=10.77.0.253:6789/${s.pool}/node01/root pxeroot.rbd_user=node01 pxeroot.rbd_key=${secret} ip=dhcp rw\n`)
+    expect(entry).toContain(`APPEND initrd=pxeroot/debian-bookworm/1/initrd.img boot=rbd pxeroot.rbd=10.77.0.253:6789/${s.pool}/node01/root pxeroot.rbd_user=node01 pxeroot.rbd_key=${secret} ip=dhcp rw pxeroot.revision=debian-bookworm@1\n`)
     const grub = await fs.readFile(path.join(s.dir, 'var/lib/tftpboot/grub/nodes/0A4D0064.cfg'), 'utf8')
     expect(grub).toContain(`pxeroot.rbd_key=${secret}`)
     const exports = await fs.readFile(path.join(s.dir, 'etc/ganesha/pxeroot.conf'), 'utf8')
@@ -140,6 +141,32 @@ describe.skipIf(skip)(`node roots on rbd${skip ? ` (skipped: ${skip})` : ''}`, (
     expect(await images('node01')).toEqual(['root'])
     expect(await leftovers(s.dir)).toEqual([])
   }, 600_000)
+
+  it('status reads the boot report a running node wrote into its root, through a view that changes nothing of it', async () => {
+    // What node02's boot-report unit writes once it is up.
+    await s.site().then((site) => withStorage(s.ctx, site, async (storage) => {
+      const root = await storage.openRoot('node02', {write: true})
+      await fs.mkdir(path.join(root.dir, 'var/lib/pxeroot'), {recursive: true})
+      await fs.writeFile(path.join(root.dir, 'var/lib/pxeroot/booted'), 'revision=debian-bookworm@1\nboot_id=0b1d6c2e-1f2a-4c3b-9d4e-5f6a7b8c9d0e\nbooted_at=2026-01-01T00:00:00Z\n')
+      await root.close()
+    }))
+    // node02 is up: its root is mapped (a watcher on the image).
+    const [cmd, argv] = cluster.inNet('rbd', ['--conf', cluster.conf, 'watch', `${s.pool}/node02/root`])
+    const watcher: ResultPromise = execa(cmd, argv, {reject: false, timeout: 120_000})
+    try {
+      for (let i = 0; i < 50 && !(await cluster.rbd(['status', `${s.pool}/node02/root`])).includes('watcher='); i++) await new Promise((r) => setTimeout(r, 200))
+      const used = await cluster.rbd(['du', '--format', 'json', `${s.pool}/node02/root`])
+      const r = await runCommand(Status, ['node02', ...s.root, '--json'])
+      expect(r.error?.message).toBeUndefined()
+      expect((r.result as {nodes: {name: string, booted: unknown}[]}).nodes[0]).toMatchObject({name: 'node02', booted: {revision: 'debian-bookworm@1', bootId: '0b1d6c2e-1f2a-4c3b-9d4e-5f6a7b8c9d0e'}})
+      expect(await cluster.rbd(['du', '--format', 'json', `${s.pool}/node02/root`])).toBe(used)
+      expect(await cluster.rbd(['status', `${s.pool}/node02/root`])).toContain('watcher=')
+      expect(await leftovers(s.dir)).toEqual([])
+    } finally {
+      watcher.kill('SIGTERM')
+      await watcher
+    }
+  }, 120_000)
 
   it('refuses to rebase or remove a root a client has open (its watcher), changing nothing', async () => {
     // Stands for node02 booted, with its root mapped.

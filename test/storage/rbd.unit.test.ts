@@ -21,8 +21,9 @@ describe('the kernel command line of an rbd node (the contract with the boot scr
     const site = parseSite(SITE)
     const [node] = bootNodesFor(site, {nodes: [{name: 'node01', ip: '10.77.0.100', kernelArgs: 'quiet'}]}, {image: 'lab', revision: 2},
       new Map([['node01', {kind: 'rbd', monitors: ['10.77.0.253:6789'], pool: 'p', namespace: 'node01', image: 'root', user: 'node01', secret: 'S'}]]))
-    expect(node.cmdline).toBe('boot=rbd pxeroot.rbd=10.77.0.253:6789/p/node01/root pxeroot.rbd_user=node01 pxeroot.rbd_key=S ip=dhcp rw quiet')
+    expect(node.cmdline).toBe('boot=rbd pxeroot.rbd=10.77.0.253:6789/p/node01/root pxeroot.rbd_user=node01 pxeroot.rbd_key=S ip=dhcp rw pxeroot.revision=lab@2 quiet')
     expect(node.root.kind).toBe('rbd')
+    expect(node.exportedHere).toBe(false)
   })
 })
 
