@@ -78,6 +78,10 @@ describe.skipIf(skip)(`node roots on rbd${skip ? ` (skipped: ${skip})` : ''}`, (
     }
     expect(ids.size).toBe(3)
     expect(keys.size).toBe(3)
+    // Each root knows every node's host key (written in the one attach its identity took), as the server does.
+    const [knownHosts] = await readRoot('node01', ['etc/ssh/ssh_known_hosts'])
+    for (const pub of keys) expect(knownHosts).toContain(pub.split(' ')[1])
+    expect(await fs.readFile(path.join(s.dir, 'etc/pxeroot/known_hosts'), 'utf8')).toBe(knownHosts)
     const inventory = await loadInventory(s.ctx.root)
     expect(inventory.nodes.map((n) => (n as {clone?: {method?: string}}).clone?.method)).toEqual(['rbd', 'rbd', 'rbd'])
     expect(await leftovers(s.dir)).toEqual([])
