@@ -12,9 +12,10 @@ import {mapBounded} from '../system/pool.js'
 import {removeTree} from '../system/trees.js'
 import {type OpenRoot, type RootBoot, type RootSize, type StorageBackend} from './backend.js'
 import {copyToStaging, createStaging, discardStaging, resetWork} from './local/revisions.js'
-import {nodeRootDir, revisionManifest, TEMP_ROOT} from './names.js'
+import {nodeOfRoot, nodeRootDir, revisionManifest, TEMP_ROOT} from './names.js'
 import {Attacher} from './rbd/attach.js'
 import {clientOf, nodeMonitors, rbdSettings} from './rbd/cluster.js'
+import {detachGateway, gatewayLoop} from './rbd/gateway.js'
 import {nodeCaps, REVISIONS_NAMESPACE, revisionImage, revisionNumbers, revisionSnap, ROOT_IMAGE, rootEntry, rootSpec} from './rbd/names.js'
 import {mib, requireSpace} from './space.js'
 
@@ -58,7 +59,13 @@ export function rbdStorage(ctx: Context, site: SiteModel): StorageBackend {
     await ctx.files.write(keyFile(node), `${secret}\n`, {mode: 0o600})
   }
 
+  const gateway = settings.mode === 'gateway'
+  /** A gateway's node root attached at its path (the NFS server's): what pxeroot opens, and must let go of before renaming it. */
+  const attachedHere = async (name: string) => gateway && nodeOfRoot(name) === name && await gatewayLoop(ctx, site, name) !== undefined
+
   async function openRoot(name: string, options: {write: boolean}): Promise<OpenRoot> {
+    // A gateway root is mounted for its NFS clients already: a second attach would be a second writer.
+    if (await attachedHere(name)) return {dir: ctx.root.resolve(nodeRootDir(site, name)), close: async () => {}}
     const {namespace, image} = rootSpec(name)
     if (options.write) return attacher.attach({namespace, image, readOnly: false, mountReadOnly: false, label: name})
     // Its node may be running: a private copy-on-write view of what it synced, never the image itself.
@@ -195,14 +202,17 @@ export function rbdStorage(ctx: Context, site: SiteModel): StorageBackend {
       }
     },
     openRoot,
-    rootsShared: false,
+    // A gateway's roots are NFS roots: written while their nodes run, as on a local site.
+    rootsShared: gateway,
     async renameRoot(from, to) {
+      if (await attachedHere(from)) await detachGateway(ctx, site, from)
       const a = rootSpec(from)
       const b = rootSpec(to)
       if (a.namespace !== b.namespace) throw new Error(`internal: ${from} and ${to} are roots of two nodes`)
       await call('rename', {namespace: a.namespace, from: a.image, to: b.image})
     },
     async removeRoot(name) {
+      if (await attachedHere(name)) await detachGateway(ctx, site, name)
       const {namespace, image} = rootSpec(name)
       await removeImage(namespace, image)
     },
@@ -217,6 +227,7 @@ export function rbdStorage(ctx: Context, site: SiteModel): StorageBackend {
     },
     async removeNode(node) {
       const removed: string[] = []
+      if (await attachedHere(node)) await detachGateway(ctx, site, node)
       const images = await call<string[]>('images', {namespace: node}).catch(() => [] as string[])
       for (const image of images) {
         if (rootEntry(node, image) === undefined) continue
@@ -229,6 +240,8 @@ export function rbdStorage(ctx: Context, site: SiteModel): StorageBackend {
       return removed
     },
     async rootInUse(node) {
+      // A gateway's own daemon holds its roots open: whether a node uses one is its NFS server's to say.
+      if (gateway) return []
       const found = await info(node, ROOT_IMAGE)
       return found && found.watchers.length > 0 ? [`${where(node, ROOT_IMAGE)} is open by ${found.watchers.join(', ')}`] : []
     },

@@ -58,8 +58,9 @@ export async function isBlockDevice(p: string): Promise<boolean> {
  * I/O (no second page cache between the filesystem and the file). A file that still shows size 0
  * (a FUSE export just added) is waited for briefly, or losetup would make a 0-byte device.
  */
-export async function attachLoop(runner: Runner, file: string, options: {readOnly: boolean}): Promise<string> {
-  for (let i = 0; i < 50 && ((await fs.stat(file).catch(() => undefined))?.size ?? 0) === 0; i++) await new Promise((r) => setTimeout(r, 20))
+export async function attachLoop(runner: Runner, file: string, options: {readOnly: boolean, waitMs?: number}): Promise<string> {
+  const deadline = Date.now() + (options.waitMs ?? 1000)
+  while (((await fs.stat(file).catch(() => undefined))?.size ?? 0) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
   const r = await runner.run('losetup', ['--find', '--show', '--direct-io=on', ...(options.readOnly ? ['--read-only'] : []), file], {timeout: 60_000})
   return r.stdout.trim()
 }

@@ -44,8 +44,9 @@ export const CEPH_PACKAGES = {
  * ended with pxeroot's own process should that be killed (the parent-death signal on `timeout`,
  * and on the program under it: a client left running would hold what it attached).
  */
-export function cephArgv(client: Pick<CephClient, 'netns'>, seconds: number, program: string, args: readonly string[]): [string, string[]] {
-  const withParent = ['setpriv', '--pdeathsig', 'KILL', '--']
+export function cephArgv(client: Pick<CephClient, 'netns'>, seconds: number, program: string, args: readonly string[], options: {outlive?: boolean} = {}): [string, string[]] {
+  // A server meant to outlive the run (an rbd gateway's daemon without systemd) keeps only its bound.
+  const withParent = options.outlive ? [] : ['setpriv', '--pdeathsig', 'KILL', '--']
   const bounded = [...withParent, 'timeout', '-k', String(KILL_AFTER_S), String(seconds), ...withParent, program, ...args]
   return client.netns ? ['nsenter', [`--net=/run/netns/${client.netns}`, '--', ...bounded]] : [bounded[0], bounded.slice(1)]
 }
