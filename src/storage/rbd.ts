@@ -15,6 +15,7 @@ import {copyToStaging, createStaging, discardStaging, resetWork} from './local/r
 import {nodeOfRoot, nodeRootDir, revisionManifest, TEMP_ROOT} from './names.js'
 import {Attacher} from './rbd/attach.js'
 import {clientOf, nodeMonitors, rbdSettings} from './rbd/cluster.js'
+import {rbdChecks} from './rbd/doctor.js'
 import {detachGateway, gatewayLoop} from './rbd/gateway.js'
 import {nodeCaps, REVISIONS_NAMESPACE, revisionImage, revisionNumbers, revisionSnap, ROOT_IMAGE, rootEntry, rootSpec} from './rbd/names.js'
 import {mib, requireSpace} from './space.js'
@@ -255,6 +256,10 @@ export function rbdStorage(ctx: Context, site: SiteModel): StorageBackend {
       })
       return sizes
     },
+    async check(nodes) {
+      return rbdChecks({call, settings, keyFile, where}, nodes)
+    },
+
     async rootBoot(nodes) {
       if (settings.mode === 'gateway') return new Map(nodes.map((node): [string, RootBoot] => [node, {kind: 'nfs', path: nodeRootDir(site, node)}]))
       const monitors = await nodeMonitors(ctx.root, settings)

@@ -11,6 +11,7 @@ import {execa, type ResultPromise} from 'execa'
 import {beforeAll, describe, expect, it} from 'vitest'
 
 import Apply from '../../src/commands/apply.js'
+import Doctor from '../../src/commands/doctor.js'
 import NodesClone from '../../src/commands/nodes/clone.js'
 import NodesList from '../../src/commands/nodes/list.js'
 import NodesPrune from '../../src/commands/nodes/prune.js'
@@ -193,10 +194,25 @@ describe.skipIf(skip)(`node roots on rbd${skip ? ` (skipped: ${skip})` : ''}`, (
     }
   }, 120_000)
 
+  it('doctor: the cluster, the pool, each node\'s clone on its revision and its key; a key gone is named', async () => {
+    const doctor = async () => ((await runCommand(Doctor, [...s.root, '--json'])).result as {checks: {check: string, status: string, message: string}[]}).checks
+    const first = await doctor()
+    expect(first.filter((c) => ['ceph cluster', 'rbd pool', 'node clones', 'node keys'].includes(c.check))).toEqual([
+      {check: 'ceph cluster', status: 'ok', message: 'HEALTH_OK'},
+      {check: 'rbd pool', status: 'ok', message: `pool ${s.pool}: rbd, clone v2, revisions namespace`},
+      {check: 'node clones', status: 'ok', message: '3 node(s): each a clone of its revision\'s snapshot'},
+      {check: 'node keys', status: 'ok', message: '3 key(s): each reaches only its node\'s namespace'},
+    ])
+    await cluster.ceph(['auth', 'del', 'client.node03'])
+    const keys = (await doctor()).find((c) => c.check === 'node keys')
+    expect(keys).toMatchObject({status: 'fail', message: 'node03 (no client.node03)'})
+  }, 120_000)
+
   it('nodes rm removes the clone, the namespace and the key', async () => {
     const r = await runCommand(NodesRm, ['node03', ...s.root, '--json'])
     expect(r.error?.message).toBeUndefined()
     expect(r.result).toMatchObject({removedRoots: [`${s.pool}/node03/root`, 'key client.node03']})
+    expect(r.stderr).not.toMatch(/warning/)
     expect(await namespaces()).not.toContain('node03')
     await expect(cluster.ceph(['auth', 'get', 'client.node03'])).rejects.toThrow()
     await expect(fs.stat(path.join(s.dir, 'var/lib/pxeroot/rbd-keys/node03'))).rejects.toThrow(/ENOENT/)

@@ -51,3 +51,7 @@ export function rootEntry(namespace: string, image: string): string | undefined 
 export function nodeCaps(pool: string, node: string): {mon: string, osd: string} {
   return {mon: 'profile rbd', osd: `profile rbd pool=${pool} namespace=${node}, profile rbd-read-only pool=${pool} namespace=${REVISIONS_NAMESPACE}`}
 }
+
+/** What this server needs for an rbd site: the Ceph clients, librbd for python (pxeroot's
+ * session), qemu-storage-daemon with its rbd driver, qemu-img (read-only views), mke2fs. */
+export const RBD_PACKAGES = ['ceph-common', 'python3-rbd', 'qemu-system-common', 'qemu-block-extra', 'qemu-utils', 'e2fsprogs'] as const
