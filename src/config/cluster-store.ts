@@ -91,6 +91,9 @@ export async function localState(root: Root, site: Pick<SiteModel, 'paths'>): Pr
   }
   await add(STATE.siteFile)
   await add(STATE.inventoryFile)
+  // Each rbd node's cephx secret (storage/rbd.ts keeps them here): every server renders its boot
+  // entries, whichever server cloned it. The cluster's admin can read them there anyway.
+  for (const f of await fs.readdir(root.resolve(NODE_KEYS)).catch(() => [] as string[])) await add(path.posix.join(NODE_KEYS, f))
   const dirs = async (dir: string) => (await fs.readdir(root.resolve(dir), {withFileTypes: true}).catch(() => [])).filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name)
   for (const image of await dirs(site.paths.images)) {
     const at = (...p: string[]) => path.posix.join(site.paths.images, image, ...p)
@@ -237,14 +240,17 @@ export class ClusterStore {
   }
 }
 
+/** Where an rbd site keeps its nodes' cephx secrets (storage/rbd.ts RBD_KEYS_DIR; config may not import storage). */
+const NODE_KEYS = path.posix.join(STATE.stateDir, 'rbd-keys')
+
 /**
  * Where a site keeps its state: in its Ceph pool when its storage is RBD (storage.rbd: the pool,
  * ceph.conf, cephx id, and in the lab the namespace the cluster is reached from), in a RADOS
  * namespace of its own; undefined for a site on local storage, whose state stays in its files.
  */
 export function clusterOf(root: Root, site: SiteModel): StateCluster | undefined {
-  const storage = (site as {storage?: {backend?: string, rbd?: {pool: string, cephConf: string, id: string, netns?: string}}}).storage
-  if (storage?.backend !== 'rbd' || !storage.rbd) return undefined
+  const {storage} = site
+  if (storage.backend !== 'rbd' || !storage.rbd) return undefined
   const {rbd} = storage
   return {conf: root.resolve(rbd.cephConf), id: rbd.id, pool: rbd.pool, namespace: STATE_NAMESPACE, ...(rbd.netns ? {netns: rbd.netns} : {})}
 }
@@ -270,7 +276,7 @@ export async function applyPulled(ctx: Context, store: ClusterStore, pull: Reado
   for (const [p, entry] of pull) {
     const disk = ctx.root.resolve(p)
     if (entry === undefined) await ctx.files.remove(disk)
-    else if ('text' in entry) await ctx.files.write(disk, entry.text, {mode: 0o644})
+    else if ('text' in entry) await ctx.files.write(disk, entry.text, {mode: p.startsWith(`${NODE_KEYS}/`) ? 0o600 : 0o644})
     else if ('link' in entry) {
       await ctx.files.mkdir(path.dirname(disk))
       await ctx.files.symlink(entry.link, disk)
