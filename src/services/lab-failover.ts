@@ -19,10 +19,10 @@ import {type Context} from '../system/context.js'
 import {isDirectory, readIfExists} from '../system/files.js'
 import {reapStaleNamespaces} from '../system/netns.js'
 import {makeRoot, type Root} from '../system/paths.js'
-import {chainOf, labServers} from './lab-boot.js'
+import {chainOf, labServers, linkCluster, rbdOf} from './lab-boot.js'
 import {takeOver} from './servers-takeover.js'
 
-export interface LabFailoverOptions extends Pick<LabBootOptions, 'timeout' | 'keepLogs' | 'accel' | 'memoryMiB'> {
+export interface LabFailoverOptions extends Pick<LabBootOptions, 'timeout' | 'keepLogs' | 'accel' | 'memoryMiB' | 'cephNetns'> {
   /** The nodes booted while both servers serve, then the ones booted from the standby alone. */
   before: string[]
   after: string[]
@@ -75,7 +75,7 @@ export async function labFailover(ctx: Context, options: LabFailoverOptions): Pr
     if (!node) throw new UserError(`node "${name}" is not in the inventory; known nodes: ${nodes[0].map((n) => n.name).join(', ') || 'none'}`)
     const mac = node.mac ?? labMac(node.ip, taken)
     taken.add(mac)
-    return {node, boundBy: node.mac ? 'mac' : 'ip', target: {name, ip: node.ip, mac, rootPath: node.rootPath, ...chainOf('bios', site, node), kernel: node.kernel, initrd: node.initrd}, server: answering.get(name)}
+    return {node, boundBy: node.mac ? 'mac' : 'ip', target: {name, ip: node.ip, mac, rootPath: node.rootPath, ...chainOf('bios', site, node), kernel: node.kernel, initrd: node.initrd, ...rbdOf(node)}, server: answering.get(name)}
   })
   const split = (list: LabVm[]) => ({before: list.slice(0, options.before.length), after: list.slice(options.before.length)})
   const vms = split(all)
@@ -95,6 +95,8 @@ export async function labFailover(ctx: Context, options: LabFailoverOptions): Pr
     const {own, lab} = await serversOf(i, nodes[i], inventory)
     return {name: s.name, site: views[i], root: roots[i], vms: split(own), servers: lab, haUrl: peerUrl(site, s)}
   }))
+  // Nodes with their root on RBD map it from the cluster on the lab's network: the primary's run boots every VM.
+  await linkCluster(ctx, site, all, servers[0].servers, options.cephNetns)
   // The takeover as the standby's admin runs it (servers takeover, on its own files), then its servers on what that wrote.
   const takeover = options.takeover ? async () => {
     const on = {...ctx, root: roots[1], server: pair[1].name}

@@ -29,6 +29,7 @@ boot's milestones, which server answered it, the standby's copy of its lease, th
     after: Flags.string({description: 'nodes booted from the standby once the primary is lost (repeatable, or comma-separated)', required: true, multiple: true}),
     takeover: Flags.boolean({description: 'the standby also takes over the roots the primary held and its address (servers takeover --address): their nodes must run on'}),
     'server-root': Flags.string({description: 'where "apply --server NAME" wrote a server\'s files, NAME=DIR (repeatable; default --root)', multiple: true}),
+    'ceph-netns': Flags.string({description: 'network namespace of the Ceph cluster nodes that boot from RBD map their roots from (default: the site\'s storage.rbd.netns)'}),
     timeout: Flags.integer({description: 'seconds each VM gets to reach its login prompt', default: 600, min: 10}),
     'keep-logs': Flags.directory({description: 'copy every serial console, server log, config and capture of the run here'}),
     accel: Flags.option({options: ['auto', 'kvm', 'tcg'] as const, default: 'auto' as const, description: 'qemu accelerator (auto: KVM when /dev/kvm works)'})(),
@@ -47,7 +48,7 @@ boot's milestones, which server answered it, the standby's copy of its lease, th
     }
     const progress = spinnerLog(`failing over with ${[...before, ...after].join(', ')}`, {json: this.jsonEnabled()})
     try {
-      const result = await labFailover(this.makeContext(flags.root, {log: progress.log}), {before, after, takeover: flags.takeover, serverRoots, timeout: flags.timeout, keepLogs: flags['keep-logs'], accel: flags.accel, memoryMiB: flags.memory})
+      const result = await labFailover(this.makeContext(flags.root, {log: progress.log}), {before, after, takeover: flags.takeover, serverRoots, timeout: flags.timeout, keepLogs: flags['keep-logs'], accel: flags.accel, memoryMiB: flags.memory, cephNetns: flags['ceph-netns']})
       progress.stop()
       if (!this.jsonEnabled()) process.stdout.write(failoverReport(result))
       return result
