@@ -8,7 +8,8 @@ import {errorJson, errorLine} from './error-report.js'
 import {type Runner} from '../system/runner.js'
 
 /** The commands that change image revisions outside the site lock. */
-const IMAGE_CHANGES = new Set(['image:build', 'image:update', 'image:exec', 'image:shell', 'image:import', 'image:rollback', 'image:prune', 'image:rm'])
+/** Commands that change the site state outside the cluster's lock (an image's own lock; storage prepare makes the site an rbd one). */
+const IMAGE_CHANGES = new Set(['storage:prepare', 'image:build', 'image:update', 'image:exec', 'image:shell', 'image:import', 'image:rollback', 'image:prune', 'image:rm'])
 
 /** oclif's FlagOutput/ArgOutput, which its index does not export. */
 type ParsedMap = {[name: string]: any}
@@ -70,9 +71,10 @@ export abstract class BaseCommand extends Command {
   protected async finally(error: Error | undefined): Promise<void> {
     process.off('SIGINT', this.onSignal)
     process.off('SIGTERM', this.onSignal)
-    // The image commands change revisions under the image's lock, not the site's: on a site whose
-    // state is in its cluster, what they changed is stored there now (config/site-lock.ts).
-    if (!error && this.context && IMAGE_CHANGES.has(this.id ?? '')) await storeSiteState(this.context.root, `image ${this.id!.split(':')[1]}`)
+    // The image commands change revisions under the image's lock, not the site's, and storage prepare
+    // --rbd ran under the lock of a site that was not yet an rbd one: on a site whose state is in its
+    // cluster, what they changed is stored there now (config/site-lock.ts).
+    if (!error && this.context && IMAGE_CHANGES.has(this.id ?? '')) await storeSiteState(this.context.root, this.id!.replace(':', ' '))
     return super.finally(error)
   }
 
