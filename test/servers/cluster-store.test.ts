@@ -76,7 +76,8 @@ describe.skipIf(skip !== undefined)(`the site state in the cluster${skip ? ` (${
     const a = await server()
     const ctx = {...testContext(a), server: 'boot1'}
     await withClusterLock(ctx, await site(a), state, 'apply', async () => undefined)
-    expect(await siteStateCheck(ctx, await site(a), state)).toMatchObject({status: 'ok', message: expect.stringMatching(/^in the cluster \(pool rbd, namespace pxeroot\.site\.test-\d+\): version \d+ by boot1 \(apply, .*\); this server's copy is in step$/)})
+    // A run that changed nothing writes no version: the last writer may be another test's server.
+    expect(await siteStateCheck(ctx, await site(a), state)).toMatchObject({status: 'ok', message: expect.stringMatching(/^in the cluster \(pool rbd, namespace pxeroot\.site\.test-\d+\): version \d+ by boot[12] \(.*\); this server's copy is in step$/)})
     await write(a, 'etc/pxeroot/nodes.yaml', 'nodes: []\n# a killed run left this\n')
     expect(await siteStateCheck(ctx, await site(a), state)).toMatchObject({status: 'warn', message: expect.stringMatching(/^1 change\(s\) here not stored in the cluster/)})
     const conf = path.join(a, 'dead.conf')
