@@ -8,6 +8,7 @@ import {loadSite} from '../config/site-file.js'
 import {type SiteModel} from '../config/site.js'
 import {assertValidInventory, loadInventory, type Inventory} from '../inventory/inventory.js'
 import {type Context} from '../system/context.js'
+import {attachGatewayRoots} from '../storage/rbd/gateway.js'
 import {STATE} from '../system/paths.js'
 import {staleTempsOf} from '../system/files.js'
 import {mapBounded, settled} from '../system/pool.js'
@@ -89,7 +90,11 @@ export async function applyBootConfig(ctx: Context, options: ApplyOptions = {}):
   // Before any reload: what the daemons need besides files, on the server itself only (under
   // --root the lab makes the same mounts in its own namespace).
   const prepared = ctx.root.isHost ? await prepareServices(ctx, activeServices(site), model) : []
-  const lines = prepared.flatMap((p) => p.changes)
+  // An rbd gateway's roots attached at their paths, for the NFS server to export (lab: in its namespace).
+  const attached = ctx.root.isHost && model.gatewayRoots ? await attachGatewayRoots(ctx, site, model.gatewayRoots) : []
+  const nfsBackend = activeServices(site).find((b) => b.kind === 'nfs')
+  if (attached.length > 0 && nfsBackend && !prepared.some((p) => p.backend === nfsBackend)) prepared.push({backend: nfsBackend, changes: []})
+  const lines = [...prepared.flatMap((p) => p.changes), ...attached]
   for (const line of lines) ctx.log(line)
   const done = {dryRun: false, ...about, changes: summary, diff, ...(lines.length > 0 ? {prepared: lines} : {})}
 

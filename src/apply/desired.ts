@@ -8,10 +8,14 @@ import {type BootLoader, type DesiredFile, type ProgramFile, type ServiceBackend
 import {type SiteModel} from '../config/site.js'
 import {PreconditionError} from '../errors.js'
 import {type Inventory} from '../inventory/inventory.js'
-import {formatRevisionRef, revisionRootfs, type RevisionRef} from '../images/layout.js'
+import {formatRevisionRef, nodeRootDir, revisionRootfs, type RevisionRef} from '../images/layout.js'
 import {kernelFiles} from '../images/initramfs.js'
 import {readManifest} from '../images/manifest.js'
 import {renderServerRecord, serverRecord, serverRecordPath, siteVersion} from '../servers/record.js'
+import {gatewayUnits} from '../render/systemd/gateway-units.js'
+import {GATEWAY_DIR, gatewayDaemonArgs} from '../storage/rbd/gateway.js'
+import {withStorage} from '../storage/registry.js'
+import {cephEnv} from '../system/ceph.js'
 import {exists, readIfExists} from '../system/files.js'
 import {type Context} from '../system/context.js'
 import {STATE, type Root} from '../system/paths.js'
@@ -20,7 +24,28 @@ import {STATE, type Root} from '../system/paths.js'
 export async function bootModel(ctx: Context, site: SiteModel, inventory: Inventory): Promise<BootModel> {
   const nodes = await bootNodes(ctx, site, inventory)
   const version = site.servers.length > 0 ? {siteVersion: siteVersion(site, inventory)} : {}
-  return {...modelFor(site, nodes), selfBinds: await selfBindRoots(ctx.root, nfsNodes(nodes)), ...version}
+  const gateway = site.storage.backend === 'rbd' && site.storage.rbd?.mode === 'gateway'
+    ? {gatewayRoots: await withStorage(ctx, site, async (storage) => {
+      const present = await storage.listRoots()
+      return nfsNodes(nodes).filter((n) => present.has(n.name)).map((n) => n.name)
+    })}
+    : {}
+  return {...modelFor(site, nodes), selfBinds: await selfBindRoots(ctx.root, nfsNodes(nodes)), ...version, ...gateway}
+}
+
+/** The units that keep an rbd gateway's roots attached across reboots (none elsewhere). */
+function gatewayFiles(model: BootModel): DesiredFile[] {
+  const {site} = model
+  const nfs = activeServices(site).find((b) => b.kind === 'nfs')
+  if (!model.gatewayRoots || !site.storage.rbd || !nfs) return []
+  const settings = site.storage.rbd
+  const file = path.posix.join(GATEWAY_DIR, '%i')
+  return gatewayUnits({
+    argv: ['qemu-storage-daemon', ...gatewayDaemonArgs(settings, settings.cephConf, '%i', file)],
+    file, env: cephEnv({conf: settings.cephConf}), netns: settings.netns,
+    roots: model.gatewayRoots.map((node) => ({node, where: nodeRootDir(site, node)})),
+    nfsUnit: `${nfs.unit}.service`,
+  })
 }
 
 export function modelFor(site: SiteModel, nodes: readonly BootNode[]): BootModel {
@@ -63,7 +88,7 @@ export async function desiredFiles(root: Root, model: BootModel): Promise<Desire
   const active = activeServices(site)
   const inactive = inactiveServices(site)
   const admin = await adminTexts(root, [...active, ...inactive])
-  const files = [...active.flatMap((b) => b.files(model, admin)), ...inactive.flatMap((b) => b.retire(admin))]
+  const files = [...active.flatMap((b) => b.files(model, admin)), ...inactive.flatMap((b) => b.retire(admin)), ...gatewayFiles(model)]
   for (const loader of loadersFor(site)) files.push(...await loaderFiles(site, loader, model))
   if (site.servers.length > 0) files.push(...await serverFiles(root, model))
   return files

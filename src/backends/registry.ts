@@ -1,6 +1,7 @@
 import {type DhcpBoot} from '../boot/model.js'
 import {servesDhcp} from '../config/servers.js'
 import {type SiteModel} from '../config/site.js'
+import {RBD_PACKAGES} from '../storage/rbd/names.js'
 import {ipxeBootUrl} from '../render/loaders/ipxe.js'
 import {dnsmasqDhcp} from './dhcp/dnsmasq.js'
 import {iscDhcpd} from './dhcp/isc.js'
@@ -65,5 +66,6 @@ export function packagesFor(site: SiteModel): string[] {
   const pkgs = [...activeServices(site), ...loadersFor(site)].flatMap((b) => b.packages)
   // UEFI nodes may run Secure Boot: image show and doctor check kernel and module signatures.
   const checks = site.boot.firmware.includes('uefi') ? Object.values(SECURE_BOOT_TOOLS) : []
-  return [...new Set([...pkgs, ...checks, 'debootstrap', 'rsync'])]
+  const storage = site.storage.backend === 'rbd' ? RBD_PACKAGES : []
+  return [...new Set([...pkgs, ...checks, ...storage, 'debootstrap', 'rsync'])]
 }

@@ -56,6 +56,9 @@ export interface BootModel {
    * backends/nfs/root-mounts.ts). Read from the disk with the rest of the desired state.
    */
   selfBinds?: readonly string[]
+  /** An rbd gateway's node roots (storage.rbd.mode: gateway) this server attaches and exports: the
+   * nodes whose clone exists. Read from the cluster with the rest of the desired state. */
+  gatewayRoots?: readonly string[]
   /** The state of the site this model renders (servers/record.ts: siteVersion): what a server of several publishes it rendered. */
   siteVersion?: string
 }

@@ -1,10 +1,15 @@
 import {Command, Flags, type Interfaces} from '@oclif/core'
 
+import {storeSiteState} from '../config/site-lock.js'
 import {InterruptedError, PxerootError, UserError} from '../errors.js'
 import {makeContext, type Context} from '../system/context.js'
 import {argvProblem} from './argv-problem.js'
 import {errorJson, errorLine} from './error-report.js'
 import {type Runner} from '../system/runner.js'
+
+/** The commands that change image revisions outside the site lock. */
+/** Commands that change the site state outside the cluster's lock (an image's own lock; storage prepare makes the site an rbd one). */
+const IMAGE_CHANGES = new Set(['storage:prepare', 'image:build', 'image:update', 'image:exec', 'image:shell', 'image:import', 'image:rollback', 'image:prune', 'image:rm'])
 
 /** oclif's FlagOutput/ArgOutput, which its index does not export. */
 type ParsedMap = {[name: string]: any}
@@ -49,8 +54,13 @@ export abstract class BaseCommand extends Command {
   /** The server of a site with several that this run acts as: `server` (a --server flag), else PXEROOT_SERVER. */
   protected makeContext(rootPrefix: string, options: {runner?: Runner, log?: (line: string) => void, server?: string} = {}): Context {
     const server = options.server ?? (process.env.PXEROOT_SERVER || undefined)
-    return makeContext({root: rootPrefix, ...options, server, signal: this.abort.signal, json: this.jsonEnabled()})
+    const ctx = makeContext({root: rootPrefix, ...options, server, signal: this.abort.signal, json: this.jsonEnabled()})
+    this.context = ctx
+    return ctx
   }
+
+  /** The context of this run, once made (what finally() stores the site state from). */
+  private context?: Context
 
   public async init(): Promise<void> {
     await super.init()
@@ -61,6 +71,10 @@ export abstract class BaseCommand extends Command {
   protected async finally(error: Error | undefined): Promise<void> {
     process.off('SIGINT', this.onSignal)
     process.off('SIGTERM', this.onSignal)
+    // The image commands change revisions under the image's lock, not the site's, and storage prepare
+    // --rbd ran under the lock of a site that was not yet an rbd one: on a site whose state is in its
+    // cluster, what they changed is stored there now (config/site-lock.ts).
+    if (!error && this.context && IMAGE_CHANGES.has(this.id ?? '')) await storeSiteState(this.context.root, this.id!.replace(':', ' '))
     return super.finally(error)
   }
 

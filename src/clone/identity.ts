@@ -5,7 +5,7 @@ import {type SiteModel} from '../config/site.js'
 import {type Context} from '../system/context.js'
 import {settled} from '../system/pool.js'
 import {readInRoot, removeInRoot, rootPath, symlinkInRoot, writeInRoot} from '../system/root-files.js'
-import {newHostKey, type HostKeyType} from './host-keys.js'
+import {type HostKeyFiles, newHostKey, type HostKeyType} from './host-keys.js'
 
 export type {HostKeyType} from './host-keys.js'
 
@@ -21,6 +21,9 @@ export interface NodeIdentity {
   /** "keep": host keys already in the root (carried by a rebase) stay when every wanted type is
    * there. "fresh": whatever the root has (a copy of the image's) is replaced. */
   hostKeys: 'fresh' | 'keep'
+  /** Fresh keys made beforehand (known-hosts.ts: every new root then gets the cluster's
+   * known_hosts in the one attach its identity takes); made here when absent. */
+  keys?: ReadonlyMap<HostKeyType, HostKeyFiles>
 }
 
 export const MACHINE_ID = /^[0-9a-f]{32}$/
@@ -86,9 +89,9 @@ export async function removeHostKeys(ctx: Pick<Context, 'files'>, nodeRoot: stri
 
 /** Fresh keys of each type, made in-process (host-keys.ts) and written as ssh-keygen would: the
  * private key 0600, the public key 0644, commented root@NAME. */
-export async function generateHostKeys(ctx: Pick<Context, 'files'>, nodeRoot: string, name: string, types: readonly HostKeyType[], signal?: AbortSignal): Promise<void> {
+export async function generateHostKeys(ctx: Pick<Context, 'files'>, nodeRoot: string, name: string, types: readonly HostKeyType[], signal?: AbortSignal, made?: ReadonlyMap<HostKeyType, HostKeyFiles>): Promise<void> {
   settled(await Promise.allSettled(types.map(async (type) => {
-    const key = await newHostKey(type, `root@${name}`)
+    const key = made?.get(type) ?? await newHostKey(type, `root@${name}`)
     signal?.throwIfAborted()
     await writeInRoot(ctx.files, nodeRoot, hostKeyFile(type), key.privateKey, 0o600)
     await writeInRoot(ctx.files, nodeRoot, `${hostKeyFile(type)}.pub`, key.publicKey, 0o644)
@@ -108,7 +111,7 @@ export async function writeIdentity(ctx: Pick<Context, 'files'>, nodeRoot: strin
       if (id.hostKeyTypes.every((t) => have.includes(t))) return
     }
     await removeHostKeys(ctx, nodeRoot)
-    await generateHostKeys(ctx, nodeRoot, id.name, id.hostKeyTypes, signal)
+    await generateHostKeys(ctx, nodeRoot, id.name, id.hostKeyTypes, signal, id.keys)
   }
   // Different files, side by side; every write has ended before a failure is passed on, so the
   // caller's removal of the root never races a write.

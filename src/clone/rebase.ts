@@ -3,10 +3,11 @@ import {type InventoryNode} from '../inventory/inventory.js'
 import {type MethodChoice, type StorageBackend} from '../storage/backend.js'
 import {previousRootName, tempRootName} from '../storage/names.js'
 import {type Context} from '../system/context.js'
+import {writeInRoot} from '../system/root-files.js'
 import {cloneToTemp, type CloneSource} from './engine.js'
 import {identityOf, newMachineId, readMachineId, removeHostKeys, writeIdentity} from './identity.js'
 import {switchRoots} from './journal.js'
-import {recordHostKeys} from './known-hosts.js'
+import {NODE_KNOWN_HOSTS, recordHostKeys} from './known-hosts.js'
 import {carryNodeLocal} from './node-local.js'
 import {cloneRecordOf, withCloneRecord} from './record.js'
 
@@ -24,7 +25,8 @@ export interface RebasedRoot {
  * journal, written before the first, so a kill at any point is finished forwards by the next
  * run and never loses the rollback root of a rebase that did not happen.
  */
-export async function rebaseRoot(ctx: Context, site: SiteModel, storage: StorageBackend, node: InventoryNode, to: CloneSource & {nodesDir: string, choice: MethodChoice, sparse: boolean},
+export async function rebaseRoot(ctx: Context, site: SiteModel, storage: StorageBackend, node: InventoryNode,
+  to: CloneSource & {nodesDir: string, choice: MethodChoice, sparse: boolean, knownHosts?: string},
   commit: (entry: InventoryNode) => Promise<void>): Promise<RebasedRoot> {
   const t0 = performance.now()
   const {nodesDir} = to
@@ -41,6 +43,8 @@ export async function rebaseRoot(ctx: Context, site: SiteModel, storage: Storage
       carried = (await carryNodeLocal(ctx, current.dir, dir, site.clone.nodeLocal, ctx.signal)).length
       await writeIdentity(ctx, dir, identityOf(site, node.name, machineId, 'keep'), ctx.signal)
       if (!storage.rootsShared) await recordHostKeys(ctx, node.name, dir)
+      // A root written only while pxeroot holds it gets the cluster's known_hosts now.
+      if (to.knownHosts !== undefined) await writeInRoot(ctx.files, dir, NODE_KNOWN_HOSTS, to.knownHosts)
     })
   } finally {
     await current.close()

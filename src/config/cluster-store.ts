@@ -91,6 +91,9 @@ export async function localState(root: Root, site: Pick<SiteModel, 'paths'>): Pr
   }
   await add(STATE.siteFile)
   await add(STATE.inventoryFile)
+  // Each rbd node's cephx secret (storage/rbd.ts keeps them here): every server renders its boot
+  // entries, whichever server cloned it. The cluster's admin can read them there anyway.
+  for (const f of await fs.readdir(root.resolve(NODE_KEYS)).catch(() => [] as string[])) await add(path.posix.join(NODE_KEYS, f))
   const dirs = async (dir: string) => (await fs.readdir(root.resolve(dir), {withFileTypes: true}).catch(() => [])).filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name)
   for (const image of await dirs(site.paths.images)) {
     const at = (...p: string[]) => path.posix.join(site.paths.images, image, ...p)
@@ -237,6 +240,26 @@ export class ClusterStore {
   }
 }
 
+/** Where an rbd site keeps its nodes' cephx secrets (storage/rbd.ts RBD_KEYS_DIR; config may not import storage). */
+const NODE_KEYS = path.posix.join(STATE.stateDir, 'rbd-keys')
+
+/**
+ * Where a site keeps its state: in its Ceph pool when its storage is RBD (storage.rbd: the pool,
+ * ceph.conf, cephx id, and in the lab the namespace the cluster is reached from), in a RADOS
+ * namespace of its own; undefined for a site on local storage, whose state stays in its files.
+ */
+export function clusterOf(root: Root, site: SiteModel): StateCluster | undefined {
+  const {storage} = site
+  if (storage.backend !== 'rbd' || !storage.rbd) return undefined
+  const {rbd} = storage
+  return {conf: root.resolve(rbd.cephConf), id: rbd.id, pool: rbd.pool, namespace: STATE_NAMESPACE, ...(rbd.netns ? {netns: rbd.netns} : {})}
+}
+
+/** Roots whose copy this process brought up to the cluster's already (a changing command's sync; a read's refresh). */
+const synced = new Set<string>()
+export const wasSynced = (root: Root) => synced.has(root.prefix)
+export const markSynced = (root: Root) => synced.add(root.prefix)
+
 /** The writer of this run, as the lock and the document name it. */
 export function writerOf(command: string, server?: string): Omit<Writer, 'at'> {
   return {...(server ? {server} : {}), host: os.hostname(), pid: process.pid, command}
@@ -253,7 +276,7 @@ export async function applyPulled(ctx: Context, store: ClusterStore, pull: Reado
   for (const [p, entry] of pull) {
     const disk = ctx.root.resolve(p)
     if (entry === undefined) await ctx.files.remove(disk)
-    else if ('text' in entry) await ctx.files.write(disk, entry.text, {mode: 0o644})
+    else if ('text' in entry) await ctx.files.write(disk, entry.text, {mode: p.startsWith(`${NODE_KEYS}/`) ? 0o600 : 0o644})
     else if ('link' in entry) {
       await ctx.files.mkdir(path.dirname(disk))
       await ctx.files.symlink(entry.link, disk)
@@ -284,6 +307,7 @@ export async function withClusterLock<T>(ctx: Context, site: Pick<SiteModel, 'pa
       throw error
     }
     await sync(ctx, store, site)
+    markSynced(ctx.root)
     const result = await fn()
     await push(ctx, store, site)
     return result

@@ -81,6 +81,36 @@ export const RecipeSchema = z.object({
   initramfsModules: z.array(z.string().regex(/^[a-z0-9_-]+$/, {message: 'must be a kernel module name such as e1000'})).min(1).optional(),
 }).strict()
 
+/** A Ceph name: pool, cephx id, network namespace (no "/", "@", spaces or shell characters). */
+const cephName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, {message: 'must be letters, digits, ".", "_" or "-"'})
+/** A monitor as the kernel's rbd client takes it: IPv4 ADDR:PORT, msgr v1 (port 6789). */
+const monitor = z.string().refine((m) => {
+  const [addr, port, ...rest] = m.split(':')
+  return rest.length === 0 && isIPv4(addr) && /^[0-9]{1,5}$/.test(port ?? '') && Number(port) > 0 && Number(port) < 65_536
+}, {message: 'must be a monitor address ADDR:PORT such as 10.0.0.1:6789 (msgr v1, what a node\'s kernel speaks)'})
+
+/** storage.rbd: the Ceph pool and how pxeroot and the nodes reach it. */
+export const RbdSettingsSchema = z.object({
+  pool: cephName,
+  /** The cluster's ceph.conf (a host path; pxeroot reads mon_host from it and hands it to every Ceph client). */
+  cephConf: hostDir.default('/etc/ceph/ceph.conf'),
+  /** The cephx user pxeroot's own Ceph clients run as, without "client.". */
+  id: cephName.default('admin'),
+  /** The monitors nodes are told (their kernel maps their root through them); default: ceph.conf's mon_host, msgr v1. */
+  monitors: z.array(monitor).min(1).optional(),
+  /** direct: each node maps its own clone; gateway: this server attaches the clones and exports them over NFS. */
+  mode: z.enum(['direct', 'gateway']).default('direct'),
+  /** Lab and tests only: the network namespace pxeroot's Ceph clients run in (where a throwaway cluster lives). */
+  netns: cephName.optional(),
+}).strict()
+
+/** Where revisions and node roots live; see src/storage/. */
+export const StorageSchema = z.object({
+  /** local: the server's own disk under paths.images and paths.nodes; rbd: a Ceph pool. */
+  backend: z.enum(['local', 'rbd']).default('local'),
+  rbd: RbdSettingsSchema.optional(),
+}).strict()
+
 /** One boot server of a site that has several (README "Several boot servers"). */
 export const ServerSchema = z.object({
   /** What `apply --server NAME` and the inventory's `server` call it; Kea's HA peer name. */
@@ -179,6 +209,7 @@ export const SiteSchema = z.object({
     /** Clones (and key generations) run at once. */
     concurrency: z.number().int().min(1).max(64).default(4),
   }).strict().default({}),
+  storage: StorageSchema.default({}),
   /** How `rollout` moves nodes to a revision when its flags do not say (and what image update --then-rollout uses). */
   rollout: z.object({
     /** Nodes moved first, alone: the rollout goes on only when they came up on the new revision. */
@@ -265,6 +296,9 @@ export function siteProblems(site: SiteModel, given: Pick<Site, 'server' | 'serv
   const extraIds = MAX_EXPORT_ID - EXTRA_EXPORT_ID_BASE + 1
   if (site.backends.nfs === 'ganesha' && site.exports.length > extraIds) problems.push(`exports: NFS-Ganesha has export ids for ${extraIds} extra exports; share a parent directory instead`)
   problems.push(...dhcpProblems(site))
+  if (site.storage.backend === 'rbd' && !site.storage.rbd) {
+    problems.push('storage.rbd: is required with storage.backend: rbd; give its pool and cephConf, or run "pxeroot storage prepare --rbd POOL --ceph-conf FILE"')
+  }
   return problems
 }
 
@@ -322,4 +356,5 @@ function dhcpProblems(site: SiteModel): string[] {
 }
 
 export type NfsBackend = Site['backends']['nfs']
+export type RbdSettings = NonNullable<Site['storage']['rbd']>
 export type BootTransport = Site['boot']['transport']

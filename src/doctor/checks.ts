@@ -7,6 +7,7 @@ import {planFiles, readOwned} from '../apply/plan.js'
 import {SHIM} from '../backends/loaders/grub.js'
 import {activeServices, packagesFor} from '../backends/registry.js'
 import {nfsNodes} from '../boot/nodes.js'
+import {clusterOf} from '../config/cluster-store.js'
 import {type SiteModel} from '../config/site.js'
 import {PxerootError, UserError} from '../errors.js'
 import {formatRevisionRef} from '../images/layout.js'
@@ -18,6 +19,7 @@ import {STATE} from '../system/paths.js'
 import {dhcpChecks, proxyUefiVerdict} from './dhcp.js'
 import {rbdBoot} from './rbd.js'
 import {serverChecks} from './servers.js'
+import {siteStateCheck} from './site-state.js'
 import {type Check, type Facts} from './check.js'
 import {leaseFiles} from './leases.js'
 import {webServer} from './web.js'
@@ -131,6 +133,12 @@ async function secureBoot({ctx, site, storage, model}: Facts): Promise<Check[]> 
   return out
 }
 
+/** What the storage backend says of itself and the nodes' roots in it (rbd: the cluster, the pool, each clone and key). */
+async function storageHealth({storage, inventory}: Facts): Promise<Check[]> {
+  if (!storage.check) return []
+  return storage.check(inventory.nodes.map((n) => ({name: n.name, image: n.image})))
+}
+
 async function nodeRoots({storage, model}: Facts): Promise<Check[]> {
   // On a site with several servers, an NFS root is on the storage of the server that holds it: this one checks its own.
   const nodes = model.nodes.filter((n) => n.root.kind !== 'nfs' || n.exportedHere)
@@ -196,7 +204,12 @@ export const CHECKS: readonly DoctorCheck[] = [
   {name: 'secure boot', needsNodes: true, run: secureBoot},
   {name: 'rbd boot', needsNodes: true, run: rbdBoot},
   {name: 'node roots', needsNodes: true, run: nodeRoots},
+  {name: 'storage', needsNodes: true, run: storageHealth},
   {name: 'exports', needsNodes: true, run: exportsActive},
   {name: 'web server', needsNodes: true, run: webServer},
   {name: 'servers', needsNodes: true, run: ({ctx, site, inventory}) => serverChecks(ctx.root.isHost ? ctx.runner : undefined, site, inventory)},
+  {name: 'site state', needsNodes: false, run: async ({ctx, site}) => {
+    const cluster = clusterOf(ctx.root, site)
+    return cluster ? [await siteStateCheck(ctx, site, cluster)] : []
+  }},
 ]

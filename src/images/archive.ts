@@ -18,7 +18,7 @@ import {bootFiles, formatRevisionRef, imageDir, revisionDir, type RevisionRef} f
 import {parseManifest, type Manifest} from './manifest.js'
 import {manifestView, type ManifestView} from './manifest-view.js'
 import {readRevisionManifest, resolveRevision} from './revision-ref.js'
-import {imageLockFile, promote, publishBootFiles, removeBootFiles, removeStale, reserveRevision} from './store.js'
+import {imageLockFile, promote, publishBootFiles, removeBootFiles, removeStale, reserveRevision, REVISION_COUNTER} from './store.js'
 
 /** Archives hold whole root filesystems: bound generously, but bounded. */
 const TAR_TIMEOUT_MS = 2 * 60 * 60 * 1000
@@ -168,8 +168,12 @@ async function importLocked(ctx: Context, site: SiteModel, storage: StorageBacke
     if (!promoted) {
       await storage.discardStaging(staging).catch((e: Error) => ctx.log(`warning: could not remove ${staging.dir}: ${e.message}`))
       if (ref) await removeBootFiles(ctx, site, ref).catch(() => undefined)
-      // A refused archive leaves no trace: not even the directory of an image it would have created.
-      else if (createdImageDir) await ctx.files.removeEmptyDir(imageDirDisk).catch(() => undefined)
+      // A refused archive leaves no trace: not even the directory (and revision counter) of an image it would have created.
+      if (createdImageDir) {
+        if (ref) await ctx.files.remove(ctx.root.resolve(path.posix.join(imageDir(site, name), REVISION_COUNTER))).catch(() => undefined)
+        await ctx.files.removeEmptyDir(ctx.root.resolve(path.posix.join(site.paths.tftp, 'pxeroot', name))).catch(() => undefined)
+        await ctx.files.removeEmptyDir(imageDirDisk).catch(() => undefined)
+      }
     }
     throw error
   }

@@ -12,7 +12,8 @@ import {removeTree} from '../system/trees.js'
 import {bootFiles, currentRevision, imageDir, revisionDir, type RevisionRef} from './layout.js'
 import {type Manifest, writeManifest} from './manifest.js'
 
-const COUNTER = '.last-revision'
+/** The last revision number given out, in the image's directory: numbers are never reused. */
+export const REVISION_COUNTER = '.last-revision'
 
 export function imageLockFile(image: string): string {
   return path.posix.join(STATE.stateDir, 'locks', `image-${image}.lock`)
@@ -64,7 +65,7 @@ export async function removeStale(ctx: Context, site: SiteModel, storage: Storag
 
 /** The next revision number; never reuses a number, even of a removed revision. */
 export async function reserveRevision(ctx: Context, site: SiteModel, image: string): Promise<number> {
-  const file = ctx.root.resolve(path.posix.join(imageDir(site, image), COUNTER))
+  const file = ctx.root.resolve(path.posix.join(imageDir(site, image), REVISION_COUNTER))
   const last = Number.parseInt(await fs.readFile(file, 'utf8').catch(() => '0'), 10) || 0
   const n = Math.max(last, ...(await listRevisions(ctx.root, site, image)), 0) + 1
   await ctx.files.write(file, `${n}\n`)

@@ -111,7 +111,10 @@ export function renderCephConf(spec: CephConfSpec): string {
     'mon_allow_pool_delete = true',
     'mon_warn_on_pool_no_redundancy = false',
     'auth_allow_insecure_global_id_reclaim = false',
-    'mon_data_avail_warn = 10',
+    // A throwaway cluster on a shared disk: a low disk (under 10 %, 5 % stops the monitor by
+    // default) must not keep it from HEALTH_OK; the OSD's sparse file fails on its own when full.
+    'mon_data_avail_warn = 2',
+    'mon_data_avail_crit = 1',
     'osd_crush_chooseleaf_type = 0',
     '',
     '[mon]',

@@ -401,7 +401,21 @@ export class LabRun {
     const rpcbind = this.daemon('rpcbind', this.tools.rpcbind, ['-f', '-w'], this.dir.file('rpcbind.log'))
     const [probe, probeArgs] = this.ns!.inLab(this.tools.rpcinfo, ['-p'])
     await this.until(rpcbind, 'answering', async () => (await this.ctx.runner.run(probe, probeArgs, {reject: false, timeout: 5000})).exitCode === 0)
-    return this.startServer(spec, spec.program === 'ganesha.nfsd' ? 'NFS-Ganesha' : spec.program)
+    return this.startServer(spec, nfsName(spec))
+  }
+
+  /**
+   * Its NFS server stopped and started again on what its lab hook gives now (a takeover added
+   * exports to this server's files), by PID; rpcbind and the other servers stay. NFSv3 clients
+   * retry across the restart.
+   */
+  async restartNfs(servers: LabServers): Promise<void> {
+    const up = this.up!
+    const old = this.services.filter((d) => d.name === nfsName(up.nfs))
+    this.services = this.services.filter((d) => !old.includes(d))
+    await Promise.all(old.map((d) => d.stop()))
+    const ns = this.ns!
+    up.nfs = await this.startServer(servers.nfs({runDir: this.dir.path, iface: ns.bridge, root: this.ctx.root, server: this.site.server}), nfsName(up.nfs))
   }
 
   /** Proxy mode: the network's own DHCP server, on a host of its own beside the lab's server. */
@@ -538,6 +552,9 @@ export class LabRun {
     }
   }
 }
+
+/** What the lab calls an NFS server's daemon. */
+const nfsName = (spec: LabDaemon) => (spec.program === 'ganesha.nfsd' ? 'NFS-Ganesha' : spec.program)
 
 /** Follows a server's log from its start: every call parses all of it so far. */
 function logReader<T>(spec: LabDaemon, file: (spec: LabDaemon) => string, parse: (spec: LabDaemon, text: string) => T[]): () => Promise<T[]> {

@@ -85,9 +85,23 @@ export async function labServers(ctx: Context, site: SiteModel, vms: readonly La
 }
 
 /** A node whose kernel command line says boot=rbd maps its root itself: what it maps, from which monitors. */
-function rbdOf(node: BootNode): Pick<BootTarget, 'rbd'> {
+export function rbdOf(node: BootNode): Pick<BootTarget, 'rbd'> {
   const rbd = rbdTargetOf(node.cmdline)
   return rbd ? {rbd} : {}
+}
+
+/**
+ * The VMs that boot from RBD reach their cluster on the lab's own link: its namespace (--ceph-netns,
+ * or the site's storage.rbd.netns) checked and recorded in servers.cluster. Nothing when none does.
+ */
+export async function linkCluster(ctx: Context, site: SiteModel, vms: readonly LabVm[], servers: LabServers, cephNetns?: string): Promise<void> {
+  const rbd = vms.flatMap((vm) => (vm.target.rbd ? [vm.target.rbd] : []))
+  if (rbd.length === 0) return
+  const netns = cephNetns ?? siteCephNetns(site)
+  if (!netns) {
+    throw new PreconditionError(`${vms.filter((vm) => vm.target.rbd).map((vm) => vm.node.name).join(', ')} boot${rbd.length === 1 ? 's' : ''} from RBD: the lab joins the cluster's network to reach it, and needs its network namespace`, 'name it with --ceph-netns ("pxeroot lab ceph start" prints it)')
+  }
+  servers.cluster = await clusterLinkFor(ctx.runner, netns, rbd, site.net, site.subnet)
 }
 
 /** The cluster's network namespace as the site names it (storage.rbd.netns, with the rbd backend), if it does. */
@@ -154,14 +168,7 @@ export async function labBoot(ctx: Context, options: LabBootOptions): Promise<La
   }
   const {inventory, all, vms} = await labVms(ctx, site, options.nodes, firmware)
   const servers = await labServers(ctx, site, vms, {inventory, nodes: all}, options)
-  const rbd = vms.flatMap((vm) => (vm.target.rbd ? [vm.target.rbd] : []))
-  if (rbd.length > 0) {
-    const netns = options.cephNetns ?? siteCephNetns(site)
-    if (!netns) {
-      throw new PreconditionError(`${vms.filter((vm) => vm.target.rbd).map((vm) => vm.node.name).join(', ')} boot${rbd.length === 1 ? 's' : ''} from RBD: the lab joins the cluster's network to reach it, and needs its network namespace`, 'name it with --ceph-netns ("pxeroot lab ceph start" prints it)')
-    }
-    servers.cluster = await clusterLinkFor(ctx.runner, netns, rbd, site.net, site.subnet)
-  }
+  await linkCluster(ctx, site, vms, servers, options.cephNetns)
   const tools = await requireLabTools(servers.programs)
   if (firmware === 'uefi') await requireOvmf()
   const accel = await pickAccel(options.accel ?? 'auto')

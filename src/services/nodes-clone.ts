@@ -2,7 +2,7 @@ import {applyBootConfig, type ApplyResult} from '../apply/apply.js'
 import {cloneToTemp, describeFailures, forEachNode, InventoryWriter, nodesDirOf, recover, resolveSource} from '../clone/engine.js'
 import {identityOf, newMachineId, writeIdentity} from '../clone/identity.js'
 import {switchInBatches, upsertNode} from '../clone/journal.js'
-import {publishKnownHosts, recordHostKeys} from '../clone/known-hosts.js'
+import {newHostKeySets, NODE_KNOWN_HOSTS, plannedKnownHosts, publishKnownHosts, recordHostKeys} from '../clone/known-hosts.js'
 import {planClones, type PlannedClone} from '../clone/plan.js'
 import {cloneRecordOf, withCloneRecord} from '../clone/record.js'
 import {withSiteLock} from '../config/site-lock.js'
@@ -15,6 +15,7 @@ import {type CloneMethod, type MethodChoice, type StorageBackend} from '../stora
 import {withStorage} from '../storage/registry.js'
 import {freeSpace} from '../storage/space.js'
 import {type Context} from '../system/context.js'
+import {writeInRoot} from '../system/root-files.js'
 import {bounded} from '../system/pool.js'
 
 export interface CloneNodesOptions {
@@ -92,6 +93,11 @@ async function cloneWith(ctx: Context, site: SiteModel, storage: StorageBackend,
   }
   if (plan.create.length > 0) await nodesDirOf(ctx, site, true)
 
+  // Roots written only while pxeroot holds them (RBD clones their nodes map) get the cluster's
+  // complete known_hosts in the one attach their identity takes: their keys are made first.
+  const keys = storage.rootsShared ? undefined : await newHostKeySets(site, plan.create.map((p) => p.name))
+  const knownHosts = keys && await plannedKnownHosts(ctx, site, storage, withPlanned(inventory, choice.method),
+    new Map([...keys].map(([node, set]) => [node, [...set.values()].map((k) => k.publicKey)])))
   const writer = new InventoryWriter(ctx, inventory)
   const switchRoot = switchInBatches(ctx.files, nodesDir, writer.commitAll, storage)
   // The clones take the slots; a clone waiting for its switch to be committed (in a group with
@@ -103,8 +109,12 @@ async function cloneWith(ctx: Context, site: SiteModel, storage: StorageBackend,
       ctx.signal.throwIfAborted()
       t0 = performance.now()
       return cloneToTemp(storage, {source: source.ref, method: choice.method, name: p.name, sparse}, async (dir) => {
-        await writeIdentity(ctx, dir, identityOf(site, p.name, machineIds.get(p.name)!, 'fresh'), ctx.signal)
-        if (!storage.rootsShared) await recordHostKeys(ctx, p.name, dir)
+        const made = keys?.get(p.name)
+        await writeIdentity(ctx, dir, {...identityOf(site, p.name, machineIds.get(p.name)!, 'fresh'), keys: made}, ctx.signal)
+        if (made && knownHosts !== undefined) {
+          await writeInRoot(ctx.files, dir, NODE_KNOWN_HOSTS, knownHosts)
+          await recordHostKeys(ctx, p.name, [...made.values()].map((k) => k.publicKey))
+        }
       })
     })
     try {
@@ -121,7 +131,7 @@ async function cloneWith(ctx: Context, site: SiteModel, storage: StorageBackend,
 
   let apply: ApplyResult | undefined
   if (created.length > 0) {
-    await publishKnownHosts(ctx, site, storage, inventory, created.map((c) => c.name))
+    await publishKnownHosts(ctx, site, storage, inventory)
     apply = await applyBootConfig(ctx, {site, inventory, reload: options.reload})
   }
   const result = {...base, dryRun: false, created, failed, seconds: (performance.now() - started) / 1000, apply}

@@ -1,7 +1,7 @@
 import {applyBootConfig, type ApplyResult} from '../apply/apply.js'
 import {describeFailures, forEachNode, InventoryWriter, nodesDirOf, nodesWithRoots, recover, resolveSource} from '../clone/engine.js'
 import {refuseInUse} from '../clone/in-use.js'
-import {publishKnownHosts} from '../clone/known-hosts.js'
+import {plannedKnownHosts, publishKnownHosts} from '../clone/known-hosts.js'
 import {rebaseRoot, type RebasedRoot} from '../clone/rebase.js'
 import {withSiteLock} from '../config/site-lock.js'
 import {loadSite} from '../config/site-file.js'
@@ -62,11 +62,13 @@ async function rebaseWith(ctx: Context, site: SiteModel, storage: StorageBackend
   const {sparse} = await storage.checkCloneSpace(source.ref, choice.method, todo.length, 'nodes rebase')
 
   const writer = new InventoryWriter(ctx, inventory)
-  const target = {...source, nodesDir, choice, sparse}
+  // Rebased roots their nodes map keep their keys: the known_hosts they get is the cluster's as it is.
+  const knownHosts = storage.rootsShared ? undefined : await plannedKnownHosts(ctx, site, storage, inventory, new Map())
+  const target = {...source, nodesDir, choice, sparse, knownHosts}
   const {done: rebased, failed} = await forEachNode(ctx, todo, storage.cloneConcurrency(choice.method, site.clone.concurrency), (node) => rebaseRoot(ctx, site, storage, node, target, writer.commit))
   let apply: ApplyResult | undefined
   if (rebased.length > 0) {
-    await publishKnownHosts(ctx, site, storage, writer.inventory, rebased.map((r) => r.name))
+    await publishKnownHosts(ctx, site, storage, writer.inventory)
     apply = await applyBootConfig(ctx, {site, inventory: writer.inventory, reload: options.reload})
   }
   const result = {image: source.refText, method: choice.method, reason: choice.reason, rebased, unchanged, failed, seconds: (performance.now() - started) / 1000, apply}

@@ -5,6 +5,7 @@ import {changeInventory, type ChangeOptions, type ChangeResult} from './inventor
 import {removeNode} from '../inventory/edit.js'
 import {loadBmcSecrets, saveBmcSecrets} from '../backends/power/secrets.js'
 import {withStorage} from '../storage/registry.js'
+import {UserError} from '../errors.js'
 
 export interface RemoveResult extends ChangeResult {
   removedRoots: string[]
@@ -16,7 +17,13 @@ export interface RemoveResult extends ChangeResult {
  */
 export async function removeNodeAndRoot(ctx: Context, name: string, options: ChangeOptions & {keepRoot?: boolean}): Promise<RemoveResult> {
   const removedRoots: string[] = []
-  const result = await changeInventory(ctx, (_site, inventory) => removeNode(inventory, name), {
+  const result = await changeInventory(ctx, async (site, inventory) => {
+    const next = removeNode(inventory, name)
+    // A root its node holds (an RBD clone it mapped) cannot be removed: refuse before anything changes.
+    const busy = options.keepRoot ? [] : await withStorage(ctx, site, (storage) => storage.rootInUse(name))
+    if (busy.length > 0) throw new UserError(`refusing to remove ${name}: its root is in use (${busy[0]}); nothing was changed`, 'shut the node down first, or keep the root with --keep-root')
+    return next
+  }, {
     ...options,
     afterSave: async (site, before, after) => {
       if (!options.keepRoot) removedRoots.push(...await removeNodeRoots(ctx, site, before, name))

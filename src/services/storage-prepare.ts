@@ -1,9 +1,21 @@
 import {randomUUID} from 'node:crypto'
+import {promises as fs} from 'node:fs'
 
-import {changeDiff, planFiles, type Action} from '../apply/plan.js'
+import {changeDiff, planFiles, unifiedDiff, type Action} from '../apply/plan.js'
 import {withSiteLock} from '../config/site-lock.js'
-import {loadSite} from '../config/site-file.js'
+import {loadSite, parseSite} from '../config/site-file.js'
+import {withStorageSection} from '../config/site-edit.js'
+import {RbdSettingsSchema, type SiteModel} from '../config/site.js'
 import {PreconditionError, UserError} from '../errors.js'
+import {listImages, listRevisions} from '../images/store.js'
+import {loadInventory} from '../inventory/inventory.js'
+import {localStorage} from '../storage/local.js'
+import {clientOf, nodeMonitors} from '../storage/rbd/cluster.js'
+import {REVISIONS_NAMESPACE} from '../storage/rbd/names.js'
+import {planRbd} from '../storage/rbd/prepare.js'
+import {RbdSession} from '../system/ceph.js'
+import {exists} from '../system/files.js'
+import {STATE} from '../system/paths.js'
 import {storageUnits} from '../render/systemd/storage-units.js'
 import {inspectStorage} from '../storage/inspect.js'
 import {parseSize, STORAGE, type StorageState, type StorageTarget} from '../storage/layout.js'
@@ -88,4 +100,86 @@ export async function prepareStorage(ctx: Context, options: StoragePrepareOption
     return result
   }
   return options.dryRun ? run() : withSiteLock(ctx, run)
+}
+
+export interface RbdPrepareOptions {
+  pool: string
+  /** ceph.conf, a host path (default /etc/ceph/ceph.conf). */
+  cephConf?: string
+  cephId?: string
+  netns?: string
+  dryRun?: boolean
+}
+
+export interface RbdPrepareResult {
+  dryRun: boolean
+  alreadyPrepared: boolean
+  pool: string
+  health: string
+  /** The monitors nodes will be told. */
+  monitors: string[]
+  steps: string[]
+  /** The site file's change, as a unified diff. */
+  diff: string
+}
+
+/**
+ * `storage prepare --rbd POOL`: checks the cluster (bounded: an unreachable one is refused at
+ * once), prepares the pool for pxeroot (rbd application, clone v2 for clones across namespaces,
+ * the revisions namespace) and records the backend in the site file. The pool must exist; a site
+ * whose revisions or roots are on this server's disk is refused (export and import revisions,
+ * re-clone nodes). --dry-run asks the cluster and changes nothing.
+ */
+export async function prepareRbdStorage(ctx: Context, options: RbdPrepareOptions): Promise<RbdPrepareResult> {
+  if (!options.dryRun && process.getuid?.() !== 0) throw new PreconditionError('pxeroot storage prepare needs root (the site file, Ceph keys)', 'run it with sudo, or look first with --dry-run')
+  const run = async (): Promise<RbdPrepareResult> => {
+    const site = await loadSite(ctx.root)
+    const current = site.storage.backend === 'rbd' ? site.storage.rbd : undefined
+    const settings = RbdSettingsSchema.parse({...current, pool: options.pool, cephConf: options.cephConf ?? current?.cephConf, id: options.cephId ?? current?.id, netns: options.netns ?? current?.netns})
+    if (!await exists(ctx.root.resolve(settings.cephConf))) throw new UserError(`--ceph-conf: ${settings.cephConf} does not exist`, 'give the cluster\'s ceph.conf (a host path; with --root, under it)')
+    if (!current) await refuseLocalTrees(ctx, site)
+    const monitors = await nodeMonitors(ctx.root, settings)
+    const session = new RbdSession(clientOf(ctx.root, settings))
+    try {
+      const status = await session.call<{health: string, checks: Record<string, string>, pools: string[], compat: string, applications: Record<string, unknown> | null}>('status')
+      const namespaces = status.pools.includes(settings.pool) ? await session.call<string[]>('namespaces') : []
+      const text = await fs.readFile(ctx.root.resolve(STATE.siteFile), 'utf8')
+      const next = withStorageSection(text, {backend: 'rbd', rbd: settings})
+      const steps = planRbd(settings, {...status, applications: status.applications ?? undefined, namespaces}, next !== text)
+      const result: RbdPrepareResult = {
+        dryRun: options.dryRun ?? false, alreadyPrepared: steps.length === 0, pool: settings.pool, health: status.health, monitors,
+        steps: steps.map((s) => s.says), diff: unifiedDiff(`a${STATE.siteFile}`, `b${STATE.siteFile}`, text, next),
+      }
+      if (options.dryRun) return result
+      for (const step of steps) {
+        if (step.kind === 'application') await session.call('mon', {command: {prefix: 'osd pool application enable', pool: settings.pool, app: 'rbd'}})
+        if (step.kind === 'compat') await session.call('mon', {command: {prefix: 'osd set-require-min-compat-client', version: 'mimic'}})
+        if (step.kind === 'namespace') await session.call('namespace_create', {namespace: REVISIONS_NAMESPACE})
+        if (step.kind === 'site') {
+          parseSite(next)
+          await ctx.files.write(ctx.root.resolve(STATE.siteFile), next)
+        }
+      }
+      return result
+    } finally {
+      await session.close()
+    }
+  }
+  return options.dryRun ? run() : withSiteLock(ctx, run)
+}
+
+/** A site moving to rbd must not leave revisions or roots behind on this server's disk, unseen. */
+async function refuseLocalTrees(ctx: Context, site: SiteModel): Promise<void> {
+  const local = localStorage(ctx, site)
+  const revisions: string[] = []
+  for (const image of await listImages(ctx.root, site)) {
+    for (const n of await listRevisions(ctx.root, site, image)) {
+      if (await local.revisionExists({image, revision: n})) revisions.push(`${image}@${n}`)
+    }
+  }
+  const inventory = await loadInventory(ctx.root)
+  const roots = [...await local.listRoots()].filter((name) => inventory.nodes.some((n) => n.name === name))
+  if (revisions.length + roots.length === 0) return
+  throw new UserError(`the site keeps ${[revisions.length > 0 ? `revisions on this server's disk (${revisions.join(', ')})` : '', roots.length > 0 ? `node roots there (${roots.join(', ')})` : ''].filter(Boolean).join(' and ')}; nothing was changed`,
+    'export each revision ("pxeroot image export NAME@N FILE"), remove the nodes ("pxeroot nodes rm") and the revisions, prepare, then import the revisions ("pxeroot image import FILE") and clone the nodes again')
 }

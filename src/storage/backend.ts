@@ -65,6 +65,14 @@ export interface RootSize {
   fsType: string
 }
 
+/** One line of doctor about the storage. */
+export interface StorageCheck {
+  check: string
+  status: 'ok' | 'warn' | 'fail'
+  message: string
+  fix?: string
+}
+
 export interface SpaceCheck {
   needed: number
   free: number
@@ -135,6 +143,10 @@ export interface StorageBackend {
   rootInUse(node: string): Promise<string[]>
   /** Sizes of the named roots that can be had cheaply; `measure` also walks what cannot (seconds per root). */
   rootSizes(names: readonly string[], options: {measure: boolean}): Promise<Map<string, RootSize>>
+
+  // --- Health (doctor) ---
+  /** What doctor reports of this storage for these nodes (none: nothing beyond the node roots check). */
+  check?(nodes: readonly {name: string, image?: string}[]): Promise<StorageCheck[]>
 
   // --- Boot ---
   /** What each node's boot entry must say to reach its root. */

@@ -2,10 +2,11 @@ import {type SiteModel} from '../config/site.js'
 import {type Context} from '../system/context.js'
 import {type StorageBackend} from './backend.js'
 import {localStorage} from './local.js'
+import {rbdStorage} from './rbd.js'
 
 /** The site's storage backend, bound to this run; `close` it when done (or use withStorage). */
 export function storageFor(ctx: Context, site: SiteModel): StorageBackend {
-  return localStorage(ctx, site)
+  return site.storage.backend === 'rbd' ? rbdStorage(ctx, site) : localStorage(ctx, site)
 }
 
 /** Runs `fn` with the site's storage backend and closes it afterwards, whatever happens. */

@@ -52,3 +52,39 @@ export async function growFile(file: string, bytes: number): Promise<void> {
 export async function isBlockDevice(p: string): Promise<boolean> {
   return fs.stat(p).then((s) => s.isBlockDevice(), () => false)
 }
+
+/**
+ * A loop device over `file` (a FUSE export of an RBD image): read-only when asked, with direct
+ * I/O (no second page cache between the filesystem and the file). A file that still shows size 0
+ * (a FUSE export just added) is waited for briefly, or losetup would make a 0-byte device.
+ */
+export async function attachLoop(runner: Runner, file: string, options: {readOnly: boolean, waitMs?: number}): Promise<string> {
+  const deadline = Date.now() + (options.waitMs ?? 1000)
+  while (((await fs.stat(file).catch(() => undefined))?.size ?? 0) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+  const r = await runner.run('losetup', ['--find', '--show', '--direct-io=on', ...(options.readOnly ? ['--read-only'] : []), file], {timeout: 60_000})
+  return r.stdout.trim()
+}
+
+/** Detaches a loop device (after its filesystem was unmounted). */
+export async function detachLoop(runner: Runner, device: string): Promise<void> {
+  await runner.run('losetup', ['--detach', device], {timeout: 60_000})
+}
+
+/** The loop devices whose backing file is under `dir` (what a killed run left attached). */
+export async function loopsUnder(dir: string): Promise<string[]> {
+  const out: string[] = []
+  for (const name of await fs.readdir('/sys/block').catch(() => [] as string[])) {
+    if (!/^loop\d+$/.test(name)) continue
+    const backing = (await fs.readFile(`/sys/block/${name}/loop/backing_file`, 'utf8').catch(() => '')).trim()
+    if (backing && (backing === dir || backing.startsWith(`${dir}/`))) out.push(`/dev/${name}`)
+  }
+  return out
+}
+
+/** An empty ext4 of `bytes` in a new sparse file filled from `tree` (`mke2fs -d`: no loop device, owners,
+ * modes, device nodes, hard links, xattrs and file capabilities kept). */
+export async function makeExt4From(runner: Runner, tree: string, file: string, bytes: number, signal?: AbortSignal): Promise<void> {
+  await createSparseFile(file, bytes)
+  // No lazy init (it would run on the first mount, on the node); 1 % reserved: a root, not a data disk.
+  await runner.run('mke2fs', ['-q', '-F', '-t', 'ext4', '-m', '1', '-E', 'lazy_itable_init=0,lazy_journal_init=0', '-d', tree, file], {timeout: 60 * 60_000, cancelSignal: signal})
+}

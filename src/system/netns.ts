@@ -294,3 +294,8 @@ export async function joinBridges(runner: Runner, a: {ns: string, bridge: string
 export async function removeLink(runner: Runner, ns: string, name: string): Promise<void> {
   await runner.run('ip', ['-n', ns, 'link', 'delete', name], {reject: false, timeout: STEP_MS})
 }
+
+/** Takes an address off an interface of a namespace (a lab server lost: its address gone from the network). */
+export async function deleteAddress(runner: Runner, ns: string, cidr: string, dev: string): Promise<void> {
+  await runner.run('ip', ['-n', ns, 'addr', 'del', cidr, 'dev', dev], {timeout: STEP_MS})
+}

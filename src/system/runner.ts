@@ -47,6 +47,9 @@ export const PACKAGE_OF: Record<string, string> = {
   zstd: 'zstd',
   unshare: 'util-linux',
   'dbus-send': 'dbus',
+  losetup: 'util-linux',
+  mke2fs: 'e2fsprogs',
+  'qemu-img': 'qemu-utils',
 }
 
 function tail(text: string, lines = 5): string {

@@ -13,6 +13,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {ClusterStore, LOCK_SECONDS, readBase, STATE_NAMESPACE, withClusterLock, writerOf} from '../../src/config/cluster-store.js'
 import {parseSite} from '../../src/config/site-file.js'
 import {BusyError, EXIT, PreconditionError} from '../../src/errors.js'
+import {siteStateCheck} from '../../src/doctor/site-state.js'
 import {type StateCluster} from '../../src/system/cluster-state.js'
 import {cephSkipReason, sharedCluster, type TestCluster} from '../support/ceph.js'
 import {seedServersSiteText} from '../support/seed-model.js'
@@ -69,6 +70,19 @@ describe.skipIf(skip !== undefined)(`the site state in the cluster${skip ? ` (${
     })
     await withClusterLock({...testContext(a), server: 'boot1'}, await site(a), state, 'apply', async () => undefined)
     expect(await read(a, 'etc/pxeroot/nodes.yaml')).toBe('nodes: []\n')
+  }, 120_000)
+
+  it('doctor says whether this server\'s copy is in step, has changes not stored, or the cluster does not answer', async () => {
+    const a = await server()
+    const ctx = {...testContext(a), server: 'boot1'}
+    await withClusterLock(ctx, await site(a), state, 'apply', async () => undefined)
+    // A run that changed nothing writes no version: the last writer may be another test's server.
+    expect(await siteStateCheck(ctx, await site(a), state)).toMatchObject({status: 'ok', message: expect.stringMatching(/^in the cluster \(pool rbd, namespace pxeroot\.site\.test-\d+\): version \d+ by boot[12] \(.*\); this server's copy is in step$/)})
+    await write(a, 'etc/pxeroot/nodes.yaml', 'nodes: []\n# a killed run left this\n')
+    expect(await siteStateCheck(ctx, await site(a), state)).toMatchObject({status: 'warn', message: expect.stringMatching(/^1 change\(s\) here not stored in the cluster/)})
+    const conf = path.join(a, 'dead.conf')
+    await fs.writeFile(conf, (await fs.readFile(cluster.conf, 'utf8')).replace(/mon[ _]host *=.*\n/, 'mon_host = 10.77.0.252:6789\n'))
+    expect(await siteStateCheck(ctx, await site(a), {...state, conf})).toMatchObject({status: 'fail', message: expect.stringMatching(/^the Ceph cluster that holds the site's state did not answer .*; its copy is from /)})
   }, 120_000)
 
   it('a second run is refused busy (exit 5) while the first holds the lock, naming it; nothing of the second runs', async () => {

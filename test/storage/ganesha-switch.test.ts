@@ -9,7 +9,7 @@
  * is a SIGHUP to this Ganesha (the unit's ExecReload); the system bus is a private dbus-daemon
  * (DBUS_SYSTEM_BUS_ADDRESS) with Debian's system policy.
  */
-import {spawn, spawnSync, type ChildProcess} from 'node:child_process'
+import {spawnSync} from 'node:child_process'
 import {promises as fs} from 'node:fs'
 import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -23,6 +23,7 @@ import {cloneNodes} from '../../src/services/nodes-clone.js'
 import {makeRoot} from '../../src/system/paths.js'
 import {execaRunner, type Runner} from '../../src/system/runner.js'
 import {context, loopFs, makeRevision, makeSyntheticTree, sh, SITE, writeSite, type LoopFs} from '../clone/helpers.js'
+import {startGanesha, type Ganesha} from '../support/ganesha-netns.js'
 
 const isRoot = process.getuid?.() === 0
 const ADDR = '10.88.78.1'
@@ -34,9 +35,7 @@ describe.skipIf(!isRoot)('a switched root under the real NFS-Ganesha', () => {
   let loop: LoopFs
   let rootDir: string
   let dir: string
-  let ns: ChildProcess | undefined
-  /** Ganesha's network namespace (never the host's: checked). */
-  let netns = ''
+  let ganesha: Ganesha | undefined
   /** What the server's apply told the NFS server. */
   const calls: string[] = []
 
@@ -52,11 +51,7 @@ describe.skipIf(!isRoot)('a switched root under the real NFS-Ganesha', () => {
   }
 
   /** node01's marker file as a node would read it over NFSv3 from Ganesha. */
-  const served = () => {
-    const url = `nfs://${ADDR}${path.join(rootDir, 'srv/nodes/node01', MARKER)}`
-    const r = spawnSync('timeout', ['15', 'nsenter', `--net=${netns}`, 'nfs-cat', url], {encoding: 'utf8'})
-    return r.status === 0 ? r.stdout.trim() : `error: ${r.stderr.trim()}`
-  }
+  const served = () => ganesha!.cat(path.join(rootDir, 'srv/nodes/node01', MARKER))
   /** Waits (bounded) for what Ganesha serves to settle on `want`, as a reload is asynchronous. */
   const servedSoon = async (want: string) => {
     let got = served()
@@ -77,54 +72,15 @@ describe.skipIf(!isRoot)('a switched root under the real NFS-Ganesha', () => {
         await fs.writeFile(path.join(d, MARKER), `lab@${n}\n`)
       }, true)
     }
-    dir = await fs.mkdtemp(path.join(loop.mnt, 'ganesha-'))
-    await fs.mkdir(path.join(dir, 'recovery'))
     // The server's binds of node roots (apply's prepare step) must reach Ganesha's mount namespace.
     sh('mount', ['--make-shared', loop.mnt])
+    dir = await fs.mkdtemp(path.join(loop.mnt, 'ganesha-'))
     await cloneNodes(server(), {count: 1, image: 'lab@1'})
-
-    const exportsText = await fs.readFile(path.join(rootDir, 'etc/ganesha/pxeroot.conf'), 'utf8')
-    await fs.writeFile(path.join(dir, 'pxeroot.conf'), exportsText.replace(/Path = "([^"]+)"/g, (_, p: string) => `Path = "${path.join(rootDir, p)}"`).replace(/Clients = [^;]+;/g, `Clients = ${ADDR};`))
-    await fs.writeFile(path.join(dir, 'ganesha.conf'), [
-      `NFS_CORE_PARAM { Bind_Addr = ${ADDR}; Protocols = 3, 4; Enable_NLM = false; Enable_RQUOTA = false; }`,
-      `NFSV4 { Graceless = true; RecoveryRoot = "${dir}/recovery"; }`,
-      `%include "${dir}/pxeroot.conf"`,
-    ].join('\n') + '\n')
-    const script = [
-      // Mounts made here stay here; the host's (the loop mount is shared) still arrive.
-      'mount --make-rslave / && mount -t tmpfs pxeroot-test-run /run',
-      `ip link set lo up && ip addr add ${ADDR}/32 dev lo`,
-      `dbus-daemon --system --address=unix:path=${dir}/bus --nofork --nopidfile & `,
-      'rpcbind -f -w &',
-      'sleep 0.5',
-      `DBUS_SYSTEM_BUS_ADDRESS=unix:path=${dir}/bus ganesha.nfsd -F -L "${dir}/ganesha.log" -f "${dir}/ganesha.conf" -p "${dir}/ganesha.pid" &`,
-      'wait',
-    ].join('\n')
-    ns = spawn('timeout', ['300', 'unshare', '--net', '--mount', '--propagation', 'unchanged', 'sh', '-c', script], {detached: true, stdio: 'ignore'})
-    for (let i = 0; i < 100; i++) {
-      if ((await fs.readFile(path.join(dir, 'ganesha.log'), 'utf8').catch(() => '')).includes('NFS SERVER INITIALIZED')) break
-      await sleep(200)
-    }
-    netns = `/proc/${(await fs.readFile(path.join(dir, 'ganesha.pid'), 'utf8')).trim()}/ns/net`
-    expect(await fs.readlink(netns)).not.toBe(await fs.readlink('/proc/self/ns/net'))
+    ganesha = await startGanesha(dir, ADDR, await fs.readFile(path.join(rootDir, 'etc/ganesha/pxeroot.conf'), 'utf8'), (p) => path.join(rootDir, p))
   }, 180_000)
 
   afterAll(async () => {
-    if (ns?.pid) {
-      // The whole group (timeout, the namespace's shell, its daemons); Ganesha takes a few seconds to stop.
-      const group = -ns.pid
-      const alive = () => {
-        try {
-          process.kill(group, 0)
-          return true
-        } catch {
-          return false
-        }
-      }
-      if (alive()) process.kill(group, 'SIGTERM')
-      for (let i = 0; i < 75 && alive(); i++) await sleep(200)
-      if (alive()) process.kill(group, 'SIGKILL')
-    }
+    await ganesha?.stop()
     if (!loop) return
     for (const l of (await fs.readFile('/proc/self/mountinfo', 'utf8')).split('\n').map((x) => x.split(' ')[4]).filter((m) => m?.startsWith(`${loop.mnt}/`)).reverse()) {
       spawnSync('umount', ['-l', l])

@@ -46,6 +46,8 @@ export interface MountUnit {
   why: string
   /** Units this mount must be in place before (it is ordered Before= them). */
   before?: readonly string[]
+  /** Units this mount needs running first (Requires= and After= them). */
+  requires?: readonly string[]
 }
 
 /** What the header of a unit tells the admin who finds it: the command that writes it. */
@@ -63,6 +65,7 @@ export function renderMountUnit(unit: MountUnit, by: UnitWriter = 'apply'): stri
     '[Unit]',
     `Description=${unit.description}`,
     ...(unit.before && unit.before.length > 0 ? [`Before=${unit.before.join(' ')}`] : []),
+    ...(unit.requires && unit.requires.length > 0 ? [`Requires=${unit.requires.join(' ')}`, `After=${unit.requires.join(' ')}`] : []),
     '',
     '[Mount]',
     `What=${unit.what}`,

@@ -1,0 +1,57 @@
+import {type RevisionRef} from '../names.js'
+
+/**
+ * Where the rbd backend keeps things in its pool (pure):
+ *
+ *   POOL/revisions/NAME-N@N   revision N of image NAME: an ext4 image, its protected snapshot N
+ *   POOL/NODE/root            the node's root, a clone of a revision snapshot, in the node's own
+ *                             RBD namespace (its cephx key client.NODE reaches only that namespace)
+ *   POOL/NODE/root.previous   its root before the last rebase
+ *   POOL/NODE/.root.pxeroot-* work in progress (a clone being filled, a root being removed)
+ *
+ * Root entry names (names.ts: NODE, NODE.previous, .NODE.pxeroot-*) map one to one onto these.
+ */
+export const REVISIONS_NAMESPACE = 'revisions'
+export const ROOT_IMAGE = 'root'
+
+export function revisionImage(ref: RevisionRef): string {
+  return `${ref.image}-${ref.revision}`
+}
+
+export function revisionSnap(ref: RevisionRef): string {
+  return String(ref.revision)
+}
+
+/** The revision numbers of `image` among the revisions namespace's image names. */
+export function revisionNumbers(image: string, names: readonly string[]): number[] {
+  const prefix = `${image}-`
+  return names.filter((n) => n.startsWith(prefix) && /^[1-9][0-9]*$/.test(n.slice(prefix.length))).map((n) => Number(n.slice(prefix.length)))
+}
+
+export interface RbdRootSpec {
+  namespace: string
+  image: string
+}
+
+/** The image of a root entry, in its node's namespace. */
+export function rootSpec(name: string): RbdRootSpec {
+  const m = /^(\.?)([a-z0-9-]+)(.*)$/.exec(name)
+  if (!m) throw new Error(`internal: ${name} is not a root entry`)
+  return {namespace: m[2], image: `${m[1]}${ROOT_IMAGE}${m[3]}`}
+}
+
+/** The root entry an image of a node's namespace stands for (undefined for anything else). */
+export function rootEntry(namespace: string, image: string): string | undefined {
+  const m = /^(\.?)root(\.previous)?(\.pxeroot-.*)?$/.exec(image)
+  if (!m || (m[1] === '.') !== (m[3] !== undefined)) return undefined
+  return `${m[1]}${namespace}${m[2] ?? ''}${m[3] ?? ''}`
+}
+
+/** The caps of a node's own key: its namespace, and the revisions read-only (its clone's parent). */
+export function nodeCaps(pool: string, node: string): {mon: string, osd: string} {
+  return {mon: 'profile rbd', osd: `profile rbd pool=${pool} namespace=${node}, profile rbd-read-only pool=${pool} namespace=${REVISIONS_NAMESPACE}`}
+}
+
+/** What this server needs for an rbd site: the Ceph clients, librbd for python (pxeroot's
+ * session), qemu-storage-daemon with its rbd driver, qemu-img (read-only views), mke2fs. */
+export const RBD_PACKAGES = ['ceph-common', 'python3-rbd', 'qemu-system-common', 'qemu-block-extra', 'qemu-utils', 'e2fsprogs'] as const
