@@ -4,12 +4,12 @@
 //   BENCH_RUNS=5 (default 3) runs per measurement, median printed; BENCH_FS=xfs,ext4 picks filesystems;
 //   BENCH_SWEEP=1 also times the copy options the engine chose between (concurrency, rsync -S).
 //   BENCH_COUNTS=100 nodes per measurement (comma-separated; overrides BENCH_50), BENCH_METHODS=btrfs
-//   the methods timed, BENCH_RSYNC=0 skips the rsync baseline. Where N copies of the tree would
+//   the methods timed, BENCH_RSYNC=0 skips the rsync baseline, BENCH_BASELINE_RUNS its own runs. Where N copies of the tree would
 //   not fit, the cp/rsync baseline is rolling: each copy is timed (with its sync) and removed
 //   untimed before the next, so it is still N × one copy. On btrfs, `nodes clone N` is also timed
 //   as a whole process (bin/run.js: start-up, lock, journal, identity, apply; needs npm run build).
 //   100 nodes on btrfs, as README reports it:
-//     BENCH_FS=btrfs BENCH_COUNTS=100 BENCH_METHODS=btrfs BENCH_RSYNC=0 BENCH_RUNS=3 node --import tsx bench/clone.ts
+//     BENCH_FS=btrfs BENCH_COUNTS=100 BENCH_METHODS=btrfs BENCH_RSYNC=0 BENCH_RUNS=5 BENCH_BASELINE_RUNS=1 node --import tsx bench/clone.ts
 //   PXEROOT_BENCH_TREE=DIR copies that tree instead of building one (e.g. the test golden rootfs).
 // On ext4 it ends with the line the copy fallback is held to: `nodes clone N` (no --method: the
 // engine's own pick where nothing can share extents) against `cp -a --reflink=never` ×N timed in
@@ -47,6 +47,8 @@ const MIRROR = process.env.PXEROOT_BENCH_MIRROR ?? 'http://deb.debian.org/debian
 const COUNTS = process.env.BENCH_COUNTS ? process.env.BENCH_COUNTS.split(',').map(Number) : process.env.BENCH_50 ? [10, 50] : [10]
 const BIN = path.resolve(import.meta.dirname, '../bin/run.js')
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 3))
+/** Runs of a rolling baseline (100 full copies each): BENCH_BASELINE_RUNS, default BENCH_RUNS. */
+const BASELINE_RUNS = Math.max(1, Number(process.env.BENCH_BASELINE_RUNS ?? RUNS))
 const runner = execaRunner()
 
 function sh(cmd: string, args: string[], cwd?: string): string {
@@ -219,7 +221,7 @@ async function benchFs(type: FsType): Promise<void> {
     const rolling = (n: number, copy: (i: number) => void): Promise<Measured> => {
       const times: number[] = []
       return (async () => {
-        for (let r = 0; r < RUNS; r++) {
+        for (let r = 0; r < BASELINE_RUNS; r++) {
           await clearScratch()
           dropCaches()
           let total = 0
@@ -233,7 +235,7 @@ async function benchFs(type: FsType): Promise<void> {
           times.push(total / 1000)
         }
         const sorted = [...times].sort((x, y) => x - y)
-        return {seconds: sorted[Math.floor(sorted.length / 2)], spread: RUNS > 1 ? `${sorted[0].toFixed(2)}–${sorted.at(-1)!.toFixed(2)}` : '', disk: 0}
+        return {seconds: sorted[Math.floor(sorted.length / 2)], spread: BASELINE_RUNS > 1 ? `${sorted[0].toFixed(2)}–${sorted.at(-1)!.toFixed(2)}` : '', disk: 0}
       })()
     }
     const baseline = (n: number, copy: (i: number) => void) => (fits(n) ? m(serially(n, copy)) : rolling(n, copy))

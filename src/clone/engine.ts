@@ -107,8 +107,10 @@ export class InventoryWriter {
 
   /** Several entries in one save (a group of switches, see switchInBatches). */
   commitAll = (entries: readonly InventoryNode[]): Promise<void> => this.save(async () => {
-    this.inventory = entries.reduce(upsertNode, this.inventory)
-    await saveInventory(this.ctx, this.inventory)
+    // Kept only once saved: entries whose save failed are not carried into the next save.
+    const next = entries.reduce(upsertNode, this.inventory)
+    await saveInventory(this.ctx, next)
+    this.inventory = next
   })
 }
 

@@ -76,9 +76,10 @@ export async function switchRoots(files: Files, nodesDir: string, journal: Omit<
  * Switches of many nodes whose roots are each one rename into place (new clones), committed in
  * groups: while one group's journal, renames and inventory save are on their way to disk, the
  * switches that arrive wait and form the next group. A group costs one journal listing all of
- * its switches, one directory sync and one inventory save, where a switch on its own costs a
+ * its switches and one inventory save, where a switch on its own costs a
  * journal and an inventory save each (two fsyncs each; on btrfs most of a snapshot clone's
- * time). The promise of each switch settles once its entry is committed, or with its error.
+ * time). The promise of each switch settles once its entry is committed, or with its error;
+ * when the inventory cannot be saved, the group's roots go back under their temp names.
  */
 export function switchInBatches(files: Files, nodesDir: string, commit: (entries: InventoryNode[]) => Promise<void>, roots: RootRenames): (journal: Omit<Journal, 'done'>) => Promise<void> {
   interface Waiting {journal: Journal, resolve: () => void, reject: (error: unknown) => void}
@@ -101,20 +102,26 @@ export function switchInBatches(files: Files, nodesDir: string, commit: (entries
         w.reject(error)
       }
     }
-    try {
-      if (done.length > 0) {
-        // The renames (in the nodes directory, for roots kept there) reach the disk before the
-        // inventory says the roots are there.
-        await files.syncDir(nodesDir)
+    // No sync of the renames before the inventory save: until the journal is removed it still
+    // names them, and a run that finds it finishes any rename the disk lost.
+    if (done.length > 0) {
+      try {
         await commit(done.map((w) => w.journal.entry))
+      } catch (error) {
+        // Not registered (a full disk, say): the roots go back under their temp names, for their
+        // clones to fail whole, and the journal goes. Whatever cannot be undone, it still names.
+        await undo(done.map((w) => w.journal), file).catch(() => undefined)
+        for (const w of done) w.reject(error)
+        return
       }
-      await files.remove(file)
-    } catch (error) {
-      // The journal stays: the next run finishes these switches.
-      for (const w of done) w.reject(error)
-      return
     }
+    // Once the inventory has them a journal left behind only repeats it.
+    await files.remove(file).catch(() => undefined)
     for (const w of done) w.resolve()
+  }
+  const undo = async (journals: readonly Journal[], file: string): Promise<void> => {
+    for (const j of [...journals].reverse()) await roots.renameRoot(j.renames[0].to, j.renames[0].from)
+    await files.remove(file)
   }
   const drain = async (): Promise<void> => {
     while (pending.length > 0) {

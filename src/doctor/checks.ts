@@ -16,6 +16,7 @@ import {inventoryProblems, type Inventory} from '../inventory/inventory.js'
 import {exists, filesUnder, readIfExists} from '../system/files.js'
 import {STATE} from '../system/paths.js'
 import {dhcpChecks, proxyUefiVerdict} from './dhcp.js'
+import {rbdBoot} from './rbd.js'
 import {serverChecks} from './servers.js'
 import {type Check, type Facts} from './check.js'
 import {leaseFiles} from './leases.js'
@@ -199,6 +200,7 @@ export const CHECKS: readonly DoctorCheck[] = [
   {name: 'tftp root', needsNodes: false, run: tftpReadable},
   {name: 'node boot files', needsNodes: true, run: nodeBootFiles},
   {name: 'secure boot', needsNodes: true, run: secureBoot},
+  {name: 'rbd boot', needsNodes: true, run: rbdBoot},
   {name: 'node roots', needsNodes: true, run: nodeRoots},
   {name: 'storage', needsNodes: true, run: storageHealth},
   {name: 'exports', needsNodes: true, run: exportsActive},

@@ -12,6 +12,7 @@ import {buildInitrd, newestKernel} from './initramfs.js'
 import {type RevisionRef} from './layout.js'
 import {type Manifest} from './manifest.js'
 import {configureNfsRoot} from './nfsroot.js'
+import {configureRbdRoot} from './rbdroot.js'
 import {runSteps} from './progress.js'
 import {publishRevision} from './publish.js'
 import {renderSourcesList, resolveRecipe, type Recipe} from './recipes.js'
@@ -116,9 +117,10 @@ export async function buildImage(ctx: Context, request: BuildRequest): Promise<B
         },
       },
       {
-        title: 'Configure the NFS root',
+        title: 'Configure the network root (NFS, and RBD with boot=rbd)',
         run: async (output) => {
           await configureNfsRoot(ctx.files, staging!.work, recipe.initramfsModules)
+          await configureRbdRoot(ctx.files, staging!.work)
           if (recipe.postInstall.length > 0) {
             await withChrootSession(ctx.runner, staging!.work, async (session) => {
               for (const argv of recipe.postInstall) await session.run(argv, {timeout: 30 * 60_000, cancelSignal: ctx.signal, onLine: output})

@@ -21,23 +21,29 @@ export function renderInitramfsModules(modules: readonly string[]): string {
 }
 
 export const FSTAB = [
-  '# pxeroot: / is the NFS root named on the kernel command line (root=/dev/nfs nfsroot=... rw).',
-  '# No "/" line here: systemd-remount-fs would try to remount it and fail without mount.nfs.',
+  '# pxeroot: / is the root named on the kernel command line: the NFS root (root=/dev/nfs',
+  '# nfsroot=... rw), or with boot=rbd the node\'s RBD clone (/dev/rbd0), mounted rw by the initramfs.',
+  '# No "/" line here: systemd-remount-fs would try to remount it (and fail without mount.nfs).',
   '# No swap files: swap cannot live on NFS.',
   '',
 ].join('\n')
 
+/** A networkd file that leaves wired links alone on a boot whose kernel command line has `word`: the initramfs configured the boot NIC and the root depends on it. */
+export function networkdUnmanaged(kind: string, word: string): string {
+  return [
+    `# pxeroot: on an ${kind}-root boot, leave wired links to the kernel/initramfs configuration.`,
+    '[Match]',
+    `KernelCommandLine=${word}`,
+    'Type=ether',
+    '',
+    '[Link]',
+    'Unmanaged=yes',
+    '',
+  ].join('\n')
+}
+
 /** The boot NIC was configured by the initramfs; networkd must not release or re-DHCP it (systemd < 251 would). */
-export const NETWORKD_NFSROOT = [
-  '# pxeroot: on an NFS-root boot, leave wired links to the kernel/initramfs configuration.',
-  '[Match]',
-  'KernelCommandLine=nfsroot',
-  'Type=ether',
-  '',
-  '[Link]',
-  'Unmanaged=yes',
-  '',
-].join('\n')
+export const NETWORKD_NFSROOT = networkdUnmanaged('NFS', 'nfsroot')
 
 export const NETWORK_MANAGER_NFSROOT = [
   '# pxeroot: the boot NIC carries the NFS root; NetworkManager must not take wired devices down.',

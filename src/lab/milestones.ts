@@ -1,9 +1,10 @@
 import {type LabFetch} from '../backends/types.js'
 import {fetchedFile, fetchProblem, type FetchSource} from './fetched.js'
+import {rbdFailureIn, rbdMountedIn, type RbdTarget} from './rbd.js'
 import {type TftpTracker} from './tftp.js'
 
 /** Every step of a network boot the lab can prove; which of them a boot must pass depends on its chain (milestonesOf). */
-export type MilestoneId = 'lease' | 'loader' | 'secondStage' | 'menu' | 'config' | 'kernel' | 'initrd' | 'secureBoot' | 'ipconfig' | 'nfsroot' | 'login'
+export type MilestoneId = 'lease' | 'loader' | 'secondStage' | 'menu' | 'config' | 'kernel' | 'initrd' | 'secureBoot' | 'ipconfig' | 'nfsroot' | 'rbdroot' | 'login'
 
 export interface Milestone {
   id: MilestoneId
@@ -16,8 +17,10 @@ export interface BootTarget {
   ip: string
   /** The MAC the VM uses (the inventory's, or the lab's for a node bound by address, which leases from the dynamic range). */
   mac: string
-  /** Host path the node mounts as its root. */
+  /** Host path the node mounts as its root over NFS. */
   rootPath: string
+  /** Its root is its own RBD clone instead, mapped by its kernel (its command line says boot=rbd). */
+  rbd?: RbdTarget
   /** Paths relative to the tftp root: the boot file DHCP names (pxelinux.0, or shim as bootx64.efi)... */
   loader: string
   /** ...for a UEFI node, the GRUB shim loads and the grub.cfg GRUB reads (the VM enforces Secure Boot)... */
@@ -60,7 +63,7 @@ export function milestonesOf(target: BootTarget): Milestone[] {
     {id: 'initrd', label: `initrd${over}`},
     ...(uefi ? [{id: 'secureBoot', label: 'Secure Boot enabled'} as Milestone] : []),
     {id: 'ipconfig', label: 'initramfs lease'},
-    {id: 'nfsroot', label: 'NFS root mounted'},
+    target.rbd ? {id: 'rbdroot', label: 'RBD root mounted'} : {id: 'nfsroot', label: 'NFS root mounted'},
     {id: 'login', label: 'login prompt'},
   ]
 }
@@ -128,6 +131,8 @@ const FATAL = [
   // pxelinux fell back to its prompt: the entry it was given did not boot.
   /^boot: *$/m,
   /Gave up waiting for root[^\n]*/,
+  // The RBD boot script's refusal (peer will not release lock, a wrong key, no such image...).
+  /pxeroot-rbd: FAILED: [^\n]*/,
   /You are now being dropped into an emergency shell[^\n]*/,
   /\(initramfs\) *$/m,
   // The NFS server refuses the initramfs (an address its export does not admit): it will not relent.
@@ -195,6 +200,8 @@ export interface Identity {
   /** The resolvers of its /etc/resolv.conf. */
   nameservers: string[]
   search: string[]
+  /** What its / is, from its mount table. */
+  root?: {source: string, fstype: string}
 }
 
 export function identityIn(console: string): Identity {
@@ -205,7 +212,14 @@ export function identityIn(console: string): Identity {
     prompt: /^([A-Za-z0-9.-]+) login: */m.exec(console)?.[1],
     nameservers: resolv.filter((m) => m[1] === 'nameserver').map((m) => m[2].trim()),
     search: resolv.filter((m) => m[1] !== 'nameserver').flatMap((m) => m[2].trim().split(/\s+/)),
+    ...rootIn(console),
   }
+}
+
+/** The root line of the mount table the lab's unit prints (`/proc/self/mounts:SOURCE / FSTYPE ...`); the last one: / is mounted over the initramfs's. */
+function rootIn(console: string): Pick<Identity, 'root'> {
+  const m = [...console.matchAll(/\/proc\/self\/mounts:(\S+) \/ (\S+) /g)].at(-1)
+  return m ? {root: {source: m[1], fstype: m[2]}} : {}
 }
 
 /** The addresses the node's two DHCP clients say they got: the PXE firmware (iPXE, or OVMF) and the initramfs (klibc ipconfig). */
@@ -257,11 +271,12 @@ export function reachedMilestones(target: BootTarget, e: Evidence): Set<Mileston
   if (done(target.kernel) && (!target.uefi || kernelAccepted(target, e))) got.add('kernel')
   if (done(target.initrd)) got.add('initrd')
   if (target.uefi && secureBootIn(e.console)) got.add('secureBoot')
-  const mounted = e.mounts.some((m) => m.ok && m.client === target.ip && m.path === target.rootPath)
+  // An RBD root: the boot script says what it mounted. An NFS root: the server saw the mount.
+  const mounted = target.rbd ? rbdMountedIn(e.console) !== undefined : e.mounts.some((m) => m.ok && m.client === target.ip && m.path === target.rootPath)
   // The initramfs's address from its own console line, or, where the console stays quiet, from
-  // the server: the NFS root was mounted from the node's address.
+  // the root: it was mounted with the node's address.
   if (said.initramfs === target.ip || (said.initramfs === undefined && mounted)) got.add('ipconfig')
-  if (mounted) got.add('nfsroot')
+  if (mounted) got.add(target.rbd ? 'rbdroot' : 'nfsroot')
   if (identityIn(e.console).prompt === target.name) got.add('login')
   return got
 }
@@ -294,6 +309,8 @@ export function whyMissing(id: MilestoneId, target: BootTarget, e: Evidence): st
       const initramfs = addressesIn(e.console).initramfs
       return initramfs ? `the initramfs got ${initramfs} instead of ${target.ip}` : undefined
     }
+    // The boot script's FAILED line is the run's reason already (a fatal console line).
+    case 'rbdroot': return rbdFailureIn(e.console) ? undefined : `no "pxeroot-rbd: / is" line for ${target.rbd?.name ?? 'its image'} on the console`
     case 'nfsroot': {
       const refused = e.mounts.find((m) => !m.ok && (m.client === target.ip || m.client === ''))
       return refused ? `the NFS server refused ${refused.path}: ${refused.why}` : `no NFS mount of ${target.rootPath} from ${target.ip}`

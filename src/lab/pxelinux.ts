@@ -1,7 +1,8 @@
 /**
  * Kernel arguments the lab adds to a node's entry, in its private copy only (the loader's whole
  * delta, README "The lab"): the console on the VM's serial port, no timer check (a VM quirk,
- * below), and a one-shot unit that prints the node's hostname, machine-id and resolvers there
+ * below), and a one-shot unit that prints the node's hostname, machine-id, resolvers and mount
+ * table (what its / is: NFS, or /dev/rbd0) there
  * (systemd.run= would otherwise boot into kernel-command-line.target, hence the unit and
  * wants), so the console proves which root booted and what it resolves names with.
  */
@@ -12,7 +13,7 @@ export const LAB_KERNEL_ARGS = [
   'no_timer_check',
   'systemd.unit=multi-user.target',
   'systemd.wants=kernel-command-line.service',
-  'systemd.run="/usr/bin/grep -H . /etc/hostname /etc/machine-id /etc/resolv.conf"',
+  'systemd.run="/usr/bin/grep -H . /etc/hostname /etc/machine-id /etc/resolv.conf /proc/self/mounts"',
   'systemd.run_success_action=none',
   'systemd.run_failure_action=none',
 ].join(' ')

@@ -12,6 +12,8 @@ export interface VmSpec {
   accel: 'kvm' | 'tcg'
   /** A UEFI machine: OVMF's code and this VM's own copy of its variables. Absent: BIOS. */
   uefi?: {code: string, vars: string}
+  /** A QMP socket, for a key press that shuts the node down cleanly (a node whose root is a block device). */
+  qmp?: string
 }
 
 /** KVM when /dev/kvm can be opened, else qemu's emulator (TCG): the lab works without KVM, only slower. */
@@ -46,6 +48,7 @@ export function qemuArgs(vm: VmSpec): string[] {
     '-nographic',
     '-serial', `file:${optionPath(vm.serialLog)}`,
     '-monitor', 'none',
+    ...qmpArgs(vm),
     '-no-reboot',
     '-netdev', `tap,id=net0,ifname=${vm.tap},script=no,downscript=no`,
     // The Debian iPXE ROM waits ~13 s for an IPv6 router advertisement on every boot. qemu's
@@ -83,11 +86,16 @@ function uefiArgs(vm: VmSpec, firmware: {code: string, vars: string}): string[] 
     '-display', 'none',
     '-serial', `file:${optionPath(vm.serialLog)}`,
     '-monitor', 'none',
+    ...qmpArgs(vm),
     '-no-reboot',
     '-netdev', `tap,id=net0,ifname=${vm.tap},script=no,downscript=no,vnet_hdr=off`,
     '-device', `virtio-net-pci,romfile=,netdev=net0,mac=${vm.mac},bootindex=1`,
     '-object', `filter-dump,id=dump0,netdev=net0,file=${optionPath(vm.capture)},maxlen=192`,
   ]
+}
+
+function qmpArgs(vm: VmSpec): string[] {
+  return vm.qmp ? ['-qmp', `unix:${optionPath(vm.qmp)},server=on,wait=off`] : []
 }
 
 /** A locally administered MAC in qemu's 52:54:00 block for a node bound by address, from its IP. */

@@ -22,11 +22,13 @@ export function nodeReport(node: LabNodeResult): string[] {
   }
   if (node.passed) {
     const dns = node.nameservers.length > 0 ? `, nameservers ${node.nameservers.join(' ')}${node.search.length > 0 ? ` (search ${node.search.join(' ')})` : ''}` : ', no nameservers'
-    out.push(`  PASS  hostname ${node.hostname ?? '?'}, machine-id ${node.machineId ?? '?'}${dns}`)
+    const root = node.root ? `, / on ${node.root.source} (${node.root.fstype})` : ''
+    out.push(`  PASS  hostname ${node.hostname ?? '?'}, machine-id ${node.machineId ?? '?'}${root}${dns}`)
   } else {
     out.push(`  FAIL  missed: ${node.missed ?? '?'}${node.reason ? ` (${node.reason})` : ''}`)
     if (node.serialLog) out.push(`        serial console: ${node.serialLog}`)
   }
+  if (node.shutdown) out.push(`  ${node.shutdown.clean ? `shut down cleanly in ${node.shutdown.seconds.toFixed(1)} s` : `did not shut down cleanly (stopped after ${node.shutdown.seconds.toFixed(1)} s)`}`)
   return out
 }
 

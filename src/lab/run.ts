@@ -9,6 +9,7 @@ import {type BootNode} from '../boot/model.js'
 import {type Context} from '../system/context.js'
 import {startDaemon, type Daemon} from '../system/daemon.js'
 import {readIfExists, type TempDir} from '../system/files.js'
+import {qmpSendKeys} from '../system/qmp.js'
 import {mountFs} from '../system/mounts.js'
 import {createLabNamespace, type LabHost, labNamespaceName, type LabNamespace, NETNS_PREFIX} from '../system/netns.js'
 import {removeTree} from '../system/trees.js'
@@ -20,6 +21,7 @@ import {addressesIn, type BootTarget, type Evidence, fetchSource, identityIn, mi
 import {labLoaderCopy, loaderCopySuffix} from './loader-overlay.js'
 import {bindRootsInLab} from './root-binds.js'
 import {qemuArgs} from './qemu.js'
+import {type ClusterLink, joinCluster} from './rbd.js'
 import {FileTail, lastLines} from './tail.js'
 import {type LabTools, OVMF} from './tools.js'
 import {type VmFeed, watchBoots, type WatchResult} from './watch.js'
@@ -36,6 +38,10 @@ export interface LabBootOptions {
   firmware?: Firmware
   /** Proxy mode: the stand-in for the network's DHCP server also sends next-server = the site's server (what UEFI nodes need of a site's server). */
   networkNextServer?: boolean
+  /** The network namespace of the Ceph cluster that nodes booting from RBD map their roots from (default: the site's). */
+  cephNetns?: string
+  /** Start each VM only once the one before it has reached its login prompt or failed (a second machine claiming a root the first holds). */
+  oneAtATime?: boolean
 }
 
 export interface MilestoneResult {
@@ -71,6 +77,10 @@ export interface LabNodeResult {
   seconds: number
   /** The serial console log, when it was kept. */
   serialLog?: string
+  /** What the booted node's / is, from its mount table (/dev/rbd0, or the NFS export). */
+  root?: {source: string, fstype: string}
+  /** A node whose root is its RBD clone is shut down cleanly at the end of the run (its writes synced): whether it was, and how long it took. */
+  shutdown?: {clean: boolean, seconds: number}
 }
 
 export interface LabBootResult {
@@ -108,6 +118,8 @@ export interface LabServers {
   programs: Record<string, string>
   /** `pxeroot status` of the site's nodes from these servers' records (lab-boot binds it to the site and inventory). */
   status?(sources: LiveSources): Promise<LiveStatus>
+  /** The Ceph cluster the nodes that boot from RBD map their roots from: the run joins its bridge. */
+  cluster?: ClusterLink
 }
 
 /** One run's outcome: each VM's progress, for the caller's decisions (retry under TCG) and the report. */
@@ -117,6 +129,20 @@ export interface LabRunOutcome {
 }
 
 const SERVICE_START_MS = 60_000
+/** How long a node that boots from RBD gets to shut down cleanly (TCG: about 10 s). */
+const SHUTDOWN_MS = 120_000
+/** ctrl-alt-del: systemd's clean reboot (ctrlaltdel.target), which -no-reboot turns into the VM's end; it needs no logind or ACPI button handling in the image. */
+const CTRL_ALT_DEL = ['ctrl', 'alt', 'delete']
+
+/** One VM of the run: its boot as followed, its process once started, how it ended. */
+interface RunVm {
+  vm: LabVm
+  progress: BootProgress
+  qemu?: Daemon
+  qmp?: string
+  shutdown?: {clean: boolean, seconds: number}
+  start(): void
+}
 
 /**
  * One lab run: a sealed network namespace with the servers and one VM per node, followed until
@@ -153,8 +179,9 @@ export interface LabServersUp {
 export class LabRun {
   private ns?: LabNamespace
   private services: Daemon[] = []
-  private vmDaemons: Daemon[] = []
+  private runVms: RunVm[] = []
   private up?: LabServersUp
+  private joinedCluster = false
 
   constructor(
     private readonly ctx: Context,
@@ -218,24 +245,39 @@ export class LabRun {
     const {ctx, site} = this
     const ns = this.ns!
     const runs = [this, ...peers]
+    if (servers.cluster && !this.joinedCluster) {
+      await joinCluster(ctx.runner, {namespace: ns.name, bridge: ns.bridge}, servers.cluster)
+      this.joinedCluster = true
+      ctx.log(`lab: joined the cluster's network (${servers.cluster.namespace}, bridge ${servers.cluster.bridge}): ${vms.filter((v) => v.target.rbd).map((v) => `${v.node.name} maps ${v.target.rbd!.name}`).join(', ')}`)
+    }
     const feeds: VmFeed[] = []
+    const first = this.runVms.length
     for (const vm of vms) {
       // A run may boot VMs more than once (lab/pair.ts): each has a tap of its own.
-      const tap = `lab${this.vmDaemons.length}`
+      const tap = `lab${this.runVms.length}`
       await ns.addTap(tap)
       const serialLog = this.dir.file(`${vm.node.name}.serial.log`)
       const capture = this.dir.file(`${vm.node.name}.pcap`)
       // Each UEFI VM starts from the firmware's own variables (Microsoft's keys enrolled, Secure Boot on), in a copy of its own.
       const uefi = vm.target.uefi ? {code: OVMF.code, vars: this.dir.file(`${vm.node.name}.vars.fd`)} : undefined
       if (uefi) await ctx.files.copy(OVMF.vars, uefi.vars, 0o600)
-      const args = qemuArgs({name: vm.node.name, mac: vm.target.mac, tap, serialLog, capture, memoryMiB: this.options.memoryMiB ?? 512, accel: this.accel, uefi})
+      const qmp = vm.target.rbd ? this.dir.file(`${vm.node.name}.qmp`) : undefined
+      const args = qemuArgs({name: vm.node.name, mac: vm.target.mac, tap, serialLog, capture, memoryMiB: this.options.memoryMiB ?? 512, accel: this.accel, uefi, qmp})
       const [cmd, argv] = ns.inNet(this.tools['qemu-system-x86_64'], args)
-      const progress = newProgress(vm.target, Date.now())
-      const qemu = startDaemon(ctx.runner, {name: `qemu ${vm.node.name}`, command: cmd, args: argv, log: this.dir.file(`${vm.node.name}.qemu.log`), timeoutMs: this.boundMs, run: ns.name})
-      this.vmDaemons.push(qemu)
+      const run: RunVm = {
+        vm,
+        qmp,
+        progress: newProgress(vm.target, Date.now()),
+        start: () => {
+          run.progress.started = Date.now()
+          run.qemu = startDaemon(ctx.runner, {name: `qemu ${vm.node.name}`, command: cmd, args: argv, log: this.dir.file(`${vm.node.name}.qemu.log`), timeoutMs: this.boundMs, run: ns.name})
+        },
+      }
+      if (!this.options.oneAtATime || this.runVms.length === first) run.start()
+      this.runVms.push(run)
       const serial = new FileTail(serialLog)
       const pcap = new FileTail(capture)
-      feeds.push({progress, console: () => serial.read(), capture: () => pcap.read(), ended: () => qemu.ended, stop: () => qemu.stop(), ...(vm.server ? {server: vm.server} : {})})
+      feeds.push({progress: run.progress, console: () => serial.read(), capture: () => pcap.read(), ended: () => run.qemu?.ended, stop: () => this.powerOff(run), started: () => run.qemu !== undefined, ...(vm.server ? {server: vm.server} : {})})
     }
 
     const up = runs.map((r) => r.up!)
@@ -251,7 +293,7 @@ export class LabRun {
         if (!s) return undefined
         return {name: s.name, code: s.ended!.code, why: lastLines((await readIfExists(s.log))?.toString('utf8') ?? '') || s.ended!.error || 'no output'}
       },
-    }, {server: site.server, timeoutMs: this.options.timeout * 1000, signal: ctx.signal, log: ctx.log})
+    }, {server: site.server, timeoutMs: this.options.timeout * 1000, signal: ctx.signal, log: ctx.log, beforePoll: async () => this.startNext()})
     const progress = feeds.map((f) => f.progress)
     const status = servers.status ? await this.status(servers.status, this.up!.dhcp) : undefined
     return {
@@ -287,7 +329,7 @@ export class LabRun {
 
   /** Whether the VM of that node still runs. */
   vmRunning(node: string): boolean {
-    const vm = this.vmDaemons.find((d) => d.name === `qemu ${node}`)
+    const vm = this.runVms.find((r) => r.vm.node.name === node && r.qemu)?.qemu
     return vm !== undefined && !vm.ended
   }
 
@@ -416,9 +458,49 @@ export class LabRun {
     await this.until(d, 'serving', async () => true)
   }
 
+  /** One at a time: starts the first waiting VM once the one before it has reached its login prompt or failed. */
+  private startNext(): void {
+    const next = this.runVms.findIndex((r) => !r.qemu)
+    if (next <= 0) return
+    const before = this.runVms[next - 1].progress
+    if (before.outcome || before.reached.has('login')) {
+      this.ctx.log(`lab: starting ${this.runVms[next].vm.node.name} (one at a time)`)
+      this.runVms[next].start()
+    }
+  }
+
+  /**
+   * Ends a VM. A node that mounted its RBD clone as / is shut down cleanly, as its operator would:
+   * systemd stops its services and remounts / read-only, so what it wrote is in the cluster (killed,
+   * it would lose what it had not synced). Its exclusive lock stays with its gone client until the
+   * watch expires (about 30 s); the next machine to map the root breaks it then. Any other VM, or
+   * one that does not go within SHUTDOWN_MS, is stopped.
+   */
+  private async powerOff(run: RunVm): Promise<void> {
+    const {qemu} = run
+    if (!qemu || qemu.ended) return
+    if (run.qmp && run.progress.reached.has('rbdroot')) {
+      const t = Date.now()
+      if (await qmpSendKeys(run.qmp, CTRL_ALT_DEL)) {
+        const ended = await Promise.race([qemu.done.then(() => true), sleep(SHUTDOWN_MS, false, {ref: false})])
+        run.shutdown = {clean: ended, seconds: (Date.now() - t) / 1000}
+        this.ctx.log(`lab: ${run.vm.node.name} ${ended ? `shut down cleanly in ${run.shutdown.seconds.toFixed(1)} s` : `did not shut down within ${SHUTDOWN_MS / 1000} s: stopped`}`)
+      } else {
+        run.shutdown = {clean: false, seconds: (Date.now() - t) / 1000}
+      }
+    }
+    await qemu.stop()
+  }
+
   async teardown(vms: readonly LabVm[], result: LabBootResult | undefined): Promise<void> {
     const problems: string[] = []
-    await Promise.all([...this.vmDaemons.map((d) => d.stop()), ...this.services.map((s) => s.stop())])
+    // The VMs first, while the servers and the cluster's network they need to shut down are up.
+    await Promise.all(this.runVms.map((r) => this.powerOff(r)))
+    for (const r of this.runVms) {
+      const node = result?.nodes.find((n) => n.name === r.vm.node.name)
+      if (r.shutdown && node) node.shutdown = r.shutdown
+    }
+    await Promise.all(this.services.map((s) => s.stop()))
     if (this.ns) problems.push(...await this.ns.destroy())
     for (const p of problems) this.ctx.log(`lab: cleanup: ${p}`)
     // An interrupted run proves nothing either way: keep logs only when asked to.
@@ -496,6 +578,7 @@ function nodeResult(vm: LabVm, p: BootProgress, seen: WatchResult, i: number): L
     reason: [why, p.outcome?.reason].filter(Boolean).join('; ') || undefined,
     hostname: identity.hostname,
     machineId: identity.machineId,
+    ...(identity.root ? {root: identity.root} : {}),
     addresses: {firmware: addresses.firmware, initramfs: addresses.initramfs},
     acks: seen.leases.filter((l) => l.mac === vm.target.mac).map((l) => l.ip),
     nameservers: identity.nameservers,

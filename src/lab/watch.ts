@@ -18,6 +18,8 @@ export interface VmFeed {
   ended(): {error?: string} | undefined
   /** Stops the VM (it has failed; a passed one runs on until the run's status is read). */
   stop(): Promise<void>
+  /** Whether the VM has been started (runs one at a time start each when the one before is decided); default yes. */
+  started?(): boolean
   /** The address of the TFTP server it boots from, where the run has several servers (default: WatchOptions.server). */
   server?: string
 }
@@ -42,6 +44,8 @@ export interface WatchOptions {
   log: (line: string) => void
   now?: () => number
   wait?: (ms: number) => Promise<unknown>
+  /** Called before each look (the run starts its waiting VMs there). */
+  beforePoll?: () => Promise<void>
 }
 
 export interface WatchResult {
@@ -75,6 +79,7 @@ export async function watchBoots(vms: readonly VmFeed[], servers: ServerFeed, o:
   const stopping: Promise<void>[] = []
   for (;;) {
     o.signal.throwIfAborted()
+    await o.beforePoll?.()
     const dead = await servers.failed()
     if (dead) throw new ExternalCommandError(dead.name, [], dead.code, '', `${dead.name} stopped during the lab run: ${dead.why}`)
     nfsLog += await servers.nfsLog()
@@ -84,7 +89,7 @@ export async function watchBoots(vms: readonly VmFeed[], servers: ServerFeed, o:
     const t = now()
     for (const [i, vm] of vms.entries()) {
       const p = vm.progress
-      if (p.outcome) continue
+      if (p.outcome || vm.started?.() === false) continue
       consoles[i] += plainConsole((await vm.console()).toString('latin1'))
       for (const d of pcaps[i].push(await vm.capture())) tftp[i].add(d)
       const evidence: Evidence = {leases, tftp: tftp[i], http, mounts, console: consoles[i]}

@@ -16,6 +16,7 @@ import {modelGaneshaLab} from '../lab/ganesha.js'
 import {type BootTarget} from '../lab/milestones.js'
 import {labMac, pickAccel} from '../lab/qemu.js'
 import {standInAddress, standInDhcpd} from '../lab/router.js'
+import {clusterLinkFor, rbdTargetOf} from '../lab/rbd.js'
 import {runLab, type LabBootOptions, type LabBootResult, type LabServers, type LabVm} from '../lab/run.js'
 import {requireLabTools, requireOvmf} from '../lab/tools.js'
 import {readBootReport} from '../status/booted.js'
@@ -25,6 +26,7 @@ import {type Context} from '../system/context.js'
 import {readIfExists} from '../system/files.js'
 import {reapStaleNamespaces} from '../system/netns.js'
 import {type Root} from '../system/paths.js'
+import {removeTree} from '../system/trees.js'
 import {IPXE_BOOT_SCRIPT} from '../render/loaders/ipxe.js'
 
 /** The files a backend renders, as they are on disk now. */
@@ -50,7 +52,8 @@ export async function labServers(ctx: Context, site: SiteModel, vms: readonly La
   const offers = vms.filter((vm) => vm.boundBy === 'ip').map((vm) => ({mac: vm.target.mac, ip: vm.node.ip}))
   const servers: LabServers = {
     dhcp: (env) => dhcp.lab!({...env, generated: dhcpFiles, offers, now: Math.floor(Date.now() / 1000)}),
-    nfs: (env) => modelGaneshaLab(env, vms.filter(({node}) => node.exportedHere).map(({node}) => ({exportId: node.exportId, rootPath: node.rootPath, diskPath: env.root.resolve(node.rootPath), client: node.ip}))),
+    // A node that boots from RBD needs no export.
+    nfs: (env) => modelGaneshaLab(env, vms.filter(({node, target}) => node.exportedHere && !target.rbd).map(({node}) => ({exportId: node.exportId, rootPath: node.rootPath, diskPath: env.root.resolve(node.rootPath), client: node.ip}))),
     programs: {},
     // As `pxeroot status` reads a server: in proxy mode the network's own server holds the leases.
     status: (sources) => withStorage(ctx, site, (storage) => liveStatus(ctx.root, site, cluster.inventory, cluster.nodes, site.dhcp.mode === 'proxy' ? undefined : dhcp.leases, {...sources, bootReport: (node) => readBootReport(storage, node)})),
@@ -79,6 +82,17 @@ export async function labServers(ctx: Context, site: SiteModel, vms: readonly La
   if (servers.router) servers.programs[servers.router.daemon(dry).program] = 'isc-dhcp-server'
   if (servers.web) servers.programs[servers.web({...dry, tftpRoot: '/nonexistent'}).program] = lighttpd.packages.join(' ')
   return servers
+}
+
+/** A node whose kernel command line says boot=rbd maps its root itself: what it maps, from which monitors. */
+function rbdOf(node: BootNode): Pick<BootTarget, 'rbd'> {
+  const rbd = rbdTargetOf(node.cmdline)
+  return rbd ? {rbd} : {}
+}
+
+/** The cluster's network namespace as the site names it (storage.rbd.netns, with the rbd backend), if it does. */
+function siteCephNetns(site: SiteModel): string | undefined {
+  return site.storage.rbd?.netns
 }
 
 /**
@@ -113,7 +127,7 @@ export async function labVms(ctx: Context, site: SiteModel, names: readonly stri
     return {
       node,
       boundBy: node.mac ? 'mac' : 'ip',
-      target: {name: node.name, ip: node.ip, mac, rootPath: node.rootPath, ...chainOf(firmware, site, node), kernel: node.kernel, initrd: node.initrd},
+      target: {name: node.name, ip: node.ip, mac, rootPath: node.rootPath, ...chainOf(firmware, site, node), kernel: node.kernel, initrd: node.initrd, ...rbdOf(node)},
     }
   })
   return {inventory, all, vms}
@@ -140,6 +154,14 @@ export async function labBoot(ctx: Context, options: LabBootOptions): Promise<La
   }
   const {inventory, all, vms} = await labVms(ctx, site, options.nodes, firmware)
   const servers = await labServers(ctx, site, vms, {inventory, nodes: all}, options)
+  const rbd = vms.flatMap((vm) => (vm.target.rbd ? [vm.target.rbd] : []))
+  if (rbd.length > 0) {
+    const netns = options.cephNetns ?? siteCephNetns(site)
+    if (!netns) {
+      throw new PreconditionError(`${vms.filter((vm) => vm.target.rbd).map((vm) => vm.node.name).join(', ')} boot${rbd.length === 1 ? 's' : ''} from RBD: the lab joins the cluster's network to reach it, and needs its network namespace`, 'name it with --ceph-netns ("pxeroot lab ceph start" prints it)')
+    }
+    servers.cluster = await clusterLinkFor(ctx.runner, netns, rbd, site.net, site.subnet)
+  }
   const tools = await requireLabTools(servers.programs)
   if (firmware === 'uefi') await requireOvmf()
   const accel = await pickAccel(options.accel ?? 'auto')
@@ -150,6 +172,8 @@ export async function labBoot(ctx: Context, options: LabBootOptions): Promise<La
   // VM stops before it even asks for an address. That says nothing about the nodes; TCG does.
   if (accel === 'kvm' && (options.accel ?? 'auto') === 'auto' && acceleratorFailed(run.progress)) {
     ctx.log('lab: the VMs reset under KVM before their first DHCP request; running again under TCG')
+    // Nor do the logs a failed run keeps: they would be left behind in the temp dir.
+    if (!options.keepLogs && run.result.logs) await removeTree(ctx.runner, run.result.logs, {mounts: 'unmount'})
     run = await runLab(ctx, site, tools, 'tcg', options, vms, servers)
   }
   const {result} = run

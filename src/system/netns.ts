@@ -275,17 +275,17 @@ export async function bridgePorts(runner: Runner, ns: string, bridge: string): P
 }
 
 /**
- * Joins two bridges of two namespaces with a veth pair (`port` on both sides: interface names
- * are per namespace): one layer-2 network. Deleting either namespace removes the pair.
+ * Joins two bridges of two namespaces with a veth pair, `a.port` on a's side and `b.port` on b's:
+ * one layer-2 network. Deleting either namespace removes the pair.
  */
-export async function joinBridges(runner: Runner, a: {ns: string, bridge: string}, b: {ns: string, bridge: string}, port: string): Promise<void> {
+export async function joinBridges(runner: Runner, a: {ns: string, bridge: string, port: string}, b: {ns: string, bridge: string, port: string}): Promise<void> {
   const ip = (...args: string[]) => runner.run('ip', args, {timeout: STEP_MS})
-  await ip('-n', a.ns, 'link', 'add', port, 'type', 'veth', 'peer', 'name', port, 'netns', b.ns)
+  await ip('-n', a.ns, 'link', 'add', a.port, 'type', 'veth', 'peer', 'name', b.port, 'netns', b.ns)
   try {
-    await ip('-n', a.ns, 'link', 'set', port, 'master', a.bridge, 'up')
-    await ip('-n', b.ns, 'link', 'set', port, 'master', b.bridge, 'up')
+    await ip('-n', a.ns, 'link', 'set', a.port, 'master', a.bridge, 'up')
+    await ip('-n', b.ns, 'link', 'set', b.port, 'master', b.bridge, 'up')
   } catch (error) {
-    await removeLink(runner, a.ns, port)
+    await removeLink(runner, a.ns, a.port)
     throw error
   }
 }

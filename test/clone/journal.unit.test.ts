@@ -96,4 +96,19 @@ describe('clones switched into place in groups', () => {
       await fs.rm(dir, {recursive: true, force: true})
     }
   })
+
+  it('when the inventory cannot be saved, puts the group\'s roots back under their temp names and leaves no journal', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'pxeroot-journal-'))
+    try {
+      for (const name of ['node01', 'node02']) await fs.mkdir(path.join(dir, `.${name}.pxeroot-clone-abcd`))
+      const switchRoot = switchInBatches(hostFiles, dir, async () => {
+        throw Object.assign(new Error('ENOSPC: no space left on device, write'), {code: 'ENOSPC'})
+      }, storage(dir))
+      const outcomes = await Promise.allSettled(['node01', 'node02'].map((name, i) => switchRoot({node: name, renames: [{from: `.${name}.pxeroot-clone-abcd`, to: name}], entry: {name, ip: `192.168.0.20${i}`}})))
+      expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected'])
+      expect((await fs.readdir(dir)).sort()).toEqual(['.node01.pxeroot-clone-abcd', '.node02.pxeroot-clone-abcd'])
+    } finally {
+      await fs.rm(dir, {recursive: true, force: true})
+    }
+  })
 })

@@ -32,7 +32,7 @@ describe('the lab\'s copy of a node\'s GRUB file', () => {
 
   it('passes the identity unit\'s quoted argument as one single-quoted GRUB word, which GRUB does not backslash-escape', () => {
     expect(labGrubArgs()).toBe('console=ttyS0,115200 no_timer_check systemd.unit=multi-user.target systemd.wants=kernel-command-line.service '
-      + '\'systemd.run=/usr/bin/grep -H . /etc/hostname /etc/machine-id /etc/resolv.conf\' systemd.run_success_action=none systemd.run_failure_action=none')
+      + '\'systemd.run=/usr/bin/grep -H . /etc/hostname /etc/machine-id /etc/resolv.conf /proc/self/mounts\' systemd.run_success_action=none systemd.run_failure_action=none')
     expect(() => labGrubArgs('a="it\'s"')).toThrow(/cannot pass through GRUB unchanged/)
   })
 

@@ -95,7 +95,7 @@ describe.skipIf(!isRoot || !hasOvmf)('pxeroot lab boot --firmware uefi (OVMF, Se
       expect(serial).toMatch(/Kernel is locked down from EFI Secure Boot/)
       // The identity unit's quoted argument went through GRUB unchanged: no backslash before its quotes.
       const cmdline = /Kernel command line: ([^\n]*)/.exec(serial)?.[1] ?? ''
-      expect(cmdline).toContain('"systemd.run=/usr/bin/grep -H . /etc/hostname /etc/machine-id /etc/resolv.conf"')
+      expect(cmdline).toContain('"systemd.run=/usr/bin/grep -H . /etc/hostname /etc/machine-id /etc/resolv.conf /proc/self/mounts"')
       expect(cmdline).not.toContain('\\')
       expect(cmdline).toContain(`BOOTIF=01-${n.mac.replaceAll(':', '-')}`)
 

@@ -20,8 +20,9 @@ import path from 'node:path'
 import {inject} from 'vitest'
 
 import {parseSite} from '../../src/config/site-file.js'
-import {CEPH_LAB_TOOLS, cephLabAddress, type CephLabStartResult, startCephLab} from '../../src/lab/ceph.js'
+import {CEPH_LAB_TOOLS, cephLabAddress, startCephLab} from '../../src/lab/ceph.js'
 import {findTools} from '../../src/lab/tools.js'
+import {clusterClient, type TestCluster} from './ceph-client.js'
 import {CEPH_TEST_BASE, runDir} from './ceph-runs.js'
 import {goldenSiteText} from './golden.js'
 import {underLockWaiting} from './lock-wait.js'
@@ -36,15 +37,6 @@ declare module 'vitest' {
 
 /** A bound on every server of a test cluster, whatever happens to the run (CI's own limit is 90 min). */
 const LIFETIME_MINUTES = 120
-
-export interface TestCluster extends CephLabStartResult {
-  /** argv that runs a command inside the cluster's network namespace. */
-  inNet(command: string, args: readonly string[]): [string, string[]]
-  /** `ceph --conf ... ARGS` in the namespace, as admin; stdout. */
-  ceph(args: readonly string[]): Promise<string>
-  /** `rbd --conf ... ARGS` in the namespace, as admin; stdout. */
-  rbd(args: readonly string[]): Promise<string>
-}
 
 /** Why the Ceph cases cannot run here, or undefined when they can. */
 export async function cephSkipReason(): Promise<string | undefined> {
@@ -65,15 +57,6 @@ function owner(): number {
   } catch {
     return process.pid
   }
-}
-
-export function clusterClient(started: CephLabStartResult): TestCluster {
-  const inNet = (command: string, args: readonly string[]): [string, string[]] => ['nsenter', [`--net=/run/netns/${started.namespace}`, '--', command, ...args]]
-  const tool = async (program: string, args: readonly string[]) => {
-    const [cmd, argv] = inNet(program, ['--conf', started.conf, ...args])
-    return (await execa(cmd, argv, {timeout: 120_000, env: {CEPH_CONF: started.conf}})).stdout
-  }
-  return {...started, inNet, ceph: (args) => tool('ceph', args), rbd: (args) => tool('rbd', args)}
 }
 
 let shared: Promise<TestCluster> | undefined
@@ -97,6 +80,7 @@ export async function sharedCluster(): Promise<TestCluster> {
 }
 
 export {CEPH_TEST_BASE} from './ceph-runs.js'
+export {clusterClient, type TestCluster} from './ceph-client.js'
 
 /** Processes of a cluster still running (ps lines naming its ceph.conf); empty after a stop. */
 export async function clusterProcesses(dir: string): Promise<string[]> {

@@ -28,8 +28,12 @@ console; a missing file or a kernel shim refuses fails at that milestone at once
 address gets a lab MAC and leases its address from the generated dynamic range (the lease file is
 seeded so that the DHCP server offers it first; no host entry). The VMs get console=ttyS0 through
 the lab's private copy of their pxelinux file, GRUB file or iPXE script; nothing is written into
-node roots or the tftp tree. Needs root; uses KVM when /dev/kvm works, else TCG. Exit 0 only when
-every node passed.\n\n${EXIT_TABLE}`
+node roots or the tftp tree. A node whose command line says boot=rbd maps its own RBD clone: the
+run joins the cluster's network (--ceph-netns: its bridge holding the monitor's address, on the
+boot subnet), its milestone is "RBD root mounted" (the boot script's "pxeroot-rbd: / is" line; its
+"pxeroot-rbd: FAILED:" line fails it at once), and at the end it is shut down cleanly
+(ctrl-alt-del), so its writes reach the cluster. Needs root; uses KVM when
+/dev/kvm works, else TCG. Exit 0 only when every node passed.\n\n${EXIT_TABLE}`
   static examples = ['<%= config.bin %> lab boot node01', '<%= config.bin %> lab boot node01 node02 --firmware uefi', '<%= config.bin %> lab boot node01 node02 --timeout 600 --keep-logs /tmp/lab-logs']
   static strict = false
   static args = {nodes: Args.string({description: 'nodes to boot', required: true})}
@@ -40,6 +44,8 @@ every node passed.\n\n${EXIT_TABLE}`
     memory: Flags.integer({description: 'MiB of memory per VM', default: 512, min: 256}),
     firmware: Flags.option({options: FIRMWARE, default: 'bios' as const, description: 'the VMs\' firmware: bios (pxelinux) or uefi (OVMF, Secure Boot enforced: shim + GRUB)'})(),
     'network-next-server': Flags.boolean({description: 'proxy mode: the lab\'s stand-in for the network\'s DHCP server also sends next-server = the site\'s server, as UEFI nodes need of a site\'s server (README, proxy mode)'}),
+    'ceph-netns': Flags.string({description: 'network namespace of the Ceph cluster nodes that boot from RBD map their roots from (default: the site\'s storage.rbd.netns; "pxeroot lab ceph start" prints it)'}),
+    'one-at-a-time': Flags.boolean({description: 'start each VM once the one before it reached its login prompt or failed (e.g. a second machine claiming a root another one holds)'}),
   }
 
   public async run(): Promise<LabBootResult> {
@@ -48,6 +54,7 @@ every node passed.\n\n${EXIT_TABLE}`
     try {
       const result = await labBoot(this.makeContext(flags.root, {log: progress.log}), {
         nodes: argv as string[], timeout: flags.timeout, keepLogs: flags['keep-logs'], accel: flags.accel, memoryMiB: flags.memory, firmware: flags.firmware, networkNextServer: flags['network-next-server'],
+        cephNetns: flags['ceph-netns'], oneAtATime: flags['one-at-a-time'],
       })
       progress.stop()
       if (!this.jsonEnabled()) process.stdout.write(labReport(result))
