@@ -111,7 +111,9 @@ export function renderCephConf(spec: CephConfSpec): string {
     'mon_allow_pool_delete = true',
     'mon_warn_on_pool_no_redundancy = false',
     'auth_allow_insecure_global_id_reclaim = false',
-    'mon_data_avail_warn = 10',
+    // A throwaway cluster on a shared disk: warn only when the monitor is about to stop (crit: 5 %),
+    // not at every dip of a busy machine's free space (the default, 30 %, and 10 % both hit here).
+    'mon_data_avail_warn = 6',
     'osd_crush_chooseleaf_type = 0',
     '',
     '[mon]',
