@@ -3,6 +3,8 @@
  * machine, in one run. Two nodes boot their NFS roots (clones on this server, exported by
  * NFS-Ganesha in the lab), two boot their own RBD clones of the same revision, mapped by their own
  * kernels from a throwaway single-host cluster (`pxeroot lab ceph`) that the lab joins. Each
+ * The RBD pair is made as a user makes it: a second site, `storage prepare --rbd` on the cluster,
+ * the golden revision imported into its pool, `nodes clone 2`, `apply`. Each
  * round boots the NFS pair, then the RBD pair (the order alternates between rounds), two VMs side
  * by side each time, and reads from the lab's milestones: the root mounted (NFS mount, or map +
  * mount of /dev/rbd0) and the login prompt, seconds after the VM started; and how long the RBD
@@ -10,21 +12,19 @@
  * the load average. Run as root:
  *   npx tsx bench/rbd-boot.ts [--rounds R] [--timeout S]
  * The golden image is the test suite's (built on first use, then cached: test/support/golden.ts).
- * Everything is removed at the end: the cluster (by PID, purged), the clones, the temp root.
+ * Everything is removed at the end: the cluster (by PID, purged), the clones, the temp roots.
  */
 import {promises as fs} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
-import {rbdRootArgs} from '../src/boot/rbd-root.js'
-import {identityOf, newMachineId, writeIdentity} from '../src/clone/identity.js'
 import {cephLabAddress, startCephLab, stopCephLab} from '../src/lab/ceph.js'
 import {type LabBootResult, type LabNodeResult} from '../src/lab/run.js'
 import {labBoot} from '../src/services/lab-boot.js'
 import {makeContext} from '../src/system/context.js'
-import {clusterClient, type TestCluster} from '../test/support/ceph-client.js'
+import {clusterClient} from '../test/support/ceph-client.js'
 import {goldenImage, removeGoldenRoot, runCommand} from '../test/support/golden.js'
-import {cloneForNode, importRevision, removeNodeRoot, removeRevision, withRoot} from '../test/support/rbd-fixtures.js'
+import {importGolden, rbdSite, type RbdSite} from '../test/support/rbd-site.js'
 
 interface Options {
   rounds: number
@@ -42,8 +42,8 @@ function parseArgs(argv: string[]): Options {
   return o
 }
 
-const NFS = ['node01', 'node02']
-const RBD = ['node03', 'node04']
+/** The same names on both sites: each pair boots from its own site. */
+const NODES = ['node01', 'node02']
 const log = (line: string) => process.stderr.write(`${line}\n`)
 const load = () => os.loadavg().map((l) => l.toFixed(1)).join(' ')
 
@@ -80,14 +80,11 @@ async function main(): Promise<void> {
   const ctx = makeContext({root: golden.root, log})
   const root = ['--root', golden.rootPrefix]
   const clusterDir = await fs.mkdtemp(path.join(os.tmpdir(), 'pxeroot-bench-ceph-'))
-  let snap = ''
-  let cluster: TestCluster | undefined
+  let rbd: RbdSite | undefined
   try {
     const started = await startCephLab(ctx, undefined, {dir: clusterDir, address: cephLabAddress(golden.site), osdGiB: 20, lifetimeMinutes: 180})
-    cluster = clusterClient(started)
     const {default: NodesClone} = await import('../src/commands/nodes/clone.js')
     const {default: NodesSet} = await import('../src/commands/nodes/set.js')
-    const {default: NodesAdd} = await import('../src/commands/nodes/add.js')
     const {default: Apply} = await import('../src/commands/apply.js')
     const ok = async (p: Promise<{code: number, error?: Error}>) => {
       const r = await p
@@ -95,24 +92,22 @@ async function main(): Promise<void> {
     }
     // NFS: clones on this server, bound by MAC.
     await ok(runCommand(NodesClone, ['2', ...root]))
-    for (const [i, node] of NFS.entries()) await ok(runCommand(NodesSet, [node, '--mac', `52:54:00:17:10:0${i + 1}`, ...root]))
-    // RBD: the same revision as an ext4 image in the cluster, a clone and a key per node, identity written into each.
-    const tree = golden.root.resolve(path.posix.join(golden.site.paths.images, golden.ref.image, String(golden.ref.revision), 'rootfs'))
-    snap = await importRevision(cluster, tree, `${golden.ref.image}-bench-${process.pid}`, golden.ref.revision)
-    for (const [i, node] of RBD.entries()) {
-      const spec = await cloneForNode(cluster, snap, node)
-      await withRoot(cluster, node, {write: true}, (dir) => writeIdentity(ctx, dir, identityOf(golden.site, node, newMachineId(), 'fresh')))
-      await ok(runCommand(NodesAdd, [node, '--mac', `52:54:00:17:10:0${i + 3}`, '--kernel-args', rbdRootArgs(spec), ...root]))
-      await fs.mkdir(golden.root.resolve(path.posix.join(golden.site.paths.nodes, node)), {recursive: true})
-    }
+    for (const [i, node] of NODES.entries()) await ok(runCommand(NodesSet, [node, '--mac', `52:54:00:17:10:0${i + 1}`, ...root]))
     await ok(runCommand(Apply, root))
+    // RBD: a site of its own on the cluster, the same revision imported into its pool, clones with their keys and identity.
+    rbd = await rbdSite(clusterClient(started))
+    await importGolden(rbd)
+    await ok(runCommand(NodesClone, ['2', ...rbd.root]))
+    for (const [i, node] of NODES.entries()) await ok(runCommand(NodesSet, [node, '--mac', `52:54:00:17:10:0${i + 3}`, ...rbd.root]))
+    await ok(runCommand(Apply, rbd.root))
+    const rbdCtx = makeContext({root: rbd.ctx.root, log})
 
     const all: Sample[] = []
     for (let round = 1; round <= o.rounds; round++) {
       const order: Sample['kind'][] = round % 2 ? ['nfs', 'rbd'] : ['rbd', 'nfs']
       for (const kind of order) {
         const before = load()
-        const result = await labBoot(ctx, {nodes: kind === 'nfs' ? NFS : RBD, timeout: o.timeoutS, accel: 'tcg', cephNetns: started.namespace})
+        const result = await labBoot(kind === 'nfs' ? ctx : rbdCtx, {nodes: NODES, timeout: o.timeoutS, accel: 'tcg'})
         const got = samples(kind, result)
         all.push(...got)
         log(`round ${round} ${kind.toUpperCase()}: lease to root ${got.map((s) => s.step.toFixed(1)).join(', ')} s; root mounted ${got.map((s) => s.root.toFixed(1)).join(', ')} s; login ${got.map((s) => s.login.toFixed(1)).join(', ')} s${kind === 'rbd' ? `; clean shutdown ${got.map((s) => s.shutdown?.toFixed(1) ?? '-').join(', ')} s` : ''} (load ${before} -> ${load()})`)
@@ -130,10 +125,7 @@ async function main(): Promise<void> {
     const downs = all.flatMap((s) => (s.shutdown === undefined ? [] : [s.shutdown]))
     if (downs.length > 0) process.stdout.write(`RBD nodes' clean shutdown: median ${median(downs).toFixed(1)} s\n`)
   } finally {
-    if (cluster) {
-      for (const node of RBD) await removeNodeRoot(cluster, node)
-      if (snap) await removeRevision(cluster, snap)
-    }
+    await rbd?.cleanup().catch((error: Error) => log(`rbd site cleanup: ${error.message}`))
     await stopCephLab(ctx, clusterDir, {purge: true}).catch((error: Error) => log(`cluster stop: ${error.message}`))
     await removeGoldenRoot(golden)
   }

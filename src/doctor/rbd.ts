@@ -42,7 +42,7 @@ export async function rbdBoot({ctx, site, model}: Facts): Promise<Check[]> {
       message: `its initrd (${initrd}) lacks ${lacks.join(', ')}: ${who} and would stop in the initramfs`,
       fix: script
         ? 'its kernel has no RBD client: boot these nodes from a revision whose kernel has CONFIG_BLK_DEV_RBD'
-        : 'the image was built before pxeroot booted from RBD: build a new revision ("pxeroot image build") and rebase these nodes on it',
+        : 'the image was built before pxeroot booted from RBD: make a new revision ("pxeroot image update", which adds it, or "pxeroot image build") and rebase these nodes on it',
     })
   }
   return out

@@ -15,6 +15,7 @@ import {affectsInitrd, buildInitrd, kernelFiles, newestKernel} from './initramfs
 import {formatRevisionRef, type RevisionRef} from './layout.js'
 import {changedPackages, installedPackages, type Manifest, readManifest} from './manifest.js'
 import {removeIdentity} from './nfsroot.js'
+import {configureRbdRoot, rbdInitrdChanged} from './rbdroot.js'
 import {publishRevision} from './publish.js'
 import {imageLockFile, removeStale, requireCurrent, type Staging} from './store.js'
 
@@ -82,12 +83,16 @@ async function changeLocked(ctx: Context, site: SiteModel, storage: StorageBacke
     await removeIdentity(ctx.files, s.work)
     // A revision built before the boot report existed gets it with its next change.
     await installBootReport(ctx.files, s.work)
+    // A revision built before the RBD boot existed gets it (and an initrd with it) from any change,
+    // image update included: its nodes could not move to an rbd site otherwise.
+    const rbdBoot = await configureRbdRoot(ctx.files, s.work)
+    if (rbdBoot.length > 0) ctx.log(`${image}: adding the RBD boot (${rbdBoot.join(', ')})`)
     const packages = await installedPackages(ctx.runner, s.work)
     const changed = changedPackages(parent.packages, packages)
     const files = changed.length === 0 && options.publishFileChanges ? await filesChanged(ctx, storage, s.work, from) : []
-    if (changed.length === 0 && files.length === 0) return {image, from, changedPackages: [], initrdRebuilt: false}
+    if (changed.length === 0 && files.length === 0 && rbdBoot.length === 0) return {image, from, changedPackages: [], initrdRebuilt: false}
     const kernel = await newestKernel(s.work)
-    const needInitrd = kernel !== parent.kernel || changed.some(affectsInitrd) || !(await fs.stat(kernelFiles(s.work, kernel).initrd).catch(() => undefined))
+    const needInitrd = kernel !== parent.kernel || changed.some(affectsInitrd) || rbdInitrdChanged(rbdBoot) || !(await fs.stat(kernelFiles(s.work, kernel).initrd).catch(() => undefined))
     if (needInitrd) {
       ctx.log(`${image}: rebuilding the initramfs for ${kernel}`)
       await withChrootSession(ctx.runner, s.work, (session) => buildInitrd(session, s.work, kernel, ctx.signal))

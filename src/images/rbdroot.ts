@@ -1,3 +1,4 @@
+import {promises as fs} from 'node:fs'
 import path from 'node:path'
 
 import {type Files} from '../system/files.js'
@@ -281,12 +282,30 @@ manual_add_modules rbd libceph libcrc32c crc32c_generic crc32c-intel ext4 af_pac
 
 /** The boot NIC was configured by the initramfs and carries the root's block device: networkd must not release or re-DHCP it. */
 export const NETWORKD_RBDROOT = networkdUnmanaged('RBD', 'pxeroot.rbd')
+const NETWORKD_RBDROOT_FILE = 'etc/systemd/network/00-pxeroot-rbdroot.network'
 
-/** Everything that lets an image boot from RBD (build time only); its NFS boot is unchanged. */
-export async function configureRbdRoot(files: Files, rootfs: string): Promise<void> {
-  const write = (rel: string, text: string, mode: number) => files.write(path.join(rootfs, rel), text, {mode, forceMode: true, within: rootfs, sync: false})
+/**
+ * Everything that lets an image boot from RBD; its NFS boot is unchanged. Writes only what is
+ * missing or differs, and returns those files (image paths): a revision built before the RBD boot
+ * existed gets it with its next change, and one that has it stays byte- and time-identical.
+ */
+export async function configureRbdRoot(files: Files, rootfs: string): Promise<string[]> {
+  const written: string[] = []
+  const write = async (rel: string, text: string, mode: number) => {
+    const file = path.join(rootfs, rel)
+    const st = await fs.lstat(file).catch(() => undefined)
+    if (st?.isFile() && (st.mode & 0o7777) === mode && (await fs.readFile(file, 'utf8')) === text) return
+    await files.write(file, text, {mode, forceMode: true, within: rootfs, sync: false})
+    written.push(rel)
+  }
   await write(RBD_BOOT_SCRIPT.image, RBD_BOOT_SCRIPT_TEXT, 0o644)
   // mkinitramfs runs only executable hooks.
   await write(RBD_HOOK.image, RBD_HOOK_TEXT, 0o755)
-  await write('etc/systemd/network/00-pxeroot-rbdroot.network', NETWORKD_RBDROOT, 0o644)
+  await write(NETWORKD_RBDROOT_FILE, NETWORKD_RBDROOT, 0o644)
+  return written
+}
+
+/** Whether files configureRbdRoot wrote change what the initrd holds (the boot script, the hook). */
+export function rbdInitrdChanged(written: readonly string[]): boolean {
+  return written.some((f) => f !== NETWORKD_RBDROOT_FILE)
 }

@@ -106,7 +106,7 @@ export async function linkCluster(ctx: Context, site: SiteModel, vms: readonly L
 
 /** The cluster's network namespace as the site names it (storage.rbd.netns, with the rbd backend), if it does. */
 function siteCephNetns(site: SiteModel): string | undefined {
-  return (site as {storage?: {rbd?: {netns?: string}}}).storage?.rbd?.netns
+  return site.storage.rbd?.netns
 }
 
 /**

@@ -54,7 +54,7 @@ export async function readStatus(ctx: Context, names: readonly string[] = []): P
     fetchLogs: () => readAll(FETCH_LOGS),
   }
   const [status, servers] = await Promise.all([
-    withStorage(ctx, site, (storage) => liveStatus(ctx.root, site, inventory, nodes, db, {...sources, bootReport: (node) => readBootReport(storage, node)})),
+    withStorage(ctx, site, (storage) => liveStatus(ctx.root, site, inventory, nodes, db, {...sources, bootReport: (node) => readBootReport(storage, node), rootMapped: async (node) => (await storage.rootInUse(node)).length > 0})),
     site.servers.length > 0 ? probeServers(probeRunner(ctx), site, siteVersion(site, inventory), rootsByServer(site, inventory)) : undefined,
   ])
   // Asked about some nodes, the answer is about them: unknown machines are for the whole view.

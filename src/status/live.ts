@@ -21,6 +21,8 @@ export interface LiveSources {
   fetchLogs(): Promise<string[]>
   /** What a node last reported of its boot from its root (status/booted.ts); none when absent. */
   bootReport?(node: string): Promise<BootReport | undefined>
+  /** Whether a root the node maps itself (an RBD root) is mapped now: the cluster's watchers of it. */
+  rootMapped?(node: string): Promise<boolean>
 }
 
 export interface LiveStatus {
@@ -38,6 +40,15 @@ async function bootReports(sources: LiveSources, nodes: readonly BootNode[]): Pr
   const read = sources.bootReport
   const reports = settled(await mapBounded(nodes, 16, async (node) => [node.name, await read(node.name)] as const))
   return new Map(reports.filter((r): r is readonly [string, BootReport] => r?.[1] !== undefined))
+}
+
+/** The nodes whose own root (RBD: no NFS connection to see) is mapped now, by the storage's view. */
+async function mappedRoots(sources: LiveSources, nodes: readonly BootNode[]): Promise<Set<string>> {
+  const mapped = sources.rootMapped
+  if (!mapped) return new Set()
+  const own = nodes.filter((n) => n.root.kind === 'rbd')
+  const found = settled(await mapBounded(own, 16, async (node) => ((await mapped(node.name)) ? node.name : undefined)))
+  return new Set(found.filter((n): n is string => n !== undefined))
 }
 
 /**
@@ -60,6 +71,8 @@ export async function liveStatus(root: Root, site: SiteModel, inventory: Invento
     leases: read?.leases ?? null,
     reservationsRecorded: db?.reservations ?? false,
     nfsClients: nfsClientsIn(await sources.sockets()),
+    // Before the boot reports: their views must not count as a client of the root.
+    mappedRoots: await mappedRoots(sources, nodes),
     revisions,
     fetches,
     booted: await bootReports(sources, nodes),

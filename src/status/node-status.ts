@@ -6,6 +6,8 @@ import {type BootReport} from '../images/boot-report.js'
  * Up: the node holds its lease and its root is mounted (where the server records no lease for it,
  * its root mounted is enough). Leased: it holds its address but its root is not mounted (booting,
  * or stuck before the NFS mount). Mounted: its root is mounted but no lease says so. Down: neither.
+ * An NFS root is mounted while its address has a connection to the NFS server; a root the node
+ * maps itself (RBD) while the cluster has a client of it (a watcher).
  */
 export type NodeState = 'up' | 'leased' | 'mounted' | 'down'
 
@@ -42,6 +44,8 @@ export interface LiveState {
   reservationsRecorded?: boolean
   /** Addresses with an NFS connection now. */
   nfsClients: ReadonlySet<string>
+  /** Nodes whose RBD root is mapped now (its clone has a watcher). */
+  mappedRoots?: ReadonlySet<string>
   revisions: ReadonlyMap<string, {image: string | null, behind: number | null}>
   fetches?: ReadonlyMap<string, {file: string, at: Date}>
   /** Each node's boot report, by name (absent: none in its root). */
@@ -57,7 +61,7 @@ export function nodeStatuses(nodes: readonly BootNode[], live: LiveState): NodeS
   const nodeByIp = new Map(nodes.map((n) => [n.ip, n.name]))
   return nodes.map((node) => {
     const lease = byIp.get(node.ip)
-    const mounted = live.nfsClients.has(node.ip)
+    const mounted = node.root.kind === 'rbd' ? live.mappedRoots?.has(node.name) ?? false : live.nfsClients.has(node.ip)
     // A root another server holds is mounted from there: this server judges the node by its lease alone.
     const elsewhere = node.server !== undefined && node.root.kind === 'nfs' && !node.exportedHere
     const recorded = known && (!node.mac || live.reservationsRecorded !== false)
@@ -73,7 +77,10 @@ export function nodeStatuses(nodes: readonly BootNode[], live: LiveState): NodeS
       if (others.length > 0) problems.push(`the machine ${lease.mac} also holds the address of ${others.join(', ')}`)
     }
     if (recorded && node.mac && !lease && !mounted) problems.push(`no lease for ${node.mac}: powered off, or its DHCP requests do not reach this server`)
-    if (recorded && mounted && !lease) problems.push(`root mounted by ${node.ip} but no active lease: the lease expired, or another DHCP server answered`)
+    if (recorded && mounted && !lease) {
+      const by = node.root.kind === 'rbd' ? `${node.name}'s RBD root is mapped (a client of the cluster holds it) but ${node.ip} has` : `root mounted by ${node.ip} but`
+      problems.push(`${by} no active lease: the lease expired, or another DHCP server answered`)
+    }
     const state: NodeState = elsewhere ? (leasedByNode ? 'up' : 'down') : (leasedByNode || !recorded) && mounted ? 'up' : leasedByNode ? 'leased' : mounted ? 'mounted' : 'down'
     const revision = live.revisions.get(node.name)
     const fetch = live.fetches?.get(node.ip)

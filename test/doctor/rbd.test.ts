@@ -49,7 +49,7 @@ describe.skipIf(!isRoot)('doctor: the initrd of nodes that boot from RBD', () =>
       check: 'rbd boot debian-bookworm@1',
       status: 'fail',
       message: 'its initrd (pxeroot/debian-bookworm/1/initrd.img) lacks the RBD boot script (scripts/rbd), rbd.ko, libceph.ko: node01 boots it from RBD and would stop in the initramfs',
-      fix: 'the image was built before pxeroot booted from RBD: build a new revision ("pxeroot image build") and rebase these nodes on it',
+      fix: 'the image was built before pxeroot booted from RBD: make a new revision ("pxeroot image update", which adds it, or "pxeroot image build") and rebase these nodes on it',
     }])
   }, 300_000)
 })

@@ -10,7 +10,10 @@ import ImageRm from '../../src/commands/image/rm.js'
 import ImageRollback from '../../src/commands/image/rollback.js'
 import ImageUpdate from '../../src/commands/image/update.js'
 import {type RevisionDiff} from '../../src/images/diff.js'
-import {currentRevision, imageDir, revisionManifest, revisionRootfs} from '../../src/images/layout.js'
+import {bootFiles, currentRevision, imageDir, revisionManifest, revisionRootfs} from '../../src/images/layout.js'
+import {rbdBootReadiness} from '../../src/images/initrd.js'
+import {RBD_BOOT_SCRIPT, RBD_HOOK} from '../../src/images/rbdroot.js'
+import {initrdMembers} from '../../src/system/initrd.js'
 import {type Manifest} from '../../src/images/manifest.js'
 import {listRevisions} from '../../src/images/store.js'
 import {STATE} from '../../src/system/paths.js'
@@ -45,6 +48,20 @@ describe('image update / exec / rollback / prune / rm', () => {
     expect(second.result).toMatchObject({images: [{image: 'lab', status: 'current'}]})
     expect(await revisions()).toEqual(before)
     expect(await leftovers()).toEqual([])
+  }, 600_000)
+
+  it('update of an image built before the RBD boot adds it: a new revision whose initrd boots with boot=rbd', async () => {
+    const before = await revisions()
+    const current = before.at(-1)!
+    const rootfs = g.root.resolve(revisionRootfs(g.site, {image: 'lab', revision: current}))
+    for (const f of [RBD_BOOT_SCRIPT.image, RBD_HOOK.image]) await fs.rm(path.join(rootfs, f))
+    const r = await runCommand(ImageUpdate, ['lab', ...root(), '--json'])
+    expect(r.code).toBe(0)
+    expect(r.result).toMatchObject({images: [{image: 'lab', status: 'updated', from: current, revision: current + 1}]})
+    const initrd = g.root.resolve(path.posix.join(g.site.paths.tftp, bootFiles({image: 'lab', revision: current + 1}).initrd))
+    expect(rbdBootReadiness(await initrdMembers(initrd))).toEqual({script: true, missingModules: []})
+    // And once it has it, an update is a no-op again.
+    expect((await runCommand(ImageUpdate, ['lab', ...root(), '--json'])).result).toMatchObject({images: [{image: 'lab', status: 'current', revision: current + 1}]})
   }, 600_000)
 
   it('exec that installs a package publishes exactly one new revision listing it; the old one is untouched', async () => {

@@ -11,7 +11,7 @@ import path from 'node:path'
 import {afterEach, beforeEach, describe, expect, it} from 'vitest'
 
 import {rbdRootArgs} from '../../src/boot/rbd-root.js'
-import {configureRbdRoot, NETWORKD_RBDROOT, RBD_BOOT_SCRIPT, RBD_BOOT_SCRIPT_TEXT, RBD_FAILED, RBD_HOOK, RBD_HOOK_TEXT} from '../../src/images/rbdroot.js'
+import {configureRbdRoot, NETWORKD_RBDROOT, RBD_BOOT_SCRIPT, RBD_BOOT_SCRIPT_TEXT, RBD_FAILED, RBD_HOOK, RBD_HOOK_TEXT, rbdInitrdChanged} from '../../src/images/rbdroot.js'
 import {hostFiles} from '../../src/system/files.js'
 
 let dir = ''
@@ -88,5 +88,22 @@ describe('configureRbdRoot', () => {
     expect(await fs.readFile(path.join(dir, 'etc/systemd/network/00-pxeroot-rbdroot.network'), 'utf8')).toBe(NETWORKD_RBDROOT)
     expect(NETWORKD_RBDROOT).toMatch(/^KernelCommandLine=pxeroot\.rbd$/m)
     expect(NETWORKD_RBDROOT).toMatch(/^Unmanaged=yes$/m)
+  })
+
+  it('on an image that has them writes nothing (an update stays a no-op); on one built before them, says what it added and that the initrd must follow', async () => {
+    expect(await configureRbdRoot(hostFiles, dir)).toEqual([RBD_BOOT_SCRIPT.image, RBD_HOOK.image, 'etc/systemd/network/00-pxeroot-rbdroot.network'])
+    const mtime = (await fs.stat(path.join(dir, RBD_BOOT_SCRIPT.image))).mtimeMs
+    expect(await configureRbdRoot(hostFiles, dir)).toEqual([])
+    expect((await fs.stat(path.join(dir, RBD_BOOT_SCRIPT.image))).mtimeMs).toBe(mtime)
+    // Only the networkd file changed: the initrd stays as it is.
+    await fs.writeFile(path.join(dir, 'etc/systemd/network/00-pxeroot-rbdroot.network'), 'old\n')
+    const networkd = await configureRbdRoot(hostFiles, dir)
+    expect(networkd).toEqual(['etc/systemd/network/00-pxeroot-rbdroot.network'])
+    expect(rbdInitrdChanged(networkd)).toBe(false)
+    // A hook that lost its executable bit (mkinitramfs would skip it): rewritten, initrd rebuilt.
+    await fs.chmod(path.join(dir, RBD_HOOK.image), 0o644)
+    const hook = await configureRbdRoot(hostFiles, dir)
+    expect(hook).toEqual([RBD_HOOK.image])
+    expect(rbdInitrdChanged(hook)).toBe(true)
   })
 })

@@ -122,6 +122,22 @@ describe('each node\'s state, in words an operator acts on', () => {
     expect(by.node02).toMatchObject({state: 'down', leaseRecorded: true})
   })
 
+  it('a node that maps its own RBD root is up by its lease and its clone\'s watcher: an NFS connection from its address does not count', () => {
+    const rbd = {kind: 'rbd', monitors: ['10.0.0.5:6789'], pool: 'rbd', image: 'root', secret: 'S'} as const
+    const roots = new Map(['node01', 'node02', 'node05', 'node06'].map((n) => [n, {...rbd, namespace: n, user: n}]))
+    const statuses = nodeStatuses(bootNodesFor(site, inventory, undefined, roots), {
+      leases: [lease('192.168.0.201', '52:54:00:00:00:a1'), lease('192.168.0.202', '52:54:00:00:00:a2'), lease('192.168.0.205', '52:54:00:00:00:a5')],
+      nfsClients: new Set(['192.168.0.202']),
+      mappedRoots: new Set(['node01', 'node06']),
+      revisions: new Map(),
+    })
+    const by = Object.fromEntries(statuses.map((s) => [s.name, s]))
+    expect(by.node01).toMatchObject({state: 'up', rootMounted: true, problems: []})
+    expect(by.node02).toMatchObject({state: 'leased', rootMounted: false})
+    expect(by.node05).toMatchObject({state: 'leased', rootMounted: false})
+    expect(by.node06).toMatchObject({state: 'mounted', problems: ['node06\'s RBD root is mapped (a client of the cluster holds it) but 192.168.0.206 has no active lease: the lease expired, or another DHCP server answered']})
+  })
+
   it('without a lease database (proxy mode) counts a node up when its root is mounted, and flags no missing lease', () => {
     const statuses = nodeStatuses(nodes, {leases: null, nfsClients: new Set(['192.168.0.201', '192.168.0.203']), revisions: new Map()})
     expect(statuses.map((s) => s.state)).toEqual(['up', 'down', 'up', 'down', 'down', 'down'])
