@@ -24,7 +24,7 @@ export const LONG_FIRST = [
   'test/lab/rollout.test.ts',
   'test/lab/dnsmasq.test.ts',
   'test/lab/failover',
-  'test/lab/rbd',
+  'test/lab/rbd.test.ts',
   'test/lab/boot.test.ts',
   'test/lab/pair',
   'test/lab/kea.test.ts',
@@ -33,6 +33,8 @@ export const LONG_FIRST = [
   'test/lab/http.test.ts',
   'test/lab/btrfs-ganesha.test.ts',
   'test/lab/ceph.test.ts',
+  'test/servers/clone-race',
+  'test/storage/rbd-',
 ]
 
 /** What a file calls when it needs the golden image (test/support/golden.ts, lab-run.ts). */
