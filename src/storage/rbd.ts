@@ -17,7 +17,7 @@ import {Attacher} from './rbd/attach.js'
 import {clientOf, nodeMonitors, rbdSettings} from './rbd/cluster.js'
 import {rbdChecks} from './rbd/doctor.js'
 import {detachGateway, gatewayLoop} from './rbd/gateway.js'
-import {nodeCaps, REVISIONS_NAMESPACE, revisionImage, revisionNumbers, revisionSnap, ROOT_IMAGE, rootEntry, rootSpec} from './rbd/names.js'
+import {nodeCaps, nodeUser, REVISIONS_NAMESPACE, revisionImage, revisionNumbers, revisionSnap, ROOT_IMAGE, rootEntry, rootSpec} from './rbd/names.js'
 import {mib, requireSpace} from './space.js'
 
 /**
@@ -55,7 +55,7 @@ export function rbdStorage(ctx: Context, site: SiteModel): StorageBackend {
 
   async function ensureKey(node: string): Promise<void> {
     if (await readIfExists(keyFile(node))) return
-    const secret = await call<string>('key', {user: node, caps: nodeCaps(settings.pool, node), owns: `pool=${settings.pool} namespace=${node},`})
+    const secret = await call<string>('key', {user: nodeUser(settings.pool, node), caps: nodeCaps(settings.pool, node), owns: `pool=${settings.pool} namespace=${node},`})
     await ctx.files.mkdir(path.dirname(keyFile(node)), 0o700)
     await ctx.files.write(keyFile(node), `${secret}\n`, {mode: 0o600})
   }
@@ -235,8 +235,8 @@ export function rbdStorage(ctx: Context, site: SiteModel): StorageBackend {
         if (await removeImage(node, image)) removed.push(where(node, image))
       }
       if ((await call<string[]>('images', {namespace: node}).catch(() => [] as string[])).length === 0) await call('namespace_remove', {namespace: node})
-      await call('key_remove', {user: node})
-      removed.push(`key client.${node}`)
+      await call('key_remove', {user: nodeUser(settings.pool, node)})
+      removed.push(`key client.${nodeUser(settings.pool, node)}`)
       await ctx.files.remove(keyFile(node))
       return removed
     },
@@ -266,7 +266,7 @@ export function rbdStorage(ctx: Context, site: SiteModel): StorageBackend {
       const secrets = await mapBounded(nodes, 16, async (node) => (await readIfExists(keyFile(node)))?.toString('utf8').trim())
       return new Map(nodes.map((node, i): [string, RootBoot] => {
         const secret = secrets[i].status === 'fulfilled' ? secrets[i].value : undefined
-        return [node, {kind: 'rbd', monitors, pool: settings.pool, namespace: node, image: ROOT_IMAGE, user: node, ...(secret ? {secret} : {})}]
+        return [node, {kind: 'rbd', monitors, pool: settings.pool, namespace: node, image: ROOT_IMAGE, user: nodeUser(settings.pool, node), ...(secret ? {secret} : {})}]
       }))
     },
 

@@ -62,7 +62,7 @@ describe.skipIf(!isRoot || skip !== undefined)(`lab boot from RBD${skip ? ` (ski
 
   it('node01 boots with / on /dev/rbd0 and its own name, shuts down cleanly with its writes in the cluster; node02, claiming the same root, is refused by the lock', async () => {
     const pxelinux = await fs.readFile(golden.root.resolve(path.posix.join(golden.site.paths.tftp, 'pxelinux.cfg/01-52-54-00-17-00-01')), 'utf8')
-    expect(pxelinux).toContain(`boot=rbd pxeroot.rbd=${cluster.monitor}/${s.pool}/node01/root pxeroot.rbd_user=node01 pxeroot.rbd_key=`)
+    expect(pxelinux).toContain(`boot=rbd pxeroot.rbd=${cluster.monitor}/${s.pool}/node01/root pxeroot.rbd_user=pxeroot.${s.pool}.node01 pxeroot.rbd_key=`)
 
     // The lab finds the cluster's namespace in the site (storage.rbd.netns).
     const result: LabBootResult = await bootInLab(golden, ['node01', 'node02'], {oneAtATime: true})

@@ -22,7 +22,7 @@ import Status from '../../src/commands/status.js'
 import {loadInventory} from '../../src/inventory/inventory.js'
 import {withStorage} from '../../src/storage/registry.js'
 import {cephSkipReason, type TestCluster} from '../support/ceph.js'
-import {goldenRbdSite, importGolden, leftovers, type RbdSite} from '../support/rbd-site.js'
+import {goldenRbdSite, importGolden, leftovers, rbdSite, type RbdSite} from '../support/rbd-site.js'
 import {runCommand} from '../support/run-command.js'
 import {snapshotTree} from '../support/tmp-root.js'
 
@@ -47,10 +47,13 @@ describe.skipIf(skip)(`node roots on rbd${skip ? ` (skipped: ${skip})` : ''}`, (
   const asNode = async (node: string, args: string[]) => {
     const keyring = path.join(s.dir, `${node}.keyring`)
     const secret = (await fs.readFile(path.join(s.dir, 'var/lib/pxeroot/rbd-keys', node), 'utf8')).trim()
-    await fs.writeFile(keyring, `[client.${node}]\n\tkey = ${secret}\n`, {mode: 0o600})
-    const [cmd, argv] = cluster.inNet('rbd', ['--conf', cluster.conf, '--id', node, '--keyring', keyring, ...args])
+    await fs.writeFile(keyring, `[client.${user(node)}]\n\tkey = ${secret}\n`, {mode: 0o600})
+    const [cmd, argv] = cluster.inNet('rbd', ['--conf', cluster.conf, '--id', user(node), '--keyring', keyring, ...args])
     return execa(cmd, argv, {reject: false, timeout: 60_000})
   }
+
+  /** A node's cephx user: named by the site's pool too (users are cluster-wide). */
+  const user = (node: string) => `pxeroot.${s.pool}.${node}`
 
   beforeAll(() => {
     ({cluster, site: s} = fixture)
@@ -73,7 +76,7 @@ describe.skipIf(skip)(`node roots on rbd${skip ? ` (skipped: ${skip})` : ''}`, (
       expect(hosts).toContain(node)
       ids.add(machineId!)
       keys.add(pub!)
-      const caps = JSON.parse(await cluster.ceph(['auth', 'get', `client.${node}`, '--format', 'json'])) as {caps: Record<string, string>}[]
+      const caps = JSON.parse(await cluster.ceph(['auth', 'get', `client.${user(node)}`, '--format', 'json'])) as {caps: Record<string, string>}[]
       expect(caps[0].caps).toEqual({mon: 'profile rbd', osd: `profile rbd pool=${s.pool} namespace=${node}, profile rbd-read-only pool=${s.pool} namespace=revisions`})
       expect((await fs.stat(path.join(s.dir, 'var/lib/pxeroot/rbd-keys', node))).mode & 0o777).toBe(0o600)
     }
@@ -105,7 +108,7 @@ describe.skipIf(skip)(`node roots on rbd${skip ? ` (skipped: ${skip})` : ''}`, (
     expect((await runCommand(Apply, [...s.root])).error?.message).toBeUndefined()
     const entry = await fs.readFile(path.join(s.dir, 'var/lib/tftpboot/pxelinux.cfg/0A4D0064'), 'utf8')
     const secret = (await fs.readFile(path.join(s.dir, 'var/lib/pxeroot/rbd-keys/node01'), 'utf8')).trim()
-    expect(entry).toContain(`APPEND initrd=pxeroot/debian-bookworm/1/initrd.img boot=rbd pxeroot.rbd=10.77.0.253:6789/${s.pool}/node01/root pxeroot.rbd_user=node01 pxeroot.rbd_key=${secret} ip=dhcp rw pxeroot.revision=debian-bookworm@1\n`)
+    expect(entry).toContain(`APPEND initrd=pxeroot/debian-bookworm/1/initrd.img boot=rbd pxeroot.rbd=10.77.0.253:6789/${s.pool}/node01/root pxeroot.rbd_user=${user('node01')} pxeroot.rbd_key=${secret} ip=dhcp rw pxeroot.revision=debian-bookworm@1\n`)
     const grub = await fs.readFile(path.join(s.dir, 'var/lib/tftpboot/grub/nodes/0A4D0064.cfg'), 'utf8')
     expect(grub).toContain(`pxeroot.rbd_key=${secret}`)
     const exports = await fs.readFile(path.join(s.dir, 'etc/ganesha/pxeroot.conf'), 'utf8')
@@ -204,19 +207,37 @@ describe.skipIf(skip)(`node roots on rbd${skip ? ` (skipped: ${skip})` : ''}`, (
       {check: 'node clones', status: 'ok', message: '3 node(s): each a clone of its revision\'s snapshot'},
       {check: 'node keys', status: 'ok', message: '3 key(s): each reaches only its node\'s namespace'},
     ])
-    await cluster.ceph(['auth', 'del', 'client.node03'])
+    await cluster.ceph(['auth', 'del', `client.${user('node03')}`])
     const keys = (await doctor()).find((c) => c.check === 'node keys')
-    expect(keys).toMatchObject({status: 'fail', message: 'node03 (no client.node03)'})
+    expect(keys).toMatchObject({status: 'fail', message: `node03 (no client.${user('node03')})`})
   }, 120_000)
 
   it('nodes rm removes the clone, the namespace and the key', async () => {
     const r = await runCommand(NodesRm, ['node03', ...s.root, '--json'])
     expect(r.error?.message).toBeUndefined()
-    expect(r.result).toMatchObject({removedRoots: [`${s.pool}/node03/root`, 'key client.node03']})
+    expect(r.result).toMatchObject({removedRoots: [`${s.pool}/node03/root`, `key client.${user('node03')}`]})
     expect(r.stderr).not.toMatch(/warning/)
     expect(await namespaces()).not.toContain('node03')
-    await expect(cluster.ceph(['auth', 'get', 'client.node03'])).rejects.toThrow()
+    await expect(cluster.ceph(['auth', 'get', `client.${user('node03')}`])).rejects.toThrow()
     await expect(fs.stat(path.join(s.dir, 'var/lib/pxeroot/rbd-keys/node03'))).rejects.toThrow(/ENOENT/)
     expect(await leftovers(s.dir)).toEqual([])
   }, 120_000)
+
+  it('a second site on the same cluster (its own pool) has a node01 of its own; removing it leaves the first site\'s key', async () => {
+    const other = await rbdSite(cluster)
+    try {
+      await importGolden(other)
+      const r = await runCommand(NodesClone, ['1', ...other.root, '--json'])
+      expect(r.error?.message).toBeUndefined()
+      expect(r.result).toMatchObject({created: [{name: 'node01'}]})
+      const secrets = await Promise.all([s.dir, other.dir].map((dir) => fs.readFile(path.join(dir, 'var/lib/pxeroot/rbd-keys/node01'), 'utf8')))
+      expect(secrets[0]).not.toBe(secrets[1])
+      expect((await runCommand(NodesRm, ['node01', ...other.root])).error?.message).toBeUndefined()
+      await expect(cluster.ceph(['auth', 'get', `client.pxeroot.${other.pool}.node01`])).rejects.toThrow()
+      // The first site's node01 still reaches its own clone with its own key.
+      expect((await asNode('node01', ['ls', `${s.pool}/node01`])).stdout.trim()).toBe('root')
+    } finally {
+      await other.cleanup()
+    }
+  }, 240_000)
 })

@@ -60,8 +60,8 @@ export async function rbdSite(cluster: TestCluster, options: {siteText?: string,
     namespaces: async () => (JSON.parse(await cluster.rbd(['namespace', 'ls', pool, '--format', 'json'])) as {name: string}[]).map((n) => n.name).sort(),
     async cleanup() {
       await cluster.ceph(['osd', 'pool', 'delete', pool, pool, '--yes-i-really-really-mean-it']).catch(() => undefined)
-      for (const user of (await cluster.ceph(['auth', 'ls']).catch(() => '')).split('\n').filter((l) => /^client\.node/.test(l))) {
-        // Node keys are per site here; a test's nodes are named as every site's are.
+      // This site's node keys only: other files' sites share the cluster (their node01 is another user).
+      for (const user of (await cluster.ceph(['auth', 'ls']).catch(() => '')).split('\n').filter((l) => l.startsWith(`client.pxeroot.${pool}.`))) {
         await cluster.ceph(['auth', 'del', user.trim()]).catch(() => undefined)
       }
       await execa('rm', ['-rf', '--one-file-system', '--', dir])

@@ -2,7 +2,7 @@ import {type RbdSettings} from '../../config/site.js'
 import {parseRevisionRef} from '../names.js'
 import {readIfExists} from '../../system/files.js'
 import {type StorageCheck} from '../backend.js'
-import {nodeCaps, REVISIONS_NAMESPACE, revisionImage, revisionSnap, ROOT_IMAGE} from './names.js'
+import {nodeCaps, nodeUser, REVISIONS_NAMESPACE, revisionImage, revisionSnap, ROOT_IMAGE} from './names.js'
 
 interface Cluster {
   call<T>(op: string, args?: Record<string, unknown>): Promise<T>
@@ -66,18 +66,19 @@ export async function rbdChecks(c: Cluster, nodes: readonly {name: string, image
     const want = ref ? `${REVISIONS_NAMESPACE}/${revisionImage(ref)}@${revisionSnap(ref)}` : undefined
     // A clone's parent snapshot cannot be removed under it: the right parent is the revision, there.
     if (want && info.parent !== want) astray.push(`${node.name} (a clone of ${info.parent ?? 'nothing'}, not of ${node.image})`)
-    const caps = keys[node.name]
+    const user = nodeUser(pool, node.name)
+    const caps = keys[user]
     const wantCaps = nodeCaps(pool, node.name)
     const secret = (await readIfExists(c.keyFile(node.name)))?.toString('utf8').trim()
-    if (!caps) badKeys.push(`${node.name} (no client.${node.name})`)
+    if (!caps) badKeys.push(`${node.name} (no client.${user})`)
     else if (caps.mon !== wantCaps.mon || caps.osd !== wantCaps.osd) badKeys.push(`${node.name} (caps ${JSON.stringify(caps)})`)
-    else if (!secret || secret !== await c.call<string | null>('key_get', {user: node.name})) badKeys.push(`${node.name} (its boot entry's key is not the cluster's)`)
+    else if (!secret || secret !== await c.call<string | null>('key_get', {user})) badKeys.push(`${node.name} (its boot entry's key is not the cluster's)`)
   }
   const clones = [...missing.map((n) => `${n} has no ${c.where(n, ROOT_IMAGE)}`), ...astray]
   out.push(clones.length === 0 ? {check: 'node clones', status: 'ok', message: `${nodes.length} node(s): each a clone of its revision's snapshot`}
     : {check: 'node clones', status: missing.length === clones.length ? 'warn' : 'fail', message: list(clones), fix: missing.length === clones.length ? `pxeroot nodes clone ${nodes.length}` : 'pxeroot nodes rebase NODE --image NAME@N (a fresh clone), or fix the inventory'})
   const keyed = nodes.filter((n) => !missing.includes(n.name))
   out.push(badKeys.length === 0 ? {check: 'node keys', status: 'ok', message: `${keyed.length} key(s): each reaches only its node's namespace`}
-    : {check: 'node keys', status: 'fail', message: list(badKeys), fix: 'remove the key (ceph auth del client.NODE) and its file under /var/lib/pxeroot/rbd-keys, then pxeroot nodes rebase NODE --image NAME@N makes a new one'})
+    : {check: 'node keys', status: 'fail', message: list(badKeys), fix: `remove the key (ceph auth del client.${nodeUser(pool, 'NODE')}) and its file under /var/lib/pxeroot/rbd-keys, then pxeroot nodes rebase NODE --image NAME@N makes a new one`})
   return out
 }

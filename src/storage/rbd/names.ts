@@ -5,7 +5,8 @@ import {type RevisionRef} from '../names.js'
  *
  *   POOL/revisions/NAME-N@N   revision N of image NAME: an ext4 image, its protected snapshot N
  *   POOL/NODE/root            the node's root, a clone of a revision snapshot, in the node's own
- *                             RBD namespace (its cephx key client.NODE reaches only that namespace)
+ *                             RBD namespace (its cephx key client.pxeroot.POOL.NODE reaches only
+ *                             that namespace)
  *   POOL/NODE/root.previous   its root before the last rebase
  *   POOL/NODE/.root.pxeroot-* work in progress (a clone being filled, a root being removed)
  *
@@ -45,6 +46,15 @@ export function rootEntry(namespace: string, image: string): string | undefined 
   const m = /^(\.?)root(\.previous)?(\.pxeroot-.*)?$/.exec(image)
   if (!m || (m[1] === '.') !== (m[3] !== undefined)) return undefined
   return `${m[1]}${namespace}${m[2] ?? ''}${m[3] ?? ''}`
+}
+
+/**
+ * A node's cephx user (without "client."). Users are cluster-wide, pools are not: named by pool
+ * as well, two sites on one cluster (a test and a production pool) can both have a node01, and
+ * neither site's `nodes rm` removes the other's key.
+ */
+export function nodeUser(pool: string, node: string): string {
+  return `pxeroot.${pool}.${node}`
 }
 
 /** The caps of a node's own key: its namespace, and the revisions read-only (its clone's parent). */
