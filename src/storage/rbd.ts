@@ -182,7 +182,9 @@ export function rbdStorage(ctx: Context, site: SiteModel): StorageBackend {
       const needed = n * CLONE_BYTES
       return {needed, free: await requireRoom(needed, what, `${n} clone(s) need about ${mib(needed)}`), sparse: false}
     },
-    cloneConcurrency: (_method, configured) => configured,
+    // An rbd clone waits on the cluster and on FUSE round trips more than it computes: twice the
+    // setting overlapped them best here (nodes clone 20 at load 9: 10.2 s at 8, 13-15 s at 4).
+    cloneConcurrency: (_method, configured) => 2 * configured,
     async listRoots() {
       const all = await call<Record<string, string[]>>('roots', {skip: [REVISIONS_NAMESPACE]})
       return new Set(Object.entries(all).flatMap(([namespace, images]) => images.map((i) => rootEntry(namespace, i)).filter((e): e is string => e !== undefined)))

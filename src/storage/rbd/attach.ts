@@ -123,7 +123,12 @@ export class Attacher {
       undo.push(() => detachLoop(this.ctx.runner, loop))
       const dir = spec.at ?? path.join(this.runDir, 'mnt', spec.label, 'rootfs')
       await this.ctx.files.mkdir(dir, 0o755)
-      if (!spec.at) undo.push(() => removeTree(this.ctx.runner, path.dirname(dir)))
+      // Empty once unmounted: rmdir, which never descends into a mount left behind (a bulk clone
+      // makes and removes one per node; rm -rf and its mount checks cost a process and a scan each).
+      if (!spec.at) undo.push(async () => {
+        await this.ctx.files.removeEmptyDir(dir)
+        await this.ctx.files.removeEmptyDir(path.dirname(dir))
+      })
       // A snapshot is clean and read-only: its journal is not replayed (noload), nothing is written.
       const options = [spec.mountReadOnly ? 'ro' : 'rw', ...(loopReadOnly ? ['noload'] : [])].join(',')
       await mountFs(this.ctx.runner, 'ext4', loop, dir, options, {signal: this.ctx.signal})
