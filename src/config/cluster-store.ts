@@ -62,6 +62,7 @@ export interface Writer {
 /** What this server last synced: the document's version, and each file as it was. */
 export interface BaseRecord {
   version: number
+  /** When this server last found its copy in step with the cluster (the record's mtime). */
   syncedAt: string
   files: Record<string, StateEntry>
 }
@@ -111,10 +112,13 @@ export async function localState(root: Root, site: Pick<SiteModel, 'paths'>): Pr
 }
 
 export async function readBase(root: Root): Promise<BaseRecord | undefined> {
-  const text = await readIfExists(root.resolve(BASE_RECORD))
+  const file = root.resolve(BASE_RECORD)
+  const text = await readIfExists(file)
   if (!text) return undefined
   try {
-    return JSON.parse(text.toString('utf8')) as BaseRecord
+    const base = JSON.parse(text.toString('utf8')) as Omit<BaseRecord, 'syncedAt'>
+    // The last sync is the record's time: a sync that found nothing new only touches it (saveBase).
+    return {...base, syncedAt: (await fs.stat(file)).mtime.toISOString()}
   } catch {
     return undefined
   }
@@ -286,8 +290,16 @@ export async function applyPulled(ctx: Context, store: ClusterStore, pull: Reado
 
 /** Records what this server's copy now mirrors. */
 export async function saveBase(ctx: Context, store: ClusterStore): Promise<void> {
-  const base: BaseRecord = {version: store.doc.version, syncedAt: new Date().toISOString(), files: store.doc.files}
-  await ctx.files.write(ctx.root.resolve(BASE_RECORD), JSON.stringify(base) + '\n', {mode: 0o644})
+  const file = ctx.root.resolve(BASE_RECORD)
+  const text = JSON.stringify({version: store.doc.version, files: store.doc.files}) + '\n'
+  // Nothing new: only the time of the sync changes, so a refused or read-only command leaves the
+  // copy's content as it was.
+  if ((await readIfExists(file))?.toString('utf8') === text) {
+    const now = new Date()
+    await ctx.files.setTimes(file, now, now)
+    return
+  }
+  await ctx.files.write(file, text, {mode: 0o644})
 }
 
 /**

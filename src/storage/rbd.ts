@@ -77,10 +77,11 @@ export function rbdStorage(ctx: Context, site: SiteModel): StorageBackend {
 
   /** The pool's room: what its quota and its OSDs still take. */
   async function poolRoom(): Promise<{free: number, full: boolean}> {
-    const status = await call<{df: {stored: number, maxAvail: number, quotaBytes: number} | null, checks: Record<string, string>}>('status')
+    const status = await call<{df: {stored: number, maxAvail: number, quotaBytes: number} | null, checks: Record<string, string>, poolFull: boolean}>('status')
     if (!status.df) throw new UserError(`storage.rbd.pool: pool ${settings.pool} does not exist`, `create it (ceph osd pool create ${settings.pool}) and run "pxeroot storage prepare --rbd ${settings.pool}"`)
     const free = Math.min(status.df.maxAvail, status.df.quotaBytes > 0 ? status.df.quotaBytes - status.df.stored : Number.POSITIVE_INFINITY)
-    return {free: Math.max(0, free), full: Object.keys(status.checks).some((c) => /POOL_FULL|OSD_FULL/.test(c))}
+    // A full OSD stops every pool; POOL_FULL may be another pool's quota (its own flag says).
+    return {free: Math.max(0, free), full: status.poolFull || 'OSD_FULL' in status.checks}
   }
 
   async function requireRoom(bytes: number, what: string, says: string): Promise<number> {

@@ -56,9 +56,13 @@ def op_connect(a):
 def op_status(a):
     status = mon({'prefix': 'status', 'format': 'json'})
     health = status.get('health', {})
+    dump = mon({'prefix': 'osd dump', 'format': 'json'})
+    # POOL_FULL in the health checks may be another pool's quota: this pool's own flags say whether it is.
+    flags = next((p.get('flags_names', '') for p in dump.get('pools', []) if p.get('pool_name') == POOL), '')
     return {'health': health.get('status'), 'checks': {k: v.get('summary', {}).get('message') for k, v in health.get('checks', {}).items()},
             'fsid': status.get('fsid'), 'pools': cluster.list_pools(),
-            'compat': mon({'prefix': 'osd dump', 'format': 'json'}).get('require_min_compat_client'),
+            'compat': dump.get('require_min_compat_client'),
+            'poolFull': any(f in ('full', 'full_quota') for f in flags.split(',')),
             'applications': mon({'prefix': 'osd pool application get', 'pool': POOL, 'format': 'json'}) if cluster.pool_exists(POOL) else None,
             'df': pool_df()}
 
