@@ -109,8 +109,10 @@ try {
   const cephCpu = await cpuOf(daemons) - cpu0
   const loadAfter = load()
   const pool = JSON.parse(sh('nsenter', [`--net=/run/netns/${cluster.namespace}`, 'ceph', '--conf', cluster.conf, 'df', '--format', 'json'])) as {pools: {name: string, stats: {stored: number}}[]}
-  const revisionBytes = JSON.parse(sh('nsenter', [`--net=/run/netns/${cluster.namespace}`, 'rbd', '--conf', cluster.conf, 'du', '--format', 'json', `${cluster.pool}/revisions/lab-1`])) as {total_used_size: number}
-  const rbdBytes = pool.pools.find((p) => p.name === cluster.pool)!.stats.stored - revisionBytes.total_used_size
+  // Pacific's rbd du prints no totals for one image: the sum of its lines (the image and its snapshot).
+  const revision = JSON.parse(sh('nsenter', [`--net=/run/netns/${cluster.namespace}`, 'rbd', '--conf', cluster.conf, 'du', '--format', 'json', `${cluster.pool}/revisions/lab-1`])) as {images: {used_size: number}[]}
+  const revisionBytes = revision.images.reduce((sum, i) => sum + i.used_size, 0)
+  const rbdBytes = pool.pools.find((p) => p.name === cluster.pool)!.stats.stored - revisionBytes
 
   sh('btrfs', ['filesystem', 'sync', mnt])
   const before = Number(sh('btrfs', ['filesystem', 'usage', '-b', mnt]).match(/Used:\s+(\d+)/)![1])

@@ -1,6 +1,5 @@
 import {Command, Flags, type Interfaces} from '@oclif/core'
 
-import {storeSiteState} from '../config/site-lock.js'
 import {InterruptedError, PxerootError, UserError} from '../errors.js'
 import {makeContext, type Context} from '../system/context.js'
 import {argvProblem} from './argv-problem.js'
@@ -74,7 +73,8 @@ export abstract class BaseCommand extends Command {
     // The image commands change revisions under the image's lock, not the site's, and storage prepare
     // --rbd ran under the lock of a site that was not yet an rbd one: on a site whose state is in its
     // cluster, what they changed is stored there now (config/site-lock.ts).
-    if (!error && this.context && IMAGE_CHANGES.has(this.id ?? '')) await storeSiteState(this.context.root, this.id!.replace(':', ' '))
+    // Loaded here, not at start-up: the site model and the cluster client are no part of `version` or `--help`.
+    if (!error && this.context && IMAGE_CHANGES.has(this.id ?? '')) await (await import('../config/site-lock.js')).storeSiteState(this.context.root, this.id!.replace(':', ' '))
     return super.finally(error)
   }
 

@@ -1,4 +1,4 @@
-import {execa, type ResultPromise} from 'execa'
+import {type ResultPromise} from 'execa'
 import {fileURLToPath} from 'node:url'
 
 import {ExternalCommandError, PreconditionError, PxerootError} from '../errors.js'
@@ -139,6 +139,8 @@ export class RbdSession {
   private async start(): Promise<unknown> {
     const [command, argv] = cephArgv(this.client, SESSION_LIFETIME_S, PYTHON, [SESSION_SCRIPT, this.client.conf, this.client.id, this.client.pool, String(this.seconds)])
     const options: SessionOptions = {stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', buffer: false, reject: false, env: cephEnv(this.client)}
+    // execa on first use, as in runner.ts: nodes list and status on a local site load none of it.
+    const {execa} = await import('execa')
     const child = execa(command, argv, options)
     this.child = child
     child.stdout.on('data', (chunk: Buffer) => this.read(chunk.toString()))

@@ -1,4 +1,4 @@
-import {execa, type ResultPromise} from 'execa'
+import {type ResultPromise} from 'execa'
 import {fileURLToPath} from 'node:url'
 
 import {PxerootError} from '../errors.js'
@@ -63,8 +63,10 @@ export class StateSession {
     return this.send<T>(op, args)
   }
 
-  private start(): Promise<unknown> {
+  private async start(): Promise<unknown> {
     const [command, args] = this.argv()
+    // execa on first use, as in runner.ts: commands on a local site load none of it.
+    const {execa} = await import('execa')
     // A Ceph client never runs without its conf: without one it asks the host's DNS for monitors.
     const child = execa(command, args, {stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', buffer: false, reject: false, env: {CEPH_CONF: this.cluster.conf}})
     this.child = child

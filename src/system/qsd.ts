@@ -1,4 +1,4 @@
-import {execa, type ResultPromise} from 'execa'
+import {type ResultPromise} from 'execa'
 import {promises as fs} from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
@@ -76,6 +76,8 @@ export class StorageDaemon {
     await fs.rm(socket, {force: true})
     const [command, argv] = cephArgv(client, lifetimeS, 'qemu-storage-daemon', ['--chardev', `socket,id=qmp,path=${socket},server=on,wait=off`, '--monitor', 'chardev=qmp'])
     const options: DaemonOptions = {stdin: 'ignore', stdout: 'ignore', stderr: 'pipe', buffer: false, reject: false, env: cephEnv(client)}
+    // execa on first use, as in runner.ts: start-up of commands that start no process stays light.
+    const {execa} = await import('execa')
     const child = execa(command, argv, options)
     const daemon = new StorageDaemon(client, dir, child)
     child.stderr.on('data', (chunk: Buffer) => {
