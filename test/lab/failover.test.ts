@@ -27,7 +27,7 @@ import {type Golden, removeGoldenRoot} from '../support/golden.js'
 import {rbdRootArgs} from '../../src/boot/rbd-root.js'
 import {identityOf, newMachineId, writeIdentity} from '../../src/clone/identity.js'
 import {makeContext} from '../../src/system/context.js'
-import {cephSkipReason, sharedCluster, type TestCluster} from '../support/ceph.js'
+import {cephSkipReason, oneLabOnCluster, sharedCluster, type TestCluster} from '../support/ceph.js'
 import {ACCEL, expectBootedWithOneAddress, installed, isRoot, labContext, labGolden, leftovers, withDhcp} from '../support/lab-run.js'
 import {cloneForNode, importRevision, removeNodeRoot, removeRevision, withRoot} from '../support/rbd-fixtures.js'
 import {WRITES_FILE, writerInRoot} from '../support/lab-writer.js'
@@ -85,7 +85,8 @@ describe.skipIf(skip !== undefined)(`two boot servers fail over (Kea HA, hot-sta
     const keep = `${boot1.rootPrefix}-lab-logs`
     let result: FailoverResult
     try {
-      result = await labFailover(labContext(boot1), {before: ['node02', 'node03'], after: ['node01'], takeover: true, cephNetns: cluster.namespace, serverRoots: {boot2: boot2.rootPrefix}, timeout: 480, accel: ACCEL, keepLogs: keep})
+      // One lab on the cluster's wire at a time: the RBD lab may be on it (test/support/ceph.ts).
+      result = await oneLabOnCluster(cluster, () => labFailover(labContext(boot1), {before: ['node02', 'node03'], after: ['node01'], takeover: true, cephNetns: cluster.namespace, serverRoots: {boot2: boot2.rootPrefix}, timeout: 480, accel: ACCEL, keepLogs: keep}))
     } catch (error) {
       result = (error as {result?: FailoverResult}).result!
       if (!result) throw error
@@ -135,5 +136,5 @@ describe.skipIf(skip !== undefined)(`two boot servers fail over (Kea HA, hot-sta
     expect(await fs.readFile(path.join(keep, 'boot2', 'kea-dhcp4.log'), 'utf8')).toMatch(/HA_STATE_TRANSITION server transitions from HOT-STANDBY to PARTNER-DOWN/)
     await fs.rm(keep, {recursive: true, force: true})
     expect(await leftovers()).toEqual({namespaces: [], mounts: [], processes: []})
-  }, 1_500_000)
+  }, 2_400_000)
 })

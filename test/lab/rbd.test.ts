@@ -18,7 +18,7 @@ import {rbdRootArgs, type RbdRootSpec} from '../../src/boot/rbd-root.js'
 import {type LabBootOptions, type LabBootResult} from '../../src/lab/run.js'
 import {labBoot} from '../../src/services/lab-boot.js'
 import {withStorage} from '../../src/storage/registry.js'
-import {cephSkipReason, sharedCluster, type TestCluster} from '../support/ceph.js'
+import {cephSkipReason, oneLabOnCluster, sharedCluster, type TestCluster} from '../support/ceph.js'
 import {type Golden, runCommand} from '../support/golden.js'
 import {ACCEL, bootInLab, installed, isRoot, labContext, leftovers} from '../support/lab-run.js'
 import {importGolden, rbdSite, type RbdSite} from '../support/rbd-site.js'
@@ -65,7 +65,8 @@ describe.skipIf(!isRoot || skip !== undefined)(`lab boot from RBD${skip ? ` (ski
     expect(pxelinux).toContain(`boot=rbd pxeroot.rbd=${cluster.monitor}/${s.pool}/node01/root pxeroot.rbd_user=pxeroot.${s.pool}.node01 pxeroot.rbd_key=`)
 
     // The lab finds the cluster's namespace in the site (storage.rbd.netns).
-    const result: LabBootResult = await bootInLab(golden, ['node01', 'node02'], {oneAtATime: true})
+    // One lab on the cluster's wire at a time: the failover lab may be on it (test/support/ceph.ts).
+    const result: LabBootResult = await oneLabOnCluster(cluster, () => bootInLab(golden, ['node01', 'node02'], {oneAtATime: true}))
     const [n1, n2] = result.nodes
     expect(n1, n1.reason).toMatchObject({name: 'node01', passed: true, hostname: 'node01', root: {source: '/dev/rbd0', fstype: 'ext4'}})
     expect(n1.milestones.map((m) => m.label)).toContain('RBD root mounted')
@@ -115,25 +116,27 @@ describe.skipIf(!isRoot || skip !== undefined)(`lab boot from RBD${skip ? ` (ski
   }, 1_200_000)
 
   it('refuses before anything starts: a cluster namespace that does not exist, a monitor off the boot subnet, another lab run on the cluster', async () => {
-    const refusal = async (options: Partial<LabBootOptions>, nodes = ['node01']) => {
-      const error = await labBoot(labContext(golden), {nodes, timeout: 60, accel: ACCEL, ...options}).then(() => undefined, (e: Error & {exitCode?: number}) => e)
-      return {code: error?.exitCode, message: error?.message}
-    }
-    expect(await refusal({cephNetns: 'pxeroot-ceph-nothere'})).toEqual({code: 3, message: 'the cluster\'s network namespace pxeroot-ceph-nothere does not exist'})
+    await oneLabOnCluster(cluster, async () => {
+      const refusal = async (options: Partial<LabBootOptions>, nodes = ['node01']) => {
+        const error = await labBoot(labContext(golden), {nodes, timeout: 60, accel: ACCEL, ...options}).then(() => undefined, (e: Error & {exitCode?: number}) => e)
+        return {code: error?.exitCode, message: error?.message}
+      }
+      expect(await refusal({cephNetns: 'pxeroot-ceph-nothere'})).toEqual({code: 3, message: 'the cluster\'s network namespace pxeroot-ceph-nothere does not exist'})
 
-    // Another lab run (a live process: PID 1) holds the cluster's bridge.
-    await execa('ip', ['-n', cluster.namespace, 'link', 'add', 'lab1', 'type', 'veth', 'peer', 'name', 'lab1-peer'])
-    try {
-      await execa('ip', ['-n', cluster.namespace, 'link', 'set', 'lab1', 'master', 'ceph0'])
-      expect(await refusal({})).toEqual({code: 5, message: `another lab run (pid 1) is connected to the cluster in ${cluster.namespace}`})
-    } finally {
-      await execa('ip', ['-n', cluster.namespace, 'link', 'delete', 'lab1'])
-    }
+      // Another lab run (a live process: PID 1) holds the cluster's bridge.
+      await execa('ip', ['-n', cluster.namespace, 'link', 'add', 'lab1', 'type', 'veth', 'peer', 'name', 'lab1-peer'])
+      try {
+        await execa('ip', ['-n', cluster.namespace, 'link', 'set', 'lab1', 'master', 'ceph0'])
+        expect(await refusal({})).toEqual({code: 5, message: `another lab run (pid 1) is connected to the cluster in ${cluster.namespace}`})
+      } finally {
+        await execa('ip', ['-n', cluster.namespace, 'link', 'delete', 'lab1'])
+      }
 
-    const {default: NodesSet} = await import('../../src/commands/nodes/set.js')
-    const set = await runCommand(NodesSet, ['node02', '--kernel-args', rbdRootArgs({...node01, monitors: ['192.0.2.1:6789']}), '--root', golden.rootPrefix])
-    expect(set.code).toBe(0)
-    expect(await refusal({}, ['node02'])).toEqual({code: 3, message: 'the lab\'s VMs reach the cluster on their own link, but the monitor 192.0.2.1:6789 is outside the boot subnet 10.77.0.0/24'})
-    expect(await leftovers()).toEqual({namespaces: [], mounts: [], processes: []})
-  }, 300_000)
+      const {default: NodesSet} = await import('../../src/commands/nodes/set.js')
+      const set = await runCommand(NodesSet, ['node02', '--kernel-args', rbdRootArgs({...node01, monitors: ['192.0.2.1:6789']}), '--root', golden.rootPrefix])
+      expect(set.code).toBe(0)
+      expect(await refusal({}, ['node02'])).toEqual({code: 3, message: 'the lab\'s VMs reach the cluster on their own link, but the monitor 192.0.2.1:6789 is outside the boot subnet 10.77.0.0/24'})
+      expect(await leftovers()).toEqual({namespaces: [], mounts: [], processes: []})
+    })
+  }, 1_200_000)
 })

@@ -87,3 +87,13 @@ export async function clusterProcesses(dir: string): Promise<string[]> {
   const ps = await execa('ps', ['-eo', 'pid,args'])
   return ps.stdout.split('\n').filter((l) => l.includes(path.join(dir, 'ceph.conf')) && !l.includes('ps -eo'))
 }
+
+/**
+ * Runs a lab boot that joins the shared cluster's bridge, one at a time across the run's files:
+ * the lab allows one run on a cluster's wire (two copies of the boot network would meet there,
+ * src/lab/rbd.ts), and the RBD and failover labs may come up side by side in two workers. The
+ * other waits (a lab run takes minutes; bounded at 30).
+ */
+export async function oneLabOnCluster<T>(cluster: TestCluster, fn: () => Promise<T>): Promise<T> {
+  return underLockWaiting(path.join(path.dirname(cluster.conf), 'lab.lock'), 'the cluster\'s lab link', {waitMs: 30 * 60_000, pollMs: 2000}, fn)
+}
