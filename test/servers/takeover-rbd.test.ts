@@ -43,6 +43,8 @@ const skip = await cephSkipReason()
 const GANESHA_ADDR = '10.88.79.18'
 const PREFIX = `nodetko${randomBytes(2).toString('hex')}`
 const NODE = `${PREFIX}01`
+/** boot2's own node: served beside the one it takes over (two clones of one revision, each with its own ext4 UUID). */
+const NODE2 = `${PREFIX}02`
 const TWO = (site: string) => site.replace('server: 10.77.0.1\n', 'servers:\n  - {name: boot1, address: 10.77.0.1}\n  - {name: boot2, address: 10.77.0.2}\n')
   .replace('nodes:\n', `nodes:\n  prefix: ${PREFIX}\n`)
 
@@ -83,10 +85,14 @@ describe.skipIf(skip)(`servers takeover on an rbd gateway fences the lost server
     // boot1 clones the node (its root is boot1's) and renders its share; boot2 is a copy of that
     // machine's state, as every server keeps one, and renders its own.
     await cloneNodes(on1(), {count: 1})
+    await cloneNodes({...testContext(s.dir), server: 'boot2'}, {count: 2})
     boot2 = await fs.mkdtemp(path.join(os.tmpdir(), 'pxeroot-rbd-boot2-'))
     await execa('cp', ['-a', '--one-file-system', `${s.dir}/.`, boot2])
+    // Each machine renders its own share (the second clone ran as boot2 on boot1's files).
+    await applyBootConfig(on1())
     await applyBootConfig(on2())
     expect(await fs.readFile(path.join(boot2, GANESHA_PATHS.exports), 'utf8')).not.toContain(`/srv/nodes/${NODE}"`)
+    expect(await attachGateway(on2(), await loadSite(makeRoot(boot2)), NODE2)).toBe(true)
     // boot1 serves the node: its clone attached, a file written and synced through the mount.
     expect(await attachGateway(on1(), await loadSite(makeRoot(s.dir)), NODE)).toBe(true)
     const written = await fs.open(path.join(s.dir, 'srv/nodes', NODE, 'root/from-boot1'), 'w')
@@ -101,7 +107,7 @@ describe.skipIf(skip)(`servers takeover on an rbd gateway fences the lost server
     // The lost daemon may still be frozen: thawed, so that its end can be waited for.
     await boot1Daemon().then((pid) => process.kill(pid, 'SIGCONT'), () => undefined)
     for (const [dir, server] of [[s.dir, 'boot1'], [boot2, 'boot2'], ...extra.map((d) => [d, 'boot2'])]) {
-      if (dir) await detachGateway({...testContext(dir), server}, await loadSite(makeRoot(dir)), NODE).catch(() => undefined)
+      for (const node of [NODE, NODE2]) if (dir) await detachGateway({...testContext(dir), server}, await loadSite(makeRoot(dir)), node).catch(() => undefined)
     }
     for (const address of blocklisted) await s.cluster.ceph(['osd', 'blocklist', 'rm', address]).catch(() => undefined)
     for (const dir of [boot2, ...extra]) if (dir) await execa('rm', ['-rf', '--one-file-system', '--', dir])
@@ -170,6 +176,8 @@ describe.skipIf(skip)(`servers takeover on an rbd gateway fences the lost server
     const ganesha = await startGanesha(await fs.mkdtemp(path.join(os.tmpdir(), 'pxeroot-tko-ganesha-')), GANESHA_ADDR, exports2, (p) => path.join(boot2, p))
     try {
       expect(ganesha.cat(path.join(boot2, 'srv/nodes', NODE, 'root/from-boot1'))).toBe('synced by boot1')
+      // boot2's own node is served beside it: each clone has its own ext4 UUID (an NFS server's fsid), not their revision's.
+      expect(ganesha.cat(path.join(boot2, 'srv/nodes', NODE2, 'etc/hostname'))).toBe(NODE2)
     } finally {
       await ganesha.stop()
       await fs.rm(ganesha.dir, {recursive: true, force: true})
@@ -194,6 +202,7 @@ describe.skipIf(skip)(`servers takeover on an rbd gateway fences the lost server
     expect(await fs.readFile(path.join(root, 'from-boot2'), 'utf8')).toBe('written by boot2\n')
     await expect(fs.stat(path.join(root, 'from-fenced'))).rejects.toThrow(/ENOENT/)
     expect(await detachGateway(on2(), site2, NODE)).toBe(true)
+    expect(await detachGateway(on2(), site2, NODE2)).toBe(true)
     // Nothing left on either server; the test's blocklist entry goes, so no later test meets it.
     for (const a of blocklisted) await s.cluster.ceph(['osd', 'blocklist', 'rm', a])
     expect(await blocklist()).not.toContain(lost.address)
@@ -206,7 +215,7 @@ describe.skipIf(skip)(`servers takeover on an rbd gateway fences the lost server
     // A third server whose ceph.conf names a monitor that is not there.
     const boot3 = await fs.mkdtemp(path.join(os.tmpdir(), 'pxeroot-rbd-boot3-'))
     extra.push(boot3)
-    await execa('cp', ['-a', '--one-file-system', `${boot2}/.`, boot3])
+    for (const dir of ['etc', 'var']) await execa('cp', ['-a', '--one-file-system', path.join(boot2, dir), boot3])
     const conf = path.join(boot3, 'etc/ceph/ceph.conf')
     const text = (await fs.readFile(conf, 'utf8')).replace(/^mon_host = .*$/m, 'mon_host = v2:10.77.0.252:3300,v1:10.77.0.252:6789')
     await fs.rm(conf)
