@@ -76,7 +76,7 @@ export interface FailoverOptions {
    * servers as its files now are, its NFS server is started again on them, and the primary's
    * address goes onto the standby.
    */
-  takeover?: () => Promise<LabServers>
+  takeover?: (enterMounts: readonly string[]) => Promise<LabServers>
   probe?: (runner: Runner) => Promise<ServerView[]>
 }
 
@@ -226,7 +226,7 @@ async function ranOnAfter(run: LabRun, vm: LabVm, before: string, lease: Lease |
  * (off the lab network's bridge); the takeover runs on the standby's files; the standby's NFS
  * server starts again on them, and the primary's address goes onto the standby's interface.
  */
-async function takeOverInLab(ctx: Context, pair: Pair, takeover: () => Promise<LabServers>, since: number): Promise<{seconds: number}> {
+async function takeOverInLab(ctx: Context, pair: Pair, takeover: (enterMounts: readonly string[]) => Promise<LabServers>, since: number): Promise<{seconds: number}> {
   const {primary, standby} = pair
   const {site} = primary.server
   const cidr = `${site.server}/${site.net.prefixLength}`
@@ -236,7 +236,7 @@ async function takeOverInLab(ctx: Context, pair: Pair, takeover: () => Promise<L
   // state); after the primary's is gone, which would take a secondary address of its subnet with it.
   await ns.addAddress(`${observerAddress(site)}/${site.net.prefixLength}`)
   ctx.log(`lab: ${standby.server.name} takes over the roots ${primary.server.name} held`)
-  await standby.run.restartNfs(await takeover())
+  await standby.run.restartNfs(await takeover(standby.run.network!.enterMounts))
   // What servers takeover --address does on a server: the address, announced on the link.
   await standby.run.network!.addAddress(cidr)
   await announceAddress(runnerIn(ctx.runner, (c, args) => standby.run.inServerNet(c, args)), site.server, standby.run.network!.bridge)

@@ -21,6 +21,7 @@ import {reapStaleNamespaces} from '../system/netns.js'
 import {makeRoot, type Root} from '../system/paths.js'
 import {chainOf, labServers, linkCluster, rbdOf} from './lab-boot.js'
 import {takeOver} from './servers-takeover.js'
+import {gatewayRootInLab} from '../lab/root-binds.js'
 
 export interface LabFailoverOptions extends Pick<LabBootOptions, 'timeout' | 'keepLogs' | 'accel' | 'memoryMiB' | 'cephNetns'> {
   /** The nodes booted while both servers serve, then the ones booted from the standby alone. */
@@ -98,9 +99,13 @@ export async function labFailover(ctx: Context, options: LabFailoverOptions): Pr
   // Nodes with their root on RBD map it from the cluster on the lab's network: the primary's run boots every VM.
   await linkCluster(ctx, site, all, servers[0].servers, options.cephNetns)
   // The takeover as the standby's admin runs it (servers takeover, on its own files), then its servers on what that wrote.
-  const takeover = options.takeover ? async () => {
+  const takeover = options.takeover ? async (enterMounts: readonly string[]) => {
     const on = {...ctx, root: roots[1], server: pair[1].name}
-    await takeOver(on, {lost: pair[0].name, to: pair[1].name})
+    const done = await takeOver(on, {lost: pair[0].name, to: pair[1].name})
+    const fenced = done.fence?.done
+    if (fenced) ctx.log(`lab: ${pair[1].name} fenced ${pair[0].name}'s RBD clients: blocklisted ${fenced.blocklisted.join(', ') || 'none'}; locks broken on ${fenced.broken.map((b) => b.node).join(', ') || 'none'}`)
+    // An rbd gateway's roots the takeover fenced and attached on the host: where the standby's NFS server runs too.
+    for (const node of done.fence?.attached ?? []) ctx.log(await gatewayRootInLab(on, views[1], node, enterMounts))
     const held = await loadInventory(roots[1])
     return (await serversOf(1, await bootNodes(on, views[1], held), held)).lab
   } : undefined

@@ -17,7 +17,7 @@ import {Attacher} from './rbd/attach.js'
 import {clientOf, nodeMonitors, rbdSettings} from './rbd/cluster.js'
 import {rbdChecks} from './rbd/doctor.js'
 import {detachGateway, gatewayLoop} from './rbd/gateway.js'
-import {nodeCaps, nodeUser, REVISIONS_NAMESPACE, revisionImage, revisionNumbers, revisionSnap, ROOT_IMAGE, rootEntry, rootSpec} from './rbd/names.js'
+import {nodeCaps, nodeUser, REVISIONS_NAMESPACE, revisionImage, revisionNumbers, revisionSnap, ROOT_IMAGE, rootEntry, rootSpec, rootUuid} from './rbd/names.js'
 import {mib, requireSpace} from './space.js'
 
 /**
@@ -68,7 +68,8 @@ export function rbdStorage(ctx: Context, site: SiteModel): StorageBackend {
     // A gateway root is mounted for its NFS clients already: a second attach would be a second writer.
     if (await attachedHere(name)) return {dir: ctx.root.resolve(nodeRootDir(site, name)), close: async () => {}}
     const {namespace, image} = rootSpec(name)
-    if (options.write) return attacher.attach({namespace, image, readOnly: false, mountReadOnly: false, label: name})
+    // A root written here is its node's filesystem: with its own UUID, not its revision's (rootUuid).
+    if (options.write) return attacher.attach({namespace, image, readOnly: false, mountReadOnly: false, label: name, uuid: rootUuid(settings.pool, nodeOfRoot(name) ?? namespace)})
     // Its node may be running: a private copy-on-write view of what it synced, never the image itself.
     const found = await info(namespace, image)
     if (!found) throw new UserError(`${name} has no root in ${where(namespace, image)}`)

@@ -26,6 +26,9 @@ FEATURES = (rbd.RBD_FEATURE_LAYERING | rbd.RBD_FEATURE_EXCLUSIVE_LOCK
 cluster = rados.Rados(conffile=CONF, rados_id=CLIENT_ID)
 for key in ('rados_mon_op_timeout', 'rados_osd_op_timeout', 'client_mount_timeout'):
     cluster.conf_set(key, TIMEOUT)
+# A lock this session breaks (op_break_locks) was fenced by op_blocklist first, with its own expiry:
+# librbd's own blocklisting on break would shorten that to the cluster's default (1 h).
+cluster.conf_set('rbd_blocklist_on_break_lock', 'false')
 out_lock = threading.Lock()
 
 
@@ -268,6 +271,46 @@ def op_key_remove(a):
 def op_keys(a):
     """Every cephx user: {user: caps}."""
     return {e['entity'][len('client.'):]: e.get('caps', {}) for e in mon({'prefix': 'auth ls', 'format': 'json'}).get('auth_dump', []) if e['entity'].startswith('client.')}
+
+
+def op_self(a):
+    """This session's own addresses (what a fence must never blocklist)."""
+    return cluster.get_addrs()
+
+
+def op_holders(a):
+    """Who holds an image: its lockers ({client, cookie, address}; the exclusive lock's owner among
+    them) and its watchers' addresses; None when the image does not exist. A read-only open
+    registers no watcher, so this one is not among them."""
+    with ioctx(a['namespace']) as io:
+        try:
+            with rbd.Image(io, a['image'], read_only=True) as image:
+                found = image.list_lockers() or {}
+                return {'lockers': [{'client': c, 'cookie': k, 'address': addr} for c, k, addr in found.get('lockers', [])],
+                        'watchers': [w['addr'] for w in image.watchers_list()]}
+        except rbd.ImageNotFound:
+            return None
+
+
+def op_blocklist(a):
+    """Blocklists client addresses (ADDR:PORT/NONCE: one client instance) for `expire` seconds."""
+    for address in a['addresses']:
+        cluster.blocklist_add(address, int(a['expire']))
+    return None
+
+
+def op_break_locks(a):
+    """Breaks the listed lockers' locks on an image (already fenced); returns those broken. One that
+    is gone already (its lock released or broken since it was listed) is skipped."""
+    broken = []
+    with ioctx(a['namespace']) as io, rbd.Image(io, a['image']) as image:
+        for locker in a['lockers']:
+            try:
+                image.break_lock(locker['client'], locker['cookie'])
+                broken.append(locker)
+            except rbd.ImageNotFound:
+                pass
+    return broken
 
 
 OPS = {name[3:]: fn for name, fn in globals().items() if name.startswith('op_')}

@@ -5,7 +5,7 @@ import {bootNodesFor} from '../../src/boot/nodes.js'
 import {withStorageSection} from '../../src/config/site-edit.js'
 import {parseSite} from '../../src/config/site-file.js'
 import {monitorsFromCephConf} from '../../src/storage/rbd/ceph-conf.js'
-import {nodeCaps, revisionNumbers, rootEntry, rootSpec} from '../../src/storage/rbd/names.js'
+import {nodeCaps, revisionNumbers, rootEntry, rootSpec, rootUuid} from '../../src/storage/rbd/names.js'
 import {planRbd, type ClusterFacts} from '../../src/storage/rbd/prepare.js'
 import {cephArgv} from '../../src/system/ceph.js'
 
@@ -54,6 +54,13 @@ describe('where roots live in the pool', () => {
 
   it('finds an image\'s revisions among revision images, not another image\'s', () => {
     expect(revisionNumbers('lab', ['lab-1', 'lab-12', 'lab-x-3', 'lab2-4', 'other-1'])).toEqual([1, 12])
+  })
+
+  it('gives each node\'s root an ext4 UUID of its own, the same wherever it is computed (an NFS fsid per root, stable across servers)', () => {
+    const a = rootUuid('pxe', 'node01')
+    expect(a).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+    expect(rootUuid('pxe', 'node01')).toBe(a)
+    expect(new Set([a, rootUuid('pxe', 'node02'), rootUuid('other', 'node01')]).size).toBe(3)
   })
 
   it('gives a node\'s key its own namespace and the revisions read-only, nothing else', () => {

@@ -60,9 +60,11 @@ export async function rbdSite(cluster: TestCluster, options: {siteText?: string,
     namespaces: async () => (JSON.parse(await cluster.rbd(['namespace', 'ls', pool, '--format', 'json'])) as {name: string}[]).map((n) => n.name).sort(),
     async cleanup() {
       await cluster.ceph(['osd', 'pool', 'delete', pool, pool, '--yes-i-really-really-mean-it']).catch(() => undefined)
-      // This site's node keys only: other files' sites share the cluster (their node01 is another user).
-      for (const user of (await cluster.ceph(['auth', 'ls']).catch(() => '')).split('\n').filter((l) => l.startsWith(`client.pxeroot.${pool}.`))) {
-        await cluster.ceph(['auth', 'del', user.trim()]).catch(() => undefined)
+      // This site's node keys only: their caps name its pool. Other files' sites share the cluster
+      // (and often the node names) and may be running.
+      const auth = JSON.parse(await cluster.ceph(['auth', 'ls', '--format', 'json']).catch(() => '{}')) as {auth_dump?: {entity: string, caps?: {osd?: string}}[]}
+      for (const {entity} of (auth.auth_dump ?? []).filter((e) => e.entity.startsWith('client.') && (e.caps?.osd ?? '').includes(`pool=${pool} namespace=`))) {
+        await cluster.ceph(['auth', 'del', entity]).catch(() => undefined)
       }
       await execa('rm', ['-rf', '--one-file-system', '--', dir])
     },

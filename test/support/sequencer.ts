@@ -35,6 +35,7 @@ export const LONG_FIRST = [
   'test/lab/ceph.test.ts',
   'test/servers/clone-race',
   'test/storage/rbd-',
+  'test/servers/takeover-rbd',
 ]
 
 /** What a file calls when it needs the golden image (test/support/golden.ts, lab-run.ts). */

@@ -2,7 +2,7 @@ import {randomBytes} from 'node:crypto'
 import {promises as fs} from 'node:fs'
 import path from 'node:path'
 
-import {attachLoop, detachLoop, loopsUnder} from '../../system/block.js'
+import {attachLoop, detachLoop, loopsUnder, setExt4Uuid} from '../../system/block.js'
 import {type CephClient} from '../../system/ceph.js'
 import {type Context} from '../../system/context.js'
 import {processStart, stillRunning} from '../../system/detached.js'
@@ -47,6 +47,8 @@ export interface AttachSpec extends Omit<ExportSpec, 'overlay'> {
   at?: string
   /** The name under the run's directory (a root entry, a revision). */
   label: string
+  /** A writable attachment: the ext4's UUID, given to it before it is mounted if it has another (names.ts: rootUuid). */
+  uuid?: string
 }
 
 interface OwnerRecord {
@@ -130,6 +132,7 @@ export class Attacher {
         await this.ctx.files.removeEmptyDir(path.dirname(dir))
       })
       // A snapshot is clean and read-only: its journal is not replayed (noload), nothing is written.
+      if (spec.uuid && !loopReadOnly) await setExt4Uuid(this.ctx.runner, loop, spec.uuid, this.ctx.signal)
       const options = [spec.mountReadOnly ? 'ro' : 'rw', ...(loopReadOnly ? ['noload'] : [])].join(',')
       await mountFs(this.ctx.runner, 'ext4', loop, dir, options, {signal: this.ctx.signal})
       undo.push(() => unmount(this.ctx.runner, dir))

@@ -1,3 +1,5 @@
+import {createHash} from 'node:crypto'
+
 import {type RevisionRef} from '../names.js'
 
 /**
@@ -55,6 +57,22 @@ export function rootEntry(namespace: string, image: string): string | undefined 
  */
 export function nodeUser(pool: string, node: string): string {
   return `pxeroot.${pool}.${node}`
+}
+
+/**
+ * The ext4 UUID of a node's root: its own, derived from the pool and the node (a UUID v5-shaped
+ * hash), never the revision's. Every clone of a revision starts with the revision's UUID, and the
+ * UUID is the filesystem id an NFS server gives it (statfs f_fsid): NFS-Ganesha exports only one
+ * of several filesystems with one fsid, so a gateway serving two nodes' clones served one. Derived,
+ * not random, so that whatever makes or rebases a node's root gives it the same one, and NFS file
+ * handles (which carry it) stay valid on any server that exports the root.
+ */
+export function rootUuid(pool: string, node: string): string {
+  const h = createHash('sha256').update(`pxeroot rbd root ${pool}/${node}`).digest()
+  h[6] = (h[6] & 0x0F) | 0x50
+  h[8] = (h[8] & 0x3F) | 0x80
+  const hex = h.subarray(0, 16).toString('hex')
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`
 }
 
 /** The caps of a node's own key: its namespace, and the revisions read-only (its clone's parent). */
