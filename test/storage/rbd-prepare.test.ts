@@ -36,7 +36,8 @@ describe.skipIf(skip)(`storage prepare --rbd${skip ? ` (skipped: ${skip})` : ''}
     const before = await snapshotTree(s.dir)
     const r = await prepare('--dry-run', '--json')
     expect(r.error?.message).toBeUndefined()
-    expect(r.result).toMatchObject({dryRun: true, alreadyPrepared: false, pool: s.pool, health: 'HEALTH_OK', monitors: ['10.77.0.253:6789']})
+    // The cluster's health, as it answered: other files' pools on the shared cluster (one at its quota) may make it WARN.
+    expect(r.result).toMatchObject({dryRun: true, alreadyPrepared: false, pool: s.pool, health: expect.stringMatching(/^HEALTH_(OK|WARN)$/), monitors: ['10.77.0.253:6789']})
     const steps = (r.result as {steps: string[]}).steps
     expect(steps).toEqual([
       `ceph osd pool application enable ${s.pool} rbd`,
