@@ -3,7 +3,7 @@ import {promises as fs} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
-import {BusyError, PreconditionError, PxerootError} from '../errors.js'
+import {BusyError, NoSpaceError, PreconditionError, PxerootError} from '../errors.js'
 import {StateSession, StateSessionError, type StateCluster} from '../system/cluster-state.js'
 import {type Context} from '../system/context.js'
 import {readIfExists, tempNameFor} from '../system/files.js'
@@ -269,8 +269,12 @@ export function writerOf(command: string, server?: string): Omit<Writer, 'at'> {
   return {...(server ? {server} : {}), host: os.hostname(), pid: process.pid, command}
 }
 
-/** A cluster that did not answer: this server changes nothing without it. */
-export function unreachable(error: StateSessionError, cluster: StateCluster): PreconditionError {
+/** A cluster that did not answer: this server changes nothing without it. A full pool answers, but takes no write. */
+export function unreachable(error: StateSessionError, cluster: StateCluster): PxerootError {
+  if (error.kind === 'full') {
+    return new NoSpaceError(`pool ${cluster.pool} is full (flagged ${error.message}): pxeroot changes nothing on a full pool, not even to free room (Ceph holds its writes, a removal's too); nothing was changed`,
+      `give it room first (raise its quota: ceph osd pool set-quota ${cluster.pool} max_bytes BYTES, or add OSDs), then free what you want back (pxeroot nodes prune, nodes rm, image prune)`)
+  }
   return new PreconditionError(`the Ceph cluster that holds the site's state did not answer (${error.message}); this server changes nothing without it`,
     `check that the cluster is up and reachable from here ("ceph -s" with ${cluster.conf}), then run the command again`)
 }

@@ -2,6 +2,7 @@ import {checkMac, isIPv4} from '../config/address.js'
 import {type SiteModel} from '../config/site.js'
 import {UserError} from '../errors.js'
 import {REVISION_REF} from '../config/names.js'
+import {REVISIONS_NAMESPACE} from '../storage/rbd/names.js'
 import {BmcSchema, nextFreeIp, type Inventory, type InventoryBmc, type InventoryNode} from './inventory.js'
 
 export interface NodeFields {
@@ -53,6 +54,8 @@ function checkedFields(fields: NodeFields): NodeFields {
 /** The inventory with one node added; its address is the next free one of the node range unless given. */
 export function addNode(site: SiteModel, inventory: Inventory, name: string, fields: NodeFields): Inventory {
   if (inventory.nodes.some((n) => n.name === name)) throw new UserError(`node ${name} already exists; change it with "pxeroot nodes set ${name}"`)
+  // A node's root and key live in an RBD namespace of its name: this one is the revisions', which its key could then write.
+  if (site.storage.backend === 'rbd' && name === REVISIONS_NAMESPACE) throw new UserError(`node name ${name}: on an rbd site that is the pool's namespace of the image revisions`, 'choose another name')
   const f = checkedFields(fields)
   const ip = f.ip ?? nextFreeIp(site, inventory)
   if (!ip) throw new UserError(`nodes.range ${site.nodes.range} has no free address left; widen it in the site file or give --ip`)

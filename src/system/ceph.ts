@@ -1,7 +1,7 @@
 import {type ResultPromise} from 'execa'
 import {fileURLToPath} from 'node:url'
 
-import {ExternalCommandError, PreconditionError, PxerootError} from '../errors.js'
+import {EXIT, ExternalCommandError, PreconditionError, PxerootError} from '../errors.js'
 import {jsonLines} from './json-lines.js'
 import {type Runner} from './runner.js'
 
@@ -109,9 +109,19 @@ interface Pending {
 
 /** A failed request of the session, with librados' errno. */
 export class RbdError extends PxerootError {
-  constructor(message: string, readonly errno: number | undefined) {
-    super(message)
+  constructor(message: string, readonly errno: number | undefined, suggestion?: string) {
+    super(message, suggestion)
   }
+}
+
+/** A request that needed room in a full pool (EDQUOT: its quota, ENOSPC: its OSDs): exit 2, as every full pool. */
+export class RbdFullError extends RbdError {
+  override readonly exitCode: number = EXIT.usage
+}
+
+/** A request the cluster refused to pxeroot's own cephx user (EACCES, EPERM): its caps, a setup matter (exit 3). */
+export class RbdAccessError extends RbdError {
+  override readonly exitCode: number = EXIT.precondition
 }
 
 /**
@@ -156,7 +166,9 @@ export class RbdSession {
     if (this.failure) return Promise.reject(this.failure)
     const id = this.next++
     return new Promise<T>((resolve, reject) => {
-      const what = `${op} ${Object.values(args).filter((v) => typeof v === 'string').join(' ')}`.trim()
+      // A monitor command is named as an admin would type it (ceph osd pool application enable).
+      const prefix = (args.command as {prefix?: unknown} | undefined)?.prefix
+      const what = op === 'mon' && typeof prefix === 'string' ? `ceph ${prefix}` : `${op} ${Object.values(args).filter((v) => typeof v === 'string').join(' ')}`.trim()
       // The session's own bound is librados': this one catches a session that stopped reading.
       const timer = setTimeout(() => this.fail(new ClusterTimeoutError(this.client, what, this.seconds)), (this.seconds + 15) * 1000)
       this.pending.set(id, {resolve: resolve as (v: unknown) => void, reject, timer, what})
@@ -171,7 +183,13 @@ export class RbdSession {
     clearTimeout(p.timer)
     if (answer.ok) p.resolve(answer.result)
     else if (answer.errno === 110 || /TimedOut|timed out/.test(answer.error ?? '')) p.reject(new ClusterTimeoutError(this.client, p.what, this.seconds))
-    else p.reject(new RbdError(`${p.what}: ${answer.error}`, answer.errno))
+    else if (answer.errno === 122 || answer.errno === 28) {
+      p.reject(new RbdFullError(`${p.what}: pool ${this.client.pool} is full (${answer.error})`, answer.errno,
+        `give it room (raise its quota: ceph osd pool set-quota ${this.client.pool} max_bytes BYTES, or add OSDs), or free some (pxeroot nodes rm, image prune)`))
+    } else if (answer.errno === 13 || answer.errno === 1) {
+      p.reject(new RbdAccessError(`the cluster refused ${p.what} to client.${this.client.id} (${answer.error})`, answer.errno,
+        `its caps do not allow it: see "ceph auth get client.${this.client.id}" and README "A cephx user for pxeroot" for the caps it needs`))
+    } else p.reject(new RbdError(`${p.what}: ${answer.error}`, answer.errno))
   })
 
   private fail(error: Error): void {

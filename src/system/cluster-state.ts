@@ -23,7 +23,7 @@ export interface StateCluster {
 /** How long the cluster gets to answer one request. */
 export const STATE_TIMEOUT_S = 10
 
-export type StateErrorKind = 'busy' | 'timeout' | 'changed' | 'lost' | 'rados' | 'internal' | 'ended'
+export type StateErrorKind = 'busy' | 'timeout' | 'changed' | 'lost' | 'full' | 'rados' | 'internal' | 'ended'
 
 export class StateSessionError extends PxerootError {
   constructor(readonly kind: StateErrorKind, message: string) {

@@ -41,6 +41,10 @@ def reply(message):
 def ioctx(namespace=''):
     io = cluster.open_ioctx(POOL)
     io.set_namespace(namespace)
+    # A pool that fills while this run writes: the write fails at once (EDQUOT, ENOSPC), said as a
+    # full pool, instead of waiting for room until it times out as a cluster that does not answer.
+    # (A run does not start on a full pool: state-session.py's lock refuses it.)
+    io.set_osdmap_full_try()
     return io
 
 
@@ -249,9 +253,13 @@ def op_key(a):
         return have['key']
 
 
-def op_key_get(a):
+def op_key_info(a):
+    """A cephx user's secret and caps ({key, caps}), None when there is none. One user at a time:
+    `auth ls` would hand this session every user's secret, which a user other than admin running
+    pxeroot must not be able to read (storage/rbd/names.ts serverCaps)."""
     try:
-        return mon({'prefix': 'auth get-key', 'entity': 'client.' + a['user'], 'format': 'json'})['key']
+        got = mon({'prefix': 'auth get', 'entity': 'client.' + a['user'], 'format': 'json'})[0]
+        return {'key': got['key'], 'caps': got.get('caps', {})}
     except OSError as e:
         if e.errno == 2:
             return None
@@ -266,11 +274,6 @@ def op_key_remove(a):
         if e.errno != 2:
             raise
     return None
-
-
-def op_keys(a):
-    """Every cephx user: {user: caps}."""
-    return {e['entity'][len('client.'):]: e.get('caps', {}) for e in mon({'prefix': 'auth ls', 'format': 'json'}).get('auth_dump', []) if e['entity'].startswith('client.')}
 
 
 def op_self(a):

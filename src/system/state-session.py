@@ -65,6 +65,19 @@ def version_of(obj):
         return None, 0
 
 
+class PoolFull(Exception):
+    pass
+
+
+def pool_full():
+    """The pool's own full flags (full: its OSDs, full_quota: its quota), '' when it has room."""
+    ret, out, err = cluster.mon_command(json.dumps({'prefix': 'osd dump', 'format': 'json'}), b'', timeout=timeout)
+    if ret != 0:
+        raise rados.Error(err or 'osd dump failed')
+    flags = next((p.get('flags_names', '') for p in json.loads(out).get('pools', []) if p.get('pool_name') == pool), '')
+    return ','.join(f for f in flags.split(',') if f in ('full', 'full_quota'))
+
+
 def handle(req):
     global ioctx
     op = req['op']
@@ -72,9 +85,18 @@ def handle(req):
         cluster.connect(timeout=timeout)
         ioctx = cluster.open_ioctx(pool)
         ioctx.set_namespace(namespace)
+        # A write to a full pool fails at once (EDQUOT, ENOSPC) instead of waiting for room until
+        # it times out, as a cluster that does not answer would.
+        ioctx.set_osdmap_full_try()
         threading.Thread(target=renew, daemon=True).start()
         return True
     if op == 'lock':
+        # Every change of the site starts here. On a full pool none is made, not even one that
+        # would free room: Ceph holds or refuses writes there, a removal's steps among them (an
+        # RBD image goes through the trash), and one refused half-way would leave it half-removed.
+        full = pool_full()
+        if full:
+            raise PoolFull(full)
         obj, name = req['obj'], req['name']
         ioctx.lock_exclusive(obj, name, req['cookie'], desc=req.get('desc', ''), duration=req['duration'])
         held[(obj, name)] = {'cookie': req['cookie'], 'desc': req.get('desc', ''), 'duration': req['duration'], 'lost': False}
@@ -171,8 +193,11 @@ for raw in sys.stdin:
     except rados.Error as e:
         # ERANGE/EOVERFLOW: the object's version is not the one asserted (it changed); EEXIST: created meanwhile.
         code = getattr(e, 'errno', None)
-        kind = 'changed' if code in (errno.ERANGE, errno.EOVERFLOW, errno.EEXIST, -errno.ERANGE, -errno.EOVERFLOW, -errno.EEXIST) else 'rados'
+        kind = 'changed' if code in (errno.ERANGE, errno.EOVERFLOW, errno.EEXIST, -errno.ERANGE, -errno.EOVERFLOW, -errno.EEXIST) \
+            else 'full' if code in (errno.EDQUOT, errno.ENOSPC, -errno.EDQUOT, -errno.ENOSPC) else 'rados'
         answer(rid, error=kind, message=f'{type(e).__name__}: {e}')
+    except PoolFull as e:
+        answer(rid, error='full', message=str(e))
     except LockLost as e:
         answer(rid, error='lost', message=str(e))
     except Exception as e:  # noqa: BLE001 - every failure is answered, never a silent death

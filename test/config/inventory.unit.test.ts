@@ -72,6 +72,13 @@ describe('the inventory file', () => {
     expect(parseInventory('nodes:\n  - {name: a1, ip: 192.168.0.201, mac: "52-54-00-AA-BB-01"}\n').nodes[0].mac).toBe('52:54:00:aa:bb:01')
   })
 
+  it('on an rbd site, a node named as the revisions\' namespace is refused (its key would write the revisions)', () => {
+    const rbd = parseSite('server: 192.168.0.10\nsubnet: 192.168.0.0/24\nnodes: {range: 192.168.0.200-192.168.0.210}\nstorage: {backend: rbd, rbd: {pool: pxe}}\n')
+    expect(() => addNode(rbd, {nodes: []}, 'revisions', {})).toThrow(/^node name revisions: on an rbd site that is the pool's namespace of the image revisions/)
+    expect(addNode(site, {nodes: []}, 'revisions', {}).nodes.map((n) => n.name)).toEqual(['revisions'])
+    expect(addNode(rbd, {nodes: []}, 'revisions2', {}).nodes.map((n) => n.name)).toEqual(['revisions2'])
+  })
+
   it('a 64-character name is refused with the 63-character limit', () => {
     const long = `n${'0'.repeat(63)}`
     expect(inventoryProblems(site, {nodes: [{name: long, ip: '192.168.0.201'}]})).toEqual([

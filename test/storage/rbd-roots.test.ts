@@ -77,7 +77,7 @@ describe.skipIf(skip)(`node roots on rbd${skip ? ` (skipped: ${skip})` : ''}`, (
       ids.add(machineId!)
       keys.add(pub!)
       const caps = JSON.parse(await cluster.ceph(['auth', 'get', `client.${user(node)}`, '--format', 'json'])) as {caps: Record<string, string>}[]
-      expect(caps[0].caps).toEqual({mon: 'profile rbd', osd: `profile rbd pool=${s.pool} namespace=${node}, profile rbd-read-only pool=${s.pool} namespace=revisions`})
+      expect(caps[0].caps).toEqual({mon: 'profile rbd', osd: `profile rbd pool=${s.pool} namespace=${node}, profile rbd-read-only pool=${s.pool} namespace=revisions`, mgr: `profile rbd pool=${s.pool} namespace=${node}`})
       expect((await fs.stat(path.join(s.dir, 'var/lib/pxeroot/rbd-keys', node))).mode & 0o777).toBe(0o600)
     }
     expect(ids.size).toBe(3)

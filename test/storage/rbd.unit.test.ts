@@ -64,7 +64,7 @@ describe('where roots live in the pool', () => {
   })
 
   it('gives a node\'s key its own namespace and the revisions read-only, nothing else', () => {
-    expect(nodeCaps('pxe', 'node01')).toEqual({mon: 'profile rbd', osd: 'profile rbd pool=pxe namespace=node01, profile rbd-read-only pool=pxe namespace=revisions'})
+    expect(nodeCaps('pxe', 'node01')).toEqual({mon: 'profile rbd', osd: 'profile rbd pool=pxe namespace=node01, profile rbd-read-only pool=pxe namespace=revisions', mgr: 'profile rbd pool=pxe namespace=node01'})
   })
 })
 

@@ -55,7 +55,6 @@ export async function rbdChecks(c: Cluster, nodes: readonly {name: string, image
   const missing: string[] = []
   const astray: string[] = []
   const badKeys: string[] = []
-  const keys = await c.call<Record<string, Record<string, string>>>('keys')
   for (const node of nodes) {
     const info = await c.call<{parent: string | null} | null>('info', {namespace: node.name, image: ROOT_IMAGE})
     if (!info) {
@@ -67,12 +66,12 @@ export async function rbdChecks(c: Cluster, nodes: readonly {name: string, image
     // A clone's parent snapshot cannot be removed under it: the right parent is the revision, there.
     if (want && info.parent !== want) astray.push(`${node.name} (a clone of ${info.parent ?? 'nothing'}, not of ${node.image})`)
     const user = nodeUser(pool, node.name)
-    const caps = keys[user]
+    const key = await c.call<{key: string, caps: Record<string, string>} | null>('key_info', {user})
     const wantCaps = nodeCaps(pool, node.name)
     const secret = (await readIfExists(c.keyFile(node.name)))?.toString('utf8').trim()
-    if (!caps) badKeys.push(`${node.name} (no client.${user})`)
-    else if (caps.mon !== wantCaps.mon || caps.osd !== wantCaps.osd) badKeys.push(`${node.name} (caps ${JSON.stringify(caps)})`)
-    else if (!secret || secret !== await c.call<string | null>('key_get', {user})) badKeys.push(`${node.name} (its boot entry's key is not the cluster's)`)
+    if (!key) badKeys.push(`${node.name} (no client.${user})`)
+    else if (!sameCaps(key.caps, wantCaps)) badKeys.push(`${node.name} (caps ${JSON.stringify(key.caps)})`)
+    else if (!secret || secret !== key.key) badKeys.push(`${node.name} (its boot entry's key is not the cluster's)`)
   }
   const clones = [...missing.map((n) => `${n} has no ${c.where(n, ROOT_IMAGE)}`), ...astray]
   out.push(clones.length === 0 ? {check: 'node clones', status: 'ok', message: `${nodes.length} node(s): each a clone of its revision's snapshot`}
@@ -81,4 +80,10 @@ export async function rbdChecks(c: Cluster, nodes: readonly {name: string, image
   out.push(badKeys.length === 0 ? {check: 'node keys', status: 'ok', message: `${keyed.length} key(s): each reaches only its node's namespace`}
     : {check: 'node keys', status: 'fail', message: list(badKeys), fix: `remove the key (ceph auth del client.${nodeUser(pool, 'NODE')}) and its file under /var/lib/pxeroot/rbd-keys, then pxeroot nodes rebase NODE --image NAME@N makes a new one`})
   return out
+}
+
+/** Caps as pxeroot gives them: every kind, and no other (an extra kind is a key someone widened). */
+function sameCaps(have: Record<string, string>, want: Record<string, string>): boolean {
+  const kinds = new Set([...Object.keys(have), ...Object.keys(want)])
+  return [...kinds].every((k) => have[k] === want[k])
 }

@@ -75,9 +75,47 @@ export function rootUuid(pool: string, node: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`
 }
 
-/** The caps of a node's own key: its namespace, and the revisions read-only (its clone's parent). */
-export function nodeCaps(pool: string, node: string): {mon: string, osd: string} {
-  return {mon: 'profile rbd', osd: `profile rbd pool=${pool} namespace=${node}, profile rbd-read-only pool=${pool} namespace=${REVISIONS_NAMESPACE}`}
+/** The caps of a node's own key: its namespace, and the revisions read-only (its clone's parent).
+ * mgr too, though its kernel never asks the manager: a user pxeroot makes is only ever made with
+ * exactly these (serverCaps), and the monitor checks only the caps a grant names, so every kind a
+ * key could be given must be named in them. */
+export function nodeCaps(pool: string, node: string): {mon: string, osd: string, mgr: string} {
+  return {
+    mon: 'profile rbd',
+    osd: `profile rbd pool=${pool} namespace=${node}, profile rbd-read-only pool=${pool} namespace=${REVISIONS_NAMESPACE}`,
+    mgr: `profile rbd pool=${pool} namespace=${node}`,
+  }
+}
+
+/** A node's namespace as the monitor's regex of a grant matches it: a hostname label (config/site.ts HOSTNAME). */
+const NODE_PATTERN = '[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?'
+
+/**
+ * The caps a cephx user other than admin needs to run an rbd site (storage.rbd.id), once the pool
+ * is prepared: read and write in the pool (revisions, roots, pxeroot's own state and locks),
+ * blocklisting a dead client (profile rbd's own grant, what a takeover's fence does), and making,
+ * reading, changing and removing the site's node users, `client.pxeroot.POOL.*`, with exactly the
+ * caps nodeCaps gives them. Each auth command is allowed only for that name prefix and those caps
+ * (the monitor matches the `caps` of a command as caps_mon, caps_osd, caps_mgr): whoever has this
+ * key cannot read another user's key, list them, or make a user with more than a node's caps.
+ */
+export function serverCaps(pool: string): {mon: string, osd: string, mgr: string} {
+  const users = `client.${nodeUser(pool, '')}`
+  // '@' is no part of a pool name (config/site.ts cephName): it marks where the node goes.
+  const node = nodeCaps(pool, '@')
+  const regex = (caps: string) => `"^${escapeRegex(caps).replace('@', NODE_PATTERN)}$"`
+  const capsGiven = `caps_mon="${node.mon}" caps_osd regex ${regex(node.osd)} caps_mgr regex ${regex(node.mgr)}`
+  const auth = (command: string, constraint: string) => `allow command "auth ${command}" with entity prefix "${users}"${constraint}`
+  return {
+    mon: ['profile rbd', auth('get-or-create', ` ${capsGiven}`), auth('caps', ` ${capsGiven}`), auth('get', ''), auth('get-key', ''), auth('del', '')].join(', '),
+    osd: `profile rbd pool=${pool}`,
+    mgr: `profile rbd pool=${pool}`,
+  }
+}
+
+/** A literal for a POSIX extended regex (the monitor's std::regex). */
+function escapeRegex(text: string): string {
+  return text.replaceAll(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }
 
 /** What this server needs for an rbd site: the Ceph clients, librbd for python (pxeroot's
