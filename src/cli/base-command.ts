@@ -1,4 +1,4 @@
-import {Command, Flags, type Interfaces} from '@oclif/core'
+import {Command, Flags, ux, type Interfaces} from '@oclif/core'
 
 import {InterruptedError, PxerootError, UserError} from '../errors.js'
 import {makeContext, type Context} from '../system/context.js'
@@ -48,6 +48,15 @@ export abstract class BaseCommand extends Command {
       const known = Object.keys({...this.ctor.baseFlags, ...(options ?? this.ctor).flags, ...(this.ctor.enableJsonFlag ? {json: true} : {})})
       throw new UserError(argvProblem(error as Error, known), `see "${this.config.bin} ${(this.id ?? '').replaceAll(':', ' ')} --help"`)
     }
+  }
+
+  /** --json output. oclif colours it by cutting the whole text into tokens with regular
+   * expressions, colours or not: ~60 ms of CPU for `nodes list --json` of 1,000 nodes, against
+   * 1 ms for JSON.stringify. Without a theme that colours JSON, oclif's text is JSON.stringify's
+   * with two spaces (what this prints); with one, oclif prints it. */
+  protected logJson(json: unknown): void {
+    if (this.config.theme?.json) super.logJson(json)
+    else ux.stdout(JSON.stringify(json, null, 2))
   }
 
   /** The server of a site with several that this run acts as: `server` (a --server flag), else PXEROOT_SERVER. */

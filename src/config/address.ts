@@ -2,12 +2,31 @@ import ipaddr from 'ipaddr.js'
 
 /** IPv4 helpers in the field's terms: addresses as numbers, subnets, ranges, pxelinux hex names. */
 
-export function isIPv4(text: string): boolean {
-  return ipaddr.IPv4.isValidFourPartDecimal(text)
+/** Four decimal parts without leading zeros, the only form pxeroot accepts (ipaddr.js's "four-part decimal"). */
+const FOUR_PART = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/
+
+/** The address as a number if it is four decimal parts of 0-255, read here: ipaddr.js's parser
+ * allocates a parser state, an array and an object per address, which at 1,000 nodes read three
+ * or four times each (checked, sorted, named) is ~8 ms of CPU and 2 MB of garbage per run. */
+function fourPartNumber(text: string): number | undefined {
+  const m = FOUR_PART.exec(text)
+  if (!m) return undefined
+  let n = 0
+  for (let i = 1; i <= 4; i++) {
+    const part = Number(m[i])
+    if (part > 255) return undefined
+    n = n * 256 + part
+  }
+  return n
 }
 
+export function isIPv4(text: string): boolean {
+  return fourPartNumber(text) !== undefined
+}
+
+/** Other forms (hex, octal, fewer parts) are ipaddr.js's to read, as they always were. */
 export function ipToNumber(ip: string): number {
-  return ipaddr.IPv4.parse(ip).toByteArray().reduce((n, b) => n * 256 + b, 0)
+  return fourPartNumber(ip) ?? ipaddr.IPv4.parse(ip).toByteArray().reduce((n, b) => n * 256 + b, 0)
 }
 
 export function numberToIp(n: number): string {

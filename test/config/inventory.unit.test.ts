@@ -123,6 +123,16 @@ describe('the inventory as pxeroot writes and reads it', () => {
     expect((await loadInventory(root)).nodes.map((n) => n.name)).toEqual(['node01', 'node02'])
   })
 
+  it('a copy zod would refuse is refused: its quick check passes only what zod passes as it is', async () => {
+    const root = makeRoot(tmp.dir)
+    await saveInventory({root, files: hostFiles}, {nodes})
+    const copyFile = path.join(tmp.dir, 'var/lib/pxeroot/nodes.json')
+    const copy = JSON.parse(await fs.readFile(copyFile, 'utf8')) as {data: {nodes: Record<string, unknown>[]}}
+    copy.data.nodes[0].mca = '52:54:00:12:34:56'
+    await fs.writeFile(copyFile, JSON.stringify(copy))
+    await expect(loadInventory(root)).rejects.toThrow(/^\/etc\/pxeroot\/nodes\.yaml: line \d+: nodes\.0: unknown field mca; did you mean mac\?$/)
+  })
+
   it('a hand edit that breaks a rule is refused with its line, whichever way it is read', async () => {
     const root = makeRoot(tmp.dir)
     await saveInventory({root, files: hostFiles}, {nodes})

@@ -9,7 +9,7 @@ import {makeContext} from '../../src/system/context.js'
 
 const [dir, node] = process.argv.slice(2)
 const ctx = makeContext({root: dir})
-const storage = storageFor(ctx, await loadSite(ctx.root))
+const storage = await storageFor(ctx, await loadSite(ctx.root))
 const root = await storage.openRoot(node, {write: true})
 process.stdout.write(`opened ${root.dir}\n`)
 setInterval(() => {}, 60_000)
