@@ -185,7 +185,7 @@ export class RbdSession {
     else if (answer.errno === 110 || /TimedOut|timed out/.test(answer.error ?? '')) p.reject(new ClusterTimeoutError(this.client, p.what, this.seconds))
     else if (answer.errno === 122 || answer.errno === 28) {
       p.reject(new RbdFullError(`${p.what}: pool ${this.client.pool} is full (${answer.error})`, answer.errno,
-        `give it room (raise its quota: ceph osd pool set-quota ${this.client.pool} max_bytes BYTES, or add OSDs), or free some (pxeroot nodes rm, image prune)`))
+        `give it room first (raise its quota: ceph osd pool set-quota ${this.client.pool} max_bytes BYTES, or add OSDs): pxeroot changes nothing on a full pool, a removal neither`))
     } else if (answer.errno === 13 || answer.errno === 1) {
       p.reject(new RbdAccessError(`the cluster refused ${p.what} to client.${this.client.id} (${answer.error})`, answer.errno,
         `its caps do not allow it: see "ceph auth get client.${this.client.id}" and README "A cephx user for pxeroot" for the caps it needs`))
